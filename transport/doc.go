@@ -1,0 +1,23 @@
+// Package transport is a set of stackable http.RoundTripper middleware that
+// make any *http.Client resilient: retries that are safe (idempotent methods,
+// Idempotency-Key, requests that never left), waits that follow the server
+// (Retry-After) and the caller (context deadlines), request bodies that are
+// replayed in bounded memory, and failed responses drained so connections
+// are reused.
+//
+// Entry points:
+//
+//   - Chain stacks middleware over a base RoundTripper (by default a pooled
+//     cleanhttp transport); the first middleware is the outermost.
+//   - Retry, configured by RetryPolicy, is the attempt loop. Its rules are
+//     exported as small functions: IsIdempotent, HasIdempotencyKey,
+//     IsRetryableStatus, IsTransientError, ParseRetryAfter. A Classifier
+//     overrides them; OnRetry observes each retry.
+//   - RetryError is the error of a call that ended on an error;
+//     ErrPerTryTimeout marks an attempt cut by RetryPolicy.PerTryTimeout.
+//   - Middleware and RoundTripperFunc are the plumbing for writing your own.
+//
+// Every middleware honours the http.RoundTripper contract: the caller's
+// request is never modified, its body is always closed, and a response is
+// never returned together with an error.
+package transport
