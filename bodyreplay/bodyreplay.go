@@ -1,0 +1,283 @@
+package bodyreplay
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+)
+
+// ErrNotReplayable is returned by Next when the body cannot be sent again:
+// it was longer than the limit, or it is streamed once by design.
+var ErrNotReplayable = errors.New("bodyreplay: body cannot be replayed")
+
+// ErrSuperseded is what the body of an attempt returns from Read once Seal
+// has cut it off in favour of a retry.
+var ErrSuperseded = errors.New("bodyreplay: body superseded by a retry")
+
+// errClosed mirrors net/http's error for a read after Close.
+var errClosed = errors.New("bodyreplay: read on closed body")
+
+type mode uint8
+
+const (
+	modeEmpty   mode = iota // no body: every attempt gets req.Body as it is
+	modeOnce                // streamed once, never replayed
+	modeGetBody             // retries call req.GetBody
+	modeSeek                // retries rewind the caller's io.Seeker
+	modeRecord              // retries replay a bounded record, then read on
+)
+
+// Body hands out one body per attempt of a request. Its methods are meant to
+// be called from one goroutine (the retry loop); the attempt bodies it
+// returns may be read and closed from any goroutine.
+type Body struct {
+	mode     mode
+	orig     io.ReadCloser
+	getBody  func() (io.ReadCloser, error)
+	seeker   io.Seeker
+	start    int64 // the seeker's offset when New was called
+	limit    int64
+	sizeHint int64
+	handed   int // how many attempt bodies Next has returned
+
+	// mu guards cur and finished; it is never held while reading.
+	mu        sync.Mutex
+	cur       *attemptBody
+	finished  bool
+	closeOnce sync.Once
+
+	// readMu serialises every read of the caller's body and guards the
+	// fields below.
+	readMu   sync.Mutex
+	buf      []byte // the record: the first len(buf) bytes of the body
+	overflow bool   // more than limit bytes were read; buf was dropped
+	srcEOF   bool
+	srcErr   error
+}
+
+// New prepares req's body for replay, keeping at most limit bytes in memory
+// (see the package doc for how each kind of body is handled). It does not
+// read the body. req is not modified.
+func New(req *http.Request, limit int64) *Body {
+	b := &Body{orig: req.Body, limit: limit, sizeHint: req.ContentLength}
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+		b.mode = modeEmpty
+	case req.GetBody != nil:
+		b.mode, b.getBody = modeGetBody, req.GetBody
+	case limit >= 0 && canSeek(req.Body, b):
+		b.mode = modeSeek
+	case limit < 0 || req.ContentLength > limit:
+		b.mode = modeOnce
+	default:
+		b.mode = modeRecord
+	}
+	return b
+}
+
+func canSeek(body io.ReadCloser, b *Body) bool {
+	s, ok := body.(io.Seeker)
+	if !ok {
+		return false
+	}
+	off, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return false
+	}
+	b.seeker, b.start = s, off
+	return true
+}
+
+// Next returns the body for the next attempt: the first call returns the
+// body of the first attempt. Each later call seals the previous attempt and
+// returns ErrNotReplayable if the body cannot be sent again, or the error of
+// GetBody or Seek.
+func (b *Body) Next() (io.ReadCloser, error) {
+	b.handed++
+	first := b.handed == 1
+	switch b.mode {
+	case modeEmpty:
+		return b.orig, nil
+	case modeOnce:
+		if first {
+			return b.orig, nil
+		}
+		return nil, ErrNotReplayable
+	case modeGetBody:
+		if first {
+			return b.orig, nil
+		}
+		rc, err := b.getBody()
+		if err != nil {
+			return nil, errors.Join(errors.New("bodyreplay: GetBody failed"), err)
+		}
+		return rc, nil
+	}
+	if !first {
+		if !b.Seal() {
+			return nil, ErrNotReplayable
+		}
+		if b.mode == modeSeek {
+			if err := b.rewind(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	a := &attemptBody{b: b}
+	b.mu.Lock()
+	b.cur = a
+	b.mu.Unlock()
+	return a, nil
+}
+
+func (b *Body) rewind() error {
+	b.readMu.Lock()
+	defer b.readMu.Unlock()
+	if _, err := b.seeker.Seek(b.start, io.SeekStart); err != nil {
+		b.srcErr = err
+		return errors.Join(errors.New("bodyreplay: rewinding the body failed"), err)
+	}
+	return nil
+}
+
+// Seal cuts the current attempt's body off (its later reads fail with
+// ErrSuperseded, and a read in progress is waited for) and reports whether
+// a next attempt can be given the complete body. It may be called more than
+// once.
+func (b *Body) Seal() bool {
+	switch b.mode {
+	case modeEmpty, modeGetBody:
+		return true
+	case modeOnce:
+		return false
+	}
+	b.mu.Lock()
+	cur := b.cur
+	b.mu.Unlock()
+	if cur != nil {
+		cur.superseded.Store(true)
+	}
+	b.readMu.Lock()
+	defer b.readMu.Unlock()
+	return b.srcErr == nil && !b.overflow
+}
+
+// Err returns the error that reading the caller's body returned, if any. A
+// failure of the caller's own body is never a reason to retry.
+func (b *Body) Err() error {
+	if b.mode != modeSeek && b.mode != modeRecord {
+		return nil
+	}
+	b.readMu.Lock()
+	defer b.readMu.Unlock()
+	return b.srcErr
+}
+
+// Close ends the replay: the caller's body is closed now if the last
+// attempt's body is closed already, or else as soon as it is. In the modes
+// where each attempt's body is the caller's own or a fresh copy from GetBody,
+// the RoundTripper closes them and Close does nothing.
+func (b *Body) Close() {
+	if b.mode != modeSeek && b.mode != modeRecord {
+		return
+	}
+	b.mu.Lock()
+	b.finished = true
+	cur := b.cur
+	b.mu.Unlock()
+	if cur == nil || cur.closed.Load() {
+		b.closeOrig()
+	}
+}
+
+func (b *Body) closeOrig() {
+	b.closeOnce.Do(func() { _ = b.orig.Close() })
+}
+
+// record appends p to the record, or drops the record once it would pass
+// the limit. The record's capacity never exceeds the limit.
+func (b *Body) record(p []byte) {
+	if b.overflow || len(p) == 0 {
+		return
+	}
+	need := int64(len(b.buf)) + int64(len(p))
+	if need > b.limit {
+		b.overflow, b.buf = true, nil
+		return
+	}
+	if need > int64(cap(b.buf)) {
+		c := max(2*int64(cap(b.buf)), need, 512)
+		if b.sizeHint > 0 {
+			c = max(c, b.sizeHint)
+		}
+		grown := make([]byte, len(b.buf), min(c, b.limit))
+		copy(grown, b.buf)
+		b.buf = grown
+	}
+	b.buf = append(b.buf, p...)
+}
+
+// attemptBody is the body one attempt reads in modeSeek and modeRecord.
+type attemptBody struct {
+	b          *Body
+	pos        int64 // bytes of the body this attempt has read
+	superseded atomic.Bool
+	closed     atomic.Bool
+}
+
+func (a *attemptBody) Read(p []byte) (int, error) {
+	b := a.b
+	b.readMu.Lock()
+	defer b.readMu.Unlock()
+	switch {
+	case a.closed.Load():
+		return 0, errClosed
+	case a.superseded.Load():
+		return 0, ErrSuperseded
+	case len(p) == 0:
+		return 0, nil
+	}
+	if b.mode == modeRecord {
+		if a.pos < int64(len(b.buf)) {
+			n := copy(p, b.buf[a.pos:])
+			a.pos += int64(n)
+			return n, nil
+		}
+		if b.srcErr != nil {
+			return 0, b.srcErr
+		}
+		if b.srcEOF {
+			return 0, io.EOF
+		}
+	}
+	n, err := b.orig.Read(p)
+	if b.mode == modeRecord {
+		b.record(p[:n])
+		a.pos += int64(n)
+	}
+	switch {
+	case err == io.EOF:
+		b.srcEOF = true
+	case err != nil:
+		b.srcErr = err
+	}
+	return n, err
+}
+
+// Close marks this attempt's body closed. It never blocks on a read in
+// progress, and closes the caller's body if the replay is over.
+func (a *attemptBody) Close() error {
+	if !a.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	b := a.b
+	b.mu.Lock()
+	last := b.finished && b.cur == a
+	b.mu.Unlock()
+	if last {
+		b.closeOrig()
+	}
+	return nil
+}

@@ -1,0 +1,29 @@
+// Package bodyreplay makes an HTTP request body readable once per attempt, so
+// that a retry sends exactly the bytes the first attempt sent, in bounded
+// memory.
+//
+// New picks the cheapest way the body allows, in this order:
+//
+//   - req.GetBody is set (http.NewRequest sets it for *bytes.Buffer,
+//     *bytes.Reader and *strings.Reader): each retry gets a fresh copy from
+//     it; nothing is kept in memory.
+//   - req.Body is an io.Seeker (an *os.File, say): a retry rewinds it to the
+//     offset it had when New was called; nothing is kept in memory.
+//   - Otherwise the bytes are recorded while the first attempt streams them,
+//     up to a limit. A retry replays the record and then goes on reading the
+//     caller's body where the first attempt stopped. Once more than the limit
+//     has been read the record is dropped and no retry is possible.
+//   - A body with a known length above the limit, or a negative limit, is
+//     streamed once and never recorded.
+//
+// Entry points: New, Body.Next (the body of the next attempt), Body.Seal (stop
+// the current attempt and report whether another is possible), Body.Err (an
+// error from the caller's own body), Body.Close.
+//
+// A RoundTripper may close, or even go on reading, a request body after its
+// RoundTrip has returned. Seal therefore cuts the previous attempt off under
+// the same lock its reads take: once Seal returns, that attempt reads nothing
+// more, and the next one starts from the first byte. The caller's body is
+// closed exactly once, when Close has been called and the last attempt's body
+// has been closed.
+package bodyreplay
