@@ -1,0 +1,246 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// Defaults applied by Retry to the zero fields of a RetryPolicy.
+const (
+	DefaultMaxRetries      = 3
+	DefaultBaseDelay       = 100 * time.Millisecond
+	DefaultMaxDelay        = 5 * time.Second
+	DefaultMaxRetryAfter   = 30 * time.Second
+	DefaultBodyReplayLimit = 1 << 20 // 1 MiB
+	DefaultDrainLimit      = 4 << 10 // 4 KiB
+	DefaultDrainTimeout    = 500 * time.Millisecond
+)
+
+// RetryPolicy configures Retry. Its zero value means the documented defaults:
+// 3 retries, full-jitter backoff from 100ms capped at 5s, Retry-After honoured
+// up to 30s, no per-try timeout, bodies up to 1 MiB replayed, failed bodies
+// drained up to 4 KiB or 500ms.
+//
+// A policy is copied by Retry; changing it afterwards has no effect.
+type RetryPolicy struct {
+	// MaxRetries is the number of retries after the first attempt.
+	// 0 means DefaultMaxRetries; a negative value disables retries.
+	MaxRetries int
+
+	// BaseDelay scales the backoff: retry k waits a random duration in
+	// [0, min(MaxDelay, BaseDelay·2^(k-1))). 0 means DefaultBaseDelay.
+	BaseDelay time.Duration
+
+	// MaxDelay caps one backoff wait. 0 means DefaultMaxDelay.
+	MaxDelay time.Duration
+
+	// MaxRetryAfter is the longest Retry-After the server may ask for. A
+	// longer one ends the retries at once and the response is returned as it
+	// came. 0 means DefaultMaxRetryAfter.
+	MaxRetryAfter time.Duration
+
+	// PerTryTimeout bounds one attempt until its response headers arrive; a
+	// hung attempt is cut and counts as a transient error. The body of the
+	// response that is returned is not bound by it. 0 means no per-try timeout.
+	PerTryTimeout time.Duration
+
+	// Classifier, when set, is asked about every attempt before the built-in
+	// rules and may force or forbid a retry (see Decision). The limits still
+	// hold whatever it says: MaxRetries, MaxRetryAfter, the context's
+	// deadline, and a body that cannot be replayed.
+	Classifier Classifier
+
+	// OnRetry, when set, is called before each wait for a retry, on the
+	// goroutine of the call. It must not read the response body.
+	OnRetry func(RetryEvent)
+
+	// BodyReplayLimit is how many bytes of a request body without GetBody
+	// (and that is not an io.Seeker) are kept in memory so that a retry can
+	// send them again. A longer body is sent once and not retried. 0 means
+	// DefaultBodyReplayLimit; a negative value keeps nothing.
+	BodyReplayLimit int64
+
+	// DrainLimit is how many bytes of a failed response body are read
+	// before the next attempt, so that its connection can be reused.
+	// 0 means DefaultDrainLimit; a negative value closes without reading.
+	DrainLimit int64
+
+	// DrainTimeout bounds the time spent draining one failed response body.
+	// 0 means DefaultDrainTimeout.
+	DrainTimeout time.Duration
+}
+
+// withDefaults returns p with its zero fields set to the defaults. It panics
+// on a negative duration, which is always a mistake.
+func (p RetryPolicy) withDefaults() RetryPolicy {
+	for name, d := range map[string]time.Duration{
+		"BaseDelay": p.BaseDelay, "MaxDelay": p.MaxDelay, "MaxRetryAfter": p.MaxRetryAfter,
+		"PerTryTimeout": p.PerTryTimeout, "DrainTimeout": p.DrainTimeout,
+	} {
+		if d < 0 {
+			panic(fmt.Sprintf("transport: RetryPolicy.%s is negative (%v)", name, d))
+		}
+	}
+	switch {
+	case p.MaxRetries == 0:
+		p.MaxRetries = DefaultMaxRetries
+	case p.MaxRetries < 0:
+		p.MaxRetries = 0
+	}
+	p.BaseDelay = orDefault(p.BaseDelay, DefaultBaseDelay)
+	p.MaxDelay = orDefault(p.MaxDelay, DefaultMaxDelay)
+	p.MaxRetryAfter = orDefault(p.MaxRetryAfter, DefaultMaxRetryAfter)
+	p.DrainTimeout = orDefault(p.DrainTimeout, DefaultDrainTimeout)
+	p.BodyReplayLimit = orDefault(p.BodyReplayLimit, DefaultBodyReplayLimit)
+	p.DrainLimit = orDefault(p.DrainLimit, DefaultDrainLimit)
+	return p
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Attempt is the outcome of one attempt, as a Classifier or OnRetry sees it.
+// Exactly one of Response and Err is set.
+type Attempt struct {
+	// Request is the request this attempt sent. Do not modify it.
+	Request *http.Request
+	// Number is 1 for the first attempt, 2 for the first retry, and so on.
+	Number int
+	// Response is the attempt's response. Do not read or close its body.
+	Response *http.Response
+	// Err is the attempt's transport error.
+	Err error
+	// NotSent reports that the request provably never reached the server:
+	// no connection was had, or the request headers were never completely
+	// written. Only known for requests that are not idempotent; false when
+	// unknown.
+	NotSent bool
+}
+
+// Decision is a Classifier's verdict on an attempt.
+type Decision int
+
+const (
+	// Default applies the built-in rules (see Retry).
+	Default Decision = iota
+	// RetryAttempt retries the attempt, if the limits allow.
+	RetryAttempt
+	// StopRetrying returns the attempt's outcome to the caller.
+	StopRetrying
+)
+
+// Classifier overrides the built-in retry rules for some attempts. It returns
+// Default for the attempts it has no opinion on. It must be safe for
+// concurrent use.
+type Classifier func(Attempt) Decision
+
+// RetryEvent describes a retry about to happen, for RetryPolicy.OnRetry.
+type RetryEvent struct {
+	// Attempt is the attempt that failed and is about to be retried.
+	Attempt Attempt
+	// Wait is how long Retry waits before the next attempt.
+	Wait time.Duration
+	// FromRetryAfter reports whether Wait is the server's Retry-After
+	// rather than the backoff.
+	FromRetryAfter bool
+}
+
+// Reason is a short description of why the attempt failed: its status
+// ("503 Service Unavailable") or its error.
+func (e RetryEvent) Reason() string {
+	if e.Attempt.Response != nil {
+		return e.Attempt.Response.Status
+	}
+	if e.Attempt.Err != nil {
+		return e.Attempt.Err.Error()
+	}
+	return ""
+}
+
+// IsIdempotent reports whether method is idempotent under RFC 9110 §9.2.2
+// (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), and so safe to send twice.
+func IsIdempotent(method string) bool {
+	switch method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
+		http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// HasIdempotencyKey reports whether h carries an Idempotency-Key or
+// X-Idempotency-Key header, which makes any method safe to retry (net/http's
+// own transport honours the same two names).
+func HasIdempotencyKey(h http.Header) bool {
+	// A present but nil slice is net/http's way of marking a request as
+	// replayable without sending a key, so presence is what counts.
+	if _, ok := h["Idempotency-Key"]; ok {
+		return true
+	}
+	_, ok := h["X-Idempotency-Key"]
+	return ok
+}
+
+// IsRetryableStatus reports whether a response with this status is worth
+// retrying: 408, 429, 500, 502, 503 and 504. 501 and 505 are permanent.
+func IsRetryableStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests,
+		http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// IsTransientError reports whether err, returned by a RoundTripper, is worth
+// retrying: a timeout, a refused or reset connection, or a connection that
+// ended before the response. Context errors, TLS certificate errors and
+// errors in the request itself (bad URL, unsupported scheme) are not. Unknown
+// errors are not retried: a Classifier can widen the rule.
+func IsTransientError(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var (
+		certErr    *tls.CertificateVerificationError
+		unknownCA  x509.UnknownAuthorityError
+		hostErr    x509.HostnameError
+		invalidErr x509.CertificateInvalidError
+		alertErr   tls.AlertError
+		recordErr  tls.RecordHeaderError
+	)
+	if errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) ||
+		errors.As(err, &invalidErr) || errors.As(err, &alertErr) || errors.As(err, &recordErr) {
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, ErrPerTryTimeout) {
+		return true
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.IsTimeout || dnsErr.IsTemporary
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr)
+}

@@ -1,0 +1,59 @@
+package transport
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// maxRetryAfterSeconds is where delay-seconds saturate: far above any
+// sensible MaxRetryAfter, far below time.Duration's overflow.
+const maxRetryAfterSeconds = 1 << 31
+
+// ParseRetryAfter reads the Retry-After header of h (RFC 9110 §10.2.3) and
+// reports how long the server asks the client to wait, measured from now.
+// It accepts delay-seconds and an HTTP-date in any of the three formats of
+// http.ParseTime. An HTTP-date is measured against the response's own Date
+// header when it has a valid one, so that clock skew between client and
+// server does not change the wait.
+//
+// ok is false when the header is absent, malformed, negative, or a date
+// that is not in the future; the caller then falls back to its backoff.
+// Huge delay-seconds saturate rather than overflow, so that they exceed any
+// cap. The result is never negative.
+func ParseRetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if secs, ok := parseDelaySeconds(v); ok {
+		return time.Duration(secs) * time.Second, true
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	if date, err := http.ParseTime(h.Get("Date")); err == nil {
+		now = date
+	}
+	wait = at.Sub(now)
+	if wait <= 0 {
+		return 0, false
+	}
+	return wait, true
+}
+
+// parseDelaySeconds parses 1*DIGIT, saturating at maxRetryAfterSeconds.
+func parseDelaySeconds(v string) (int64, bool) {
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		if n < maxRetryAfterSeconds {
+			n = n*10 + int64(c-'0')
+		}
+	}
+	return min(n, maxRetryAfterSeconds), true
+}
