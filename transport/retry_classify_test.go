@@ -3,8 +3,8 @@ package transport_test
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"syscall"
 	"testing"
@@ -99,7 +99,8 @@ func TestRetryNeverRetries(t *testing.T) {
 	t.Run("caller's body fails", func(t *testing.T) {
 		srv := htu.NewServer(t, htu.OK("fine"))
 		client, attempts := newRetrying(t, fast(transport.RetryPolicy{}))
-		boom := errors.New("disk on fire")
+		// Looks transient, but it is the caller's reader failing, not the network.
+		boom := fmt.Errorf("upload source: %w", io.ErrUnexpectedEOF)
 		body := newTrackedBody(&failingReader{after: 10, err: boom})
 		req := newRequest(t, context.Background(), http.MethodPut, srv.URL, body)
 		_, err := client.Do(req)

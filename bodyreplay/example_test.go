@@ -1,0 +1,35 @@
+package bodyreplay_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/rtchain/rtchain/bodyreplay"
+)
+
+func Example() {
+	// A body that can only be streamed: no GetBody, not an io.Seeker.
+	upload := io.NopCloser(struct{ io.Reader }{strings.NewReader("hello, world")})
+	req, _ := http.NewRequest(http.MethodPut, "http://api.example/", upload)
+
+	b := bodyreplay.New(req, 1<<20)
+	defer b.Close()
+
+	first, _ := b.Next()
+	part := make([]byte, 5)
+	_, _ = io.ReadFull(first, part) // the server answered 503 after 5 bytes
+	fmt.Printf("attempt 1 sent %q\n", part)
+
+	if b.Seal() { // the old attempt reads nothing more
+		second, _ := b.Next()
+		all, _ := io.ReadAll(second)
+		fmt.Printf("attempt 2 sent %q\n", all)
+		_ = second.Close()
+	}
+	_ = first.Close()
+	// Output:
+	// attempt 1 sent "hello"
+	// attempt 2 sent "hello, world"
+}
