@@ -56,8 +56,7 @@ type connKey struct{}
 // and closes it when the test ends. With no steps it answers 200 OK.
 func NewServer(tb testing.TB, steps ...http.Handler) *Server {
 	tb.Helper()
-	s := newServer(steps)
-	s.Start()
+	s := Start(steps...)
 	tb.Cleanup(s.Close)
 	return s
 }
@@ -66,10 +65,24 @@ func NewServer(tb testing.TB, steps ...http.Handler) *Server {
 // method returns a client that trusts it.
 func NewTLSServer(tb testing.TB, steps ...http.Handler) *Server {
 	tb.Helper()
+	s := StartTLS(steps...)
+	tb.Cleanup(s.Close)
+	return s
+}
+
+// Start is NewServer outside a test (a demo, a benchmark's setup): the
+// caller must Close the server.
+func Start(steps ...http.Handler) *Server {
+	s := newServer(steps)
+	s.Server.Start()
+	return s
+}
+
+// StartTLS is NewTLSServer outside a test: the caller must Close the server.
+func StartTLS(steps ...http.Handler) *Server {
 	s := newServer(steps)
 	s.EnableHTTP2 = true
 	s.StartTLS()
-	tb.Cleanup(s.Close)
 	return s
 }
 

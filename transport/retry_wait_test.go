@@ -48,12 +48,12 @@ func answer(code int, header ...string) func() *http.Response {
 
 // run sends one GET through Retry(p) over s, in the test's synctest bubble,
 // and returns the outcome and how much (fake) time it took.
-func run(t *testing.T, ctx context.Context, p transport.RetryPolicy, s *scripted) (*http.Response, error, time.Duration) {
+func run(t *testing.T, ctx context.Context, p transport.RetryPolicy, s *scripted) (*http.Response, time.Duration, error) {
 	t.Helper()
 	rt := transport.Chain(s, transport.Retry(p))
 	start := time.Now()
 	resp, err := rt.RoundTrip(newRequest(t, ctx, http.MethodGet, "http://api.test/", nil))
-	return resp, err, time.Since(start)
+	return resp, time.Since(start), err
 }
 
 func TestRetryAfterReplacesBackoff(t *testing.T) {
@@ -73,7 +73,7 @@ func TestRetryAfterReplacesBackoff(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				s := &scripted{resps: []func() *http.Response{answer(503, tc.header...), answer(200)}}
 				// A backoff of up to an hour would show if Retry-After were ignored.
-				resp, err, took := run(t, context.Background(), transport.RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour}, s)
+				resp, took, err := run(t, context.Background(), transport.RetryPolicy{BaseDelay: time.Hour, MaxDelay: time.Hour}, s)
 				require.NoError(t, err)
 				assert.Equal(t, http.StatusOK, resp.StatusCode)
 				assert.Equal(t, tc.want, took)
@@ -93,7 +93,7 @@ func TestRetryAfterUnusableFallsBackToBackoff(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				s := &scripted{resps: []func() *http.Response{answer(503, "Retry-After", v), answer(200)}}
 				p := transport.RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Second}
-				resp, err, took := run(t, context.Background(), p, s)
+				resp, took, err := run(t, context.Background(), p, s)
 				require.NoError(t, err)
 				assert.Equal(t, http.StatusOK, resp.StatusCode)
 				assert.Less(t, took, time.Second, "backoff of the first retry is below BaseDelay")
@@ -106,7 +106,7 @@ func TestRetryGivesUpAtOnce(t *testing.T) {
 	t.Run("Retry-After above MaxRetryAfter", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			s := &scripted{resps: []func() *http.Response{answer(429, "Retry-After", "3600"), answer(200)}}
-			resp, err, took := run(t, context.Background(), transport.RetryPolicy{MaxRetryAfter: time.Minute}, s)
+			resp, took, err := run(t, context.Background(), transport.RetryPolicy{MaxRetryAfter: time.Minute}, s)
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 			assert.Equal(t, "3600", resp.Header.Get("Retry-After"))
@@ -118,7 +118,7 @@ func TestRetryGivesUpAtOnce(t *testing.T) {
 	t.Run("huge Retry-After saturates instead of overflowing", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			s := &scripted{resps: []func() *http.Response{answer(503, "Retry-After", "99999999999999999999999"), answer(200)}}
-			resp, err, took := run(t, context.Background(), transport.RetryPolicy{}, s)
+			resp, took, err := run(t, context.Background(), transport.RetryPolicy{}, s)
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			assert.Zero(t, took)
@@ -130,7 +130,7 @@ func TestRetryGivesUpAtOnce(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			defer cancel()
 			s := &scripted{resps: []func() *http.Response{answer(503, "Retry-After", "5"), answer(200)}}
-			resp, err, took := run(t, ctx, transport.RetryPolicy{}, s)
+			resp, took, err := run(t, ctx, transport.RetryPolicy{}, s)
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			assert.Equal(t, "Service Unavailable", readAll(t, resp))
@@ -145,7 +145,7 @@ func TestRetryWaitEndsWithContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(1500*time.Millisecond, cancel)
 		s := &scripted{resps: []func() *http.Response{answer(503, "Retry-After", "20")}}
-		resp, err, took := run(t, ctx, transport.RetryPolicy{}, s)
+		resp, took, err := run(t, ctx, transport.RetryPolicy{}, s)
 		assert.Nil(t, resp)
 		require.ErrorIs(t, err, context.Canceled)
 		var rerr *transport.RetryError
@@ -159,10 +159,11 @@ func TestRetryBackoffGrowsWithJitter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &scripted{resps: []func() *http.Response{answer(503)}}
 		p := transport.RetryPolicy{MaxRetries: 8, BaseDelay: time.Second, MaxDelay: 10 * time.Second}
-		resp, err, _ := run(t, context.Background(), p, s)
+		resp, _, err := run(t, context.Background(), p, s)
 		require.NoError(t, err)
 		readAll(t, resp)
 		require.Len(t, s.at, 9)
+		assert.Positive(t, s.at[8].Sub(s.at[0]), "full jitter is not always zero")
 		for k := 1; k < len(s.at); k++ {
 			ceil := min(10*time.Second, time.Second<<(k-1))
 			wait := s.at[k].Sub(s.at[k-1])

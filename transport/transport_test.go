@@ -1,0 +1,62 @@
+package transport_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtchain/rtchain/transport"
+)
+
+// tag is a middleware that appends its name on the way in and out.
+func tag(name string, trail *[]string) transport.Middleware {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			*trail = append(*trail, ">"+name)
+			resp, err := next.RoundTrip(req)
+			*trail = append(*trail, "<"+name)
+			return resp, err
+		})
+	}
+}
+
+func TestChainFirstMiddlewareIsOutermost(t *testing.T) {
+	var trail []string
+	base := transport.RoundTripperFunc(func(*http.Request) (*http.Response, error) {
+		trail = append(trail, "base")
+		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+	})
+	rt := transport.Chain(base, tag("a", &trail), tag("b", &trail))
+	req, err := http.NewRequest(http.MethodGet, "http://api.test/", nil)
+	require.NoError(t, err)
+	_, err = rt.RoundTrip(req)
+	require.NoError(t, err)
+	assert.Equal(t, []string{">a", ">b", "base", "<b", "<a"}, trail)
+}
+
+func TestChainDefaultsAndMistakes(t *testing.T) {
+	t.Run("nil base is a pooled transport", func(t *testing.T) {
+		rt := transport.Chain(nil)
+		tr, ok := rt.(*http.Transport)
+		require.True(t, ok)
+		assert.Greater(t, tr.MaxIdleConnsPerHost, http.DefaultMaxIdleConnsPerHost)
+		tr.CloseIdleConnections()
+	})
+	t.Run("nil middleware panics at build time", func(t *testing.T) {
+		assert.PanicsWithValue(t, "transport: Chain: nil Middleware", func() {
+			transport.Chain(http.DefaultTransport, nil)
+		})
+	})
+	t.Run("middleware returning nil panics at build time", func(t *testing.T) {
+		assert.Panics(t, func() {
+			transport.Chain(http.DefaultTransport, func(http.RoundTripper) http.RoundTripper { return nil })
+		})
+	})
+	t.Run("negative durations panic at build time", func(t *testing.T) {
+		assert.PanicsWithValue(t, "transport: RetryPolicy.MaxDelay is negative (-1s)", func() {
+			transport.Retry(transport.RetryPolicy{MaxDelay: -1e9})
+		})
+	})
+}
