@@ -67,7 +67,7 @@ func New(req *http.Request, limit int64) *Body {
 		b.mode = modeEmpty
 	case req.GetBody != nil:
 		b.mode, b.getBody = modeGetBody, req.GetBody
-	case limit >= 0 && canSeek(req.Body, b):
+	case canSeek(req.Body, b):
 		b.mode = modeSeek
 	case limit < 0 || req.ContentLength > limit:
 		b.mode = modeOnce

@@ -107,7 +107,7 @@ func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, traced bo
 		a.resp, a.err = nil, &perTryTimeoutError{t.p.PerTryTimeout}
 	}
 	if trace != nil && a.err != nil {
-		a.notSent = trace.notSent()
+		a.notSent = trace.notSent() || isRefusedStream(a.err)
 	}
 	if a.err != nil && body != nil && body.Err() != nil {
 		a.err, a.bodyErr = body.Err(), true

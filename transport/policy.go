@@ -124,8 +124,8 @@ type Attempt struct {
 	// Err is the attempt's transport error.
 	Err error
 	// NotSent reports that the request provably never reached the server:
-	// no connection was had, or the request headers were never completely
-	// written. Only known for requests that are not idempotent; false when
+	// no connection was had, the request headers were never completely
+	// written, or an HTTP/2 server refused the stream. Only known for requests that are not idempotent; false when
 	// unknown.
 	NotSent bool
 }
@@ -208,7 +208,8 @@ func IsRetryableStatus(code int) bool {
 
 // IsTransientError reports whether err, returned by a RoundTripper, is worth
 // retrying: a timeout, a refused or reset connection, or a connection that
-// ended before the response. Context errors, TLS certificate errors and
+// ended before the response, an HTTP/2 stream the server refused, failed or
+// cancelled, a GOAWAY. Context errors, TLS certificate errors and
 // errors in the request itself (bad URL, unsupported scheme) are not. Unknown
 // errors are not retried: a Classifier can widen the rule.
 func IsTransientError(err error) bool {
@@ -242,5 +243,5 @@ func IsTransientError(err error) bool {
 		return true
 	}
 	var opErr *net.OpError
-	return errors.As(err, &opErr)
+	return errors.As(err, &opErr) || isHTTP2Transient(err)
 }
