@@ -134,7 +134,9 @@ func CutBody(code, length int, sent string) http.Handler {
 		w.Header().Set("Content-Length", strconv.Itoa(length))
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, sent)
-		c, _, err := http.NewResponseController(w).Hijack()
+		rc := http.NewResponseController(w)
+		_ = rc.Flush() // the part that is sent must reach the client
+		c, _, err := rc.Hijack()
 		if err != nil {
 			panic(http.ErrAbortHandler)
 		}
