@@ -56,10 +56,10 @@ func (s *sendTrace) notSent() bool {
 	return s.getConn.Load() && !s.wroteHeaders.Load()
 }
 
-// try sends attempt n. The caller's request is sent as it is when nothing
-// about it changes (no body to replay, no context of its own); otherwise a
-// clone is sent.
-func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, traced bool) attempt {
+// try sends attempt n. The first attempt is the caller's request as it is
+// when nothing about it changes (no body to replay, no context of its own);
+// otherwise, and for every retry, a clone is sent.
+func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, n int, traced bool) attempt {
 	rbody := req.Body
 	if body != nil {
 		rb, err := body.Next()
@@ -69,6 +69,9 @@ func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, traced bo
 		rbody = rb
 	}
 	ctx := req.Context()
+	if n > 1 {
+		ctx = context.WithValue(ctx, attemptKey, n) // for AttemptFromContext
+	}
 	var a attempt
 	var timer *time.Timer
 	var trace *sendTrace

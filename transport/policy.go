@@ -216,6 +216,9 @@ func IsTransientError(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
+	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrPerTryTimeout) {
+		return false // a deadline of the caller's, seen by a layer below Retry
+	}
 	var (
 		certErr    *tls.CertificateVerificationError
 		unknownCA  x509.UnknownAuthorityError

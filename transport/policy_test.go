@@ -35,6 +35,7 @@ func TestIsTransientError(t *testing.T) {
 		{"temporary DNS failure", &net.DNSError{Err: "server misbehaving", IsTemporary: true}, true},
 		{"no such host", &net.DNSError{Err: "no such host", IsNotFound: true}, false},
 		{"context canceled", context.Canceled, false},
+		{"context deadline", fmt.Errorf("rate: %w", context.DeadlineExceeded), false},
 		{"certificate", &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, false},
 		{"unknown authority", x509.UnknownAuthorityError{}, false},
 		{"wrong host", x509.HostnameError{Host: "x"}, false},

@@ -69,23 +69,40 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		body = bodyreplay.New(req, limit)
 		defer body.Close()
 	}
+	obs := observerFrom(ctx)
 	for n := 1; ; n++ {
-		a := t.try(req, body, !safe && t.p.MaxRetries > 0)
+		a := t.try(req, body, n, !safe && t.p.MaxRetries > 0)
 		if n > t.p.MaxRetries || !t.retryable(ctx, &a, n, safe) {
-			return a.deliver(n)
+			return t.end(obs, &a, n)
 		}
 		wait, fromRetryAfter, ok := t.wait(ctx, &a, n)
 		if !ok || (body != nil && !body.Seal()) {
-			return a.deliver(n)
+			return t.end(obs, &a, n)
 		}
-		if t.p.OnRetry != nil {
-			t.p.OnRetry(RetryEvent{Attempt: a.public(n), Wait: wait, FromRetryAfter: fromRetryAfter})
+		if t.p.OnRetry != nil || (obs != nil && obs.onRetry != nil) {
+			ev := RetryEvent{Attempt: a.public(n), Wait: wait, FromRetryAfter: fromRetryAfter}
+			if t.p.OnRetry != nil {
+				t.p.OnRetry(ev)
+			}
+			if obs != nil && obs.onRetry != nil {
+				obs.onRetry(ev)
+			}
 		}
 		a.discard(&t.p)
 		if err := sleep(ctx, wait); err != nil {
-			return nil, &RetryError{Attempts: n, Err: err}
+			a := attempt{err: err}
+			return t.end(obs, &a, n)
 		}
 	}
+}
+
+// end reports the call's attempt count to an outer observer and delivers
+// attempt n's outcome.
+func (t *retryTransport) end(obs *callObserver, a *attempt, n int) (*http.Response, error) {
+	if obs != nil {
+		obs.attempts = n
+	}
+	return a.deliver(n)
 }
 
 func (a *attempt) public(n int) Attempt {

@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
 )
@@ -42,4 +44,83 @@ func Chain(base http.RoundTripper, mws ...Middleware) http.RoundTripper {
 		}
 	}
 	return rt
+}
+
+// DefaultClientTimeout bounds a whole call of NewClient's client, retries
+// and waits included.
+const DefaultClientTimeout = 30 * time.Second
+
+// ClientOptions configures NewClientWith. Its zero value is NewClient's
+// default chain.
+type ClientOptions struct {
+	// Base is the RoundTripper at the bottom of the chain. nil means
+	// cleanhttp.DefaultPooledTransport().
+	Base http.RoundTripper
+	// Logger turns logging on (see Logging). nil means no logging at all:
+	// the client is quiet by default.
+	Logger *slog.Logger
+	// LogHeaders and Redact are passed to LoggingWith when Logger is set.
+	LogHeaders bool
+	Redact     []string
+	// Retry configures the Retry layer.
+	Retry RetryPolicy
+	// RateLimit configures the RateLimit layer. nil means no limits but the
+	// servers' cool-downs (429 or 503 with Retry-After).
+	RateLimit *RateLimitOptions
+	// Headers configures the Headers layer; it is left out when empty.
+	Headers HeaderOptions
+	// NoIdempotencyKeys leaves out the IdempotencyKeys layer, so that POST
+	// and PATCH are retried only when they provably never left, or when the
+	// caller sets a key.
+	NoIdempotencyKeys bool
+	// Timeout is the client's http.Client.Timeout. 0 means
+	// DefaultClientTimeout; a negative value means none.
+	Timeout time.Duration
+}
+
+// NewClient returns an *http.Client over the default chain, quiet (no
+// logging), with a DefaultClientTimeout for each call:
+//
+//	IdempotencyKeys  one Idempotency-Key per POST/PATCH call, the same on every attempt
+//	Retry            RetryPolicy{} defaults: 3 retries, full jitter, Retry-After
+//	RateLimit        servers' cool-downs (429/503 with Retry-After), per host
+//	base             cleanhttp.DefaultPooledTransport()
+//
+// Generated Idempotency-Keys make POST and PATCH retryable: a server that
+// ignores the header could then apply a retried call twice. Use
+// NewClientWith(ClientOptions{NoIdempotencyKeys: true}) against such servers.
+func NewClient() *http.Client {
+	return NewClientWith(ClientOptions{})
+}
+
+// NewClientWith returns an *http.Client over the default chain as o
+// configures it, in this order, outermost first: Logging (if o.Logger),
+// IdempotencyKeys, Retry, RateLimit, Headers (if any), o.Base.
+func NewClientWith(o ClientOptions) *http.Client {
+	var mws []Middleware
+	if o.Logger != nil {
+		mws = append(mws, LoggingWith(LogOptions{Logger: o.Logger, LogHeaders: o.LogHeaders, Redact: o.Redact}))
+	}
+	if !o.NoIdempotencyKeys {
+		mws = append(mws, IdempotencyKeys())
+	}
+	mws = append(mws, Retry(o.Retry))
+	rl := RateLimitOptions{}
+	if o.RateLimit != nil {
+		rl = *o.RateLimit
+	}
+	if rl.Limiter != nil || rl.PerHost > 0 || !rl.NoCoolDown {
+		mws = append(mws, RateLimitWith(rl))
+	}
+	if len(o.Headers.Static) > 0 || o.Headers.Dynamic != nil || o.Headers.AttemptHeader != "" {
+		mws = append(mws, HeadersWith(o.Headers))
+	}
+	timeout := o.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultClientTimeout
+	case timeout < 0:
+		timeout = 0
+	}
+	return &http.Client{Transport: Chain(o.Base, mws...), Timeout: timeout}
 }

@@ -1,0 +1,154 @@
+package transport
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strconv"
+)
+
+// HeaderOptions configures HeadersWith.
+type HeaderOptions struct {
+	// Static fields are set on each attempt that does not already have them
+	// (User-Agent, an API version, ...).
+	Static http.Header
+	// Dynamic, when set, is called for each attempt and its fields are set
+	// the same way: for credentials that rotate, it is asked again on every
+	// retry. An error ends the attempt with that error, wrapped.
+	Dynamic func(*http.Request) (http.Header, error)
+	// AttemptHeader, when set, names a header that carries the attempt
+	// number (1, 2, ...) so that servers can see retries, e.g. "Retry-Attempt".
+	// It is always set, whatever the request had.
+	AttemptHeader string
+}
+
+// Headers returns a middleware that sets each field of h that the request
+// does not already have. Inside Retry it runs once per attempt. The caller's
+// request is never modified: a request that needs fields is copied.
+func Headers(h http.Header) Middleware {
+	return HeadersWith(HeaderOptions{Static: h})
+}
+
+// HeadersWith is Headers with dynamic fields and an attempt header.
+func HeadersWith(o HeaderOptions) Middleware {
+	static := make(http.Header, len(o.Static))
+	for k, vs := range o.Static {
+		static[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+	}
+	o.Static = static
+	if o.AttemptHeader != "" {
+		o.AttemptHeader = http.CanonicalHeaderKey(o.AttemptHeader)
+	}
+	return func(next http.RoundTripper) http.RoundTripper {
+		if next == nil {
+			panic("transport: Headers: nil RoundTripper")
+		}
+		return &headerTransport{next: next, o: o}
+	}
+}
+
+type headerTransport struct {
+	next http.RoundTripper
+	o    HeaderOptions
+}
+
+func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var dynamic http.Header
+	if t.o.Dynamic != nil {
+		var err error
+		if dynamic, err = t.o.Dynamic(req); err != nil {
+			closeRequestBody(req)
+			return nil, fmt.Errorf("transport: Headers: %w", err)
+		}
+	}
+	if t.o.AttemptHeader == "" && !missing(req.Header, t.o.Static) && !missing(req.Header, dynamic) {
+		return t.next.RoundTrip(req)
+	}
+	r := withHeader(req)
+	setMissing(r.Header, t.o.Static)
+	setMissing(r.Header, dynamic)
+	if t.o.AttemptHeader != "" {
+		r.Header.Set(t.o.AttemptHeader, strconv.Itoa(AttemptFromContext(req.Context())))
+	}
+	return t.next.RoundTrip(r)
+}
+
+// missing reports whether h lacks any field of add.
+func missing(h, add http.Header) bool {
+	for k := range add {
+		if _, ok := h[http.CanonicalHeaderKey(k)]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+func setMissing(h, add http.Header) {
+	for k, vs := range add {
+		k = http.CanonicalHeaderKey(k)
+		if _, ok := h[k]; !ok {
+			h[k] = append([]string(nil), vs...)
+		}
+	}
+}
+
+// withHeader returns a shallow copy of req with a header of its own: the
+// cheapest copy that lets a middleware set fields without touching the
+// caller's request.
+func withHeader(req *http.Request) *http.Request {
+	r := new(http.Request)
+	*r = *req
+	r.Header = req.Header.Clone()
+	if r.Header == nil {
+		r.Header = make(http.Header)
+	}
+	return r
+}
+
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+}
+
+// IdempotencyKeys returns a middleware that gives each POST and PATCH that
+// has neither an Idempotency-Key nor an X-Idempotency-Key header a fresh
+// random key (a UUID from crypto/rand). Placed outside Retry, it makes every
+// attempt of a call carry the same key, which makes the call safe to retry
+// against a server that honours the key. Other methods, and keys the caller
+// set, are left alone.
+func IdempotencyKeys() Middleware {
+	return func(next http.RoundTripper) http.RoundTripper {
+		if next == nil {
+			panic("transport: IdempotencyKeys: nil RoundTripper")
+		}
+		return RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			if (req.Method != http.MethodPost && req.Method != http.MethodPatch) || HasIdempotencyKey(req.Header) {
+				return next.RoundTrip(req)
+			}
+			r := withHeader(req)
+			r.Header.Set("Idempotency-Key", newUUID())
+			return next.RoundTrip(r)
+		})
+	}
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var u [16]byte
+	_, _ = rand.Read(u[:]) // never fails (crypto/rand, Go 1.24+)
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return string(s[:])
+}

@@ -1,0 +1,128 @@
+package transport
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Log levels by outcome: a call that succeeded is Debug, a 4xx Info, a 5xx
+// Warn, an error Error. Each retry is Info.
+const retryLevel = slog.LevelInfo
+
+// LogOptions configures LoggingWith. The zero value logs to slog.Default(),
+// without headers, with the default redaction.
+type LogOptions struct {
+	// Logger receives the records. nil means slog.Default().
+	Logger *slog.Logger
+	// LogHeaders adds the request's header fields to each call record, with
+	// secret ones redacted.
+	LogHeaders bool
+	// Redact names more header fields and query parameters to redact, on
+	// top of the defaults: Authorization, Proxy-Authorization, Cookie,
+	// Set-Cookie, and any name containing token, key, secret, passw(ord),
+	// signature, credential, auth, session, cookie or jwt, or named sig, pwd
+	// or code. URL userinfo and fragments are always redacted.
+	Redact []string
+}
+
+// Logging returns a middleware that logs one record per call (method,
+// redacted URL, status, attempts, duration, error) and, when Retry is inside
+// it, one record per retry (attempt, reason, wait, whether the wait came from
+// Retry-After). Levels follow the outcome: Debug for success, Info for 4xx
+// and retries, Warn for 5xx, Error for errors. Secrets are redacted (see
+// LogOptions.Redact). A nil logger means slog.Default().
+//
+// When the logger has no level enabled, Logging costs nothing: it passes the
+// request straight on.
+func Logging(l *slog.Logger) Middleware {
+	return LoggingWith(LogOptions{Logger: l})
+}
+
+// LoggingWith is Logging with options.
+func LoggingWith(o LogOptions) Middleware {
+	return func(next http.RoundTripper) http.RoundTripper {
+		if next == nil {
+			panic("transport: Logging: nil RoundTripper")
+		}
+		return &logTransport{next: next, o: o, r: newRedactor(o.Redact)}
+	}
+}
+
+type logTransport struct {
+	next http.RoundTripper
+	o    LogOptions
+	r    *redactor
+}
+
+func (t *logTransport) logger() *slog.Logger {
+	if t.o.Logger != nil {
+		return t.o.Logger
+	}
+	return slog.Default()
+}
+
+func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	l := t.logger()
+	if !l.Enabled(ctx, slog.LevelError) {
+		return t.next.RoundTrip(req)
+	}
+	obs := &callObserver{}
+	if l.Enabled(ctx, retryLevel) {
+		obs.onRetry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
+	}
+	start := time.Now()
+	resp, err := t.next.RoundTrip(req.WithContext(withObserver(ctx, obs)))
+	level := callLevel(resp, err)
+	if l.Enabled(ctx, level) {
+		t.logCall(ctx, l, level, req, resp, err, max(obs.attempts, 1), time.Since(start))
+	}
+	return resp, err
+}
+
+func callLevel(resp *http.Response, err error) slog.Level {
+	switch {
+	case err != nil:
+		return slog.LevelError
+	case resp.StatusCode >= 500:
+		return slog.LevelWarn
+	case resp.StatusCode >= 400:
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
+}
+
+func (t *logTransport) logCall(ctx context.Context, l *slog.Logger, level slog.Level, req *http.Request,
+	resp *http.Response, err error, attempts int, took time.Duration) {
+	u, secrets := t.r.url(req.URL)
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs, slog.String("method", req.Method), slog.String("url", u))
+	if resp != nil {
+		attrs = append(attrs, slog.Int("status", resp.StatusCode))
+	}
+	attrs = append(attrs, slog.Int("attempts", attempts), slog.Duration("duration", took))
+	if err != nil {
+		attrs = append(attrs, slog.String("error", scrub(err.Error(), secrets)))
+	}
+	if t.o.LogHeaders {
+		kv := t.r.header(req.Header)
+		group := make([]any, 0, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			group = append(group, slog.String(kv[i], kv[i+1]))
+		}
+		attrs = append(attrs, slog.Group("headers", group...))
+	}
+	l.LogAttrs(ctx, level, "http call", attrs...)
+}
+
+func (t *logTransport) logRetry(ctx context.Context, l *slog.Logger, req *http.Request, e RetryEvent) {
+	u, secrets := t.r.url(req.URL)
+	l.LogAttrs(ctx, retryLevel, "http retry",
+		slog.String("method", req.Method), slog.String("url", u),
+		slog.Int("attempt", e.Attempt.Number),
+		slog.String("reason", scrub(e.Reason(), secrets)),
+		slog.Duration("wait", e.Wait),
+		slog.Bool("retry_after", e.FromRetryAfter))
+}

@@ -1,0 +1,163 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	htu "github.com/rtchain/rtchain/httptestutil"
+	"github.com/rtchain/rtchain/transport"
+)
+
+// jsonLogger returns a Debug-level JSON logger and the records it wrote.
+func jsonLogger(level slog.Level) (*slog.Logger, func(t *testing.T) []map[string]any, *bytes.Buffer) {
+	var buf bytes.Buffer
+	l := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: level}))
+	records := func(t *testing.T) []map[string]any {
+		t.Helper()
+		var out []map[string]any
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			if line == "" {
+				continue
+			}
+			var m map[string]any
+			require.NoError(t, json.Unmarshal([]byte(line), &m))
+			out = append(out, m)
+		}
+		return out
+	}
+	return l, records, &buf
+}
+
+func loggingClient(t *testing.T, o transport.LogOptions, p transport.RetryPolicy) *http.Client {
+	t.Helper()
+	client, _ := newRetrying(t, p)
+	client.Transport = transport.Chain(client.Transport, transport.LoggingWith(o))
+	return client
+}
+
+func TestLoggingRecordsCallsAndRetries(t *testing.T) {
+	srv := htu.NewServer(t, htu.Unavailable(0), htu.Status(502), htu.OK("fine"))
+	l, records, _ := jsonLogger(slog.LevelDebug)
+	client := loggingClient(t, transport.LogOptions{Logger: l}, fast(transport.RetryPolicy{}))
+	resp, err := client.Get(srv.URL + "/things")
+	require.NoError(t, err)
+	readAll(t, resp)
+
+	recs := records(t)
+	require.Len(t, recs, 3)
+	assert.Equal(t, "http retry", recs[0]["msg"])
+	assert.Equal(t, "INFO", recs[0]["level"])
+	assert.Equal(t, float64(1), recs[0]["attempt"])
+	assert.Equal(t, "503 Service Unavailable", recs[0]["reason"])
+	assert.Equal(t, true, recs[0]["retry_after"])
+	assert.Equal(t, float64(2), recs[1]["attempt"])
+	assert.Equal(t, "502 Bad Gateway", recs[1]["reason"])
+	assert.Equal(t, false, recs[1]["retry_after"])
+
+	call := recs[2]
+	assert.Equal(t, "http call", call["msg"])
+	assert.Equal(t, "DEBUG", call["level"])
+	assert.Equal(t, "GET", call["method"])
+	assert.Equal(t, srv.URL+"/things", call["url"])
+	assert.Equal(t, float64(200), call["status"])
+	assert.Equal(t, float64(3), call["attempts"])
+	assert.Contains(t, call, "duration")
+	assert.NotContains(t, call, "headers", "headers only when asked")
+}
+
+func TestLoggingLevelByOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		url   func(t *testing.T) string
+		level string
+	}{
+		{"2xx", func(t *testing.T) string { return htu.NewServer(t, htu.OK("")).URL }, "DEBUG"},
+		{"4xx", func(t *testing.T) string { return htu.NewServer(t, htu.Status(404)).URL }, "INFO"},
+		{"5xx", func(t *testing.T) string { return htu.NewServer(t, htu.Status(503)).URL }, "WARN"},
+		{"error", closedURL, "ERROR"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, records, _ := jsonLogger(slog.LevelDebug)
+			client := loggingClient(t, transport.LogOptions{Logger: l}, transport.RetryPolicy{MaxRetries: -1})
+			resp, err := client.Get(tc.url(t))
+			if err == nil {
+				readAll(t, resp)
+			}
+			recs := records(t)
+			require.Len(t, recs, 1)
+			assert.Equal(t, tc.level, recs[0]["level"])
+			assert.Equal(t, float64(1), recs[0]["attempts"])
+		})
+	}
+}
+
+// The log must not contain a secret, wherever the caller put it.
+func TestLoggingRedactsSecrets(t *testing.T) {
+	const secret = "s3cr3t-VALUE"
+	for _, tc := range []struct {
+		name string
+		url  func(t *testing.T) string
+	}{
+		{"answered", func(t *testing.T) string { return htu.NewServer(t, htu.Unavailable(0), htu.Status(500)).URL }},
+		{"failed", closedURL},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, records, buf := jsonLogger(slog.LevelDebug)
+			client := loggingClient(t, transport.LogOptions{Logger: l, LogHeaders: true, Redact: []string{"X-Internal", "tenant"}},
+				fast(transport.RetryPolicy{MaxRetries: 1}))
+			u := strings.TrimSuffix(strings.Replace(tc.url(t), "http://", "http://user:"+secret+"@", 1), "/") +
+				"/path?access_token=" + secret + "&api_key=" + secret + "&X-Amz-Signature=" + secret +
+				"&tenant=" + secret + "&page=2#frag-" + secret
+			req := newRequest(t, context.Background(), http.MethodGet, u, nil)
+			for _, h := range []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key", "X-Auth-Token", "X-Internal"} {
+				req.Header.Set(h, "Bearer "+secret)
+			}
+			req.Header.Set("Accept", "text/plain")
+			resp, err := client.Do(req)
+			if err == nil {
+				readAll(t, resp)
+			}
+			out := buf.String()
+			assert.NotContains(t, out, secret)
+			assert.Contains(t, out, transport.Redacted)
+			assert.Contains(t, out, "page=2", "harmless parameters stay readable")
+			assert.Contains(t, out, "text/plain", "harmless headers stay readable")
+			assert.NotEmpty(t, records(t))
+		})
+	}
+}
+
+func TestLoggingDisabledPassesTheRequestThrough(t *testing.T) {
+	l := slog.New(slog.NewTextHandler(&bytes.Buffer{}, &slog.HandlerOptions{Level: slog.LevelError + 1}))
+	req := newRequest(t, context.Background(), http.MethodGet, "http://api.test/", nil)
+	var got *http.Request
+	base := transport.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		got = r
+		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+	})
+	_, err := transport.Chain(base, transport.Logging(l)).RoundTrip(req)
+	require.NoError(t, err)
+	assert.Same(t, req, got, "a disabled logger adds nothing to the request")
+}
+
+func TestLoggingLeavesTheRequestAlone(t *testing.T) {
+	srv := htu.NewServer(t, htu.Status(503), htu.OK(""))
+	l, _, _ := jsonLogger(slog.LevelDebug)
+	client := loggingClient(t, transport.LogOptions{Logger: l}, fast(transport.RetryPolicy{}))
+	body := newTrackedBody(strings.NewReader("data"))
+	req := newRequest(t, context.Background(), http.MethodPut, srv.URL, body)
+	before := snap(req)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	readAll(t, resp)
+	requireUnchanged(t, req, before)
+	requireClosedOnce(t, body)
+}
