@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -133,6 +135,20 @@ func TestLoggingRedactsSecrets(t *testing.T) {
 			assert.NotEmpty(t, records(t))
 		})
 	}
+}
+
+func TestLoggingScrubsErrorsThatQuoteTheURL(t *testing.T) {
+	const secret = "s3cr3t-VALUE"
+	l, _, buf := jsonLogger(slog.LevelDebug)
+	base := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		// Like an http.Client nested in a custom transport: the error quotes the URL.
+		return nil, &url.Error{Op: "Get", URL: req.URL.String(), Err: io.ErrUnexpectedEOF}
+	})
+	rt := transport.Chain(base, transport.Logging(l), transport.Retry(fast(transport.RetryPolicy{MaxRetries: 1})))
+	_, err := rt.RoundTrip(newRequest(t, context.Background(), http.MethodGet,
+		"http://bob:"+secret+"@api.test/x?token="+secret, nil))
+	require.Error(t, err)
+	assert.NotContains(t, buf.String(), secret)
 }
 
 func TestLoggingDisabledPassesTheRequestThrough(t *testing.T) {
