@@ -7,14 +7,26 @@
 //
 // Entry points:
 //
+//   - NewClient returns an *http.Client over the default chain;
+//     NewClientWith configures it (ClientOptions).
 //   - Chain stacks middleware over a base RoundTripper (by default a pooled
-//     cleanhttp transport); the first middleware is the outermost.
+//     cleanhttp transport); the first middleware is the outermost. Anything
+//     outside Retry runs once per call, anything inside once per attempt.
 //   - Retry, configured by RetryPolicy, is the attempt loop. Its rules are
 //     exported as small functions: IsIdempotent, HasIdempotencyKey,
 //     IsRetryableStatus, IsTransientError, ParseRetryAfter. A Classifier
-//     overrides them; OnRetry observes each retry.
-//   - RetryError is the error of a call that ended on an error;
-//     ErrPerTryTimeout marks an attempt cut by RetryPolicy.PerTryTimeout.
+//     overrides them; OnRetry observes each retry. RetryError is the error
+//     of a call that ended on an error; ErrPerTryTimeout marks an attempt cut
+//     by RetryPolicy.PerTryTimeout.
+//   - Logging and LoggingWith (LogOptions) log calls and retries through
+//     log/slog, with secrets redacted.
+//   - IdempotencyKeys gives each POST and PATCH one Idempotency-Key for all
+//     of its attempts.
+//   - RateLimit and RateLimitWith (RateLimitOptions) spend an x/time/rate
+//     token per attempt and honour servers' cool-downs, per host.
+//   - Headers and HeadersWith (HeaderOptions) set static, dynamic and
+//     attempt-number header fields on each attempt; AttemptFromContext tells
+//     any middleware inside Retry which attempt it is handling.
 //   - Middleware and RoundTripperFunc are the plumbing for writing your own.
 //
 // Every middleware honours the http.RoundTripper contract: the caller's
