@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -89,9 +90,16 @@ func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, n int, tr
 		}
 	}
 	a.req = req
-	if ctx != req.Context() || rbody != req.Body {
+	host := t.hostFor(req, n)
+	if ctx != req.Context() || rbody != req.Body || host != "" {
 		a.req = req.Clone(ctx)
 		a.req.Body = rbody
+		if host != "" && !strings.EqualFold(host, req.URL.Host) {
+			if req.Host == "" || req.Host == req.URL.Host {
+				a.req.Host = "" // the Host header follows the new URL
+			}
+			a.req.URL.Host = host
+		}
 	}
 
 	a.resp, a.err = t.next.RoundTrip(a.req)
@@ -111,6 +119,9 @@ func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, n int, tr
 	}
 	if trace != nil && a.err != nil {
 		a.notSent = trace.notSent() || isRefusedStream(a.err)
+	}
+	if a.err != nil && errors.Is(a.err, ErrCircuitOpen) {
+		a.notSent = true
 	}
 	if a.err != nil && body != nil && body.Err() != nil {
 		a.err, a.bodyErr = body.Err(), true

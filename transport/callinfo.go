@@ -27,8 +27,10 @@ func AttemptFromContext(ctx context.Context) int {
 // callObserver is what Retry tells an outer layer about one call. It is
 // used from the call's goroutine only.
 type callObserver struct {
-	attempts int // set by Retry when the call ends
-	onRetry  func(RetryEvent)
+	attempts  int // set by Retry when the call ends
+	onRetry   func(RetryEvent)
+	onGiveUp  func(GiveUpEvent)
+	onBreaker func(host string, from, to BreakerState)
 }
 
 func withObserver(ctx context.Context, o *callObserver) context.Context {

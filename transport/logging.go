@@ -69,9 +69,12 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !l.Enabled(ctx, slog.LevelError) {
 		return t.next.RoundTrip(req)
 	}
-	obs := &callObserver{}
+	obs := &callObserver{
+		onBreaker: func(host string, from, to BreakerState) { t.logBreaker(ctx, l, host, from, to) },
+	}
 	if l.Enabled(ctx, retryLevel) {
 		obs.onRetry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
+		obs.onGiveUp = func(e GiveUpEvent) { t.logGiveUp(ctx, l, req, e) }
 	}
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req.WithContext(withObserver(ctx, obs)))
@@ -125,4 +128,23 @@ func (t *logTransport) logRetry(ctx context.Context, l *slog.Logger, req *http.R
 		slog.String("reason", scrub(e.Reason(), secrets)),
 		slog.Duration("wait", e.Wait),
 		slog.Bool("retry_after", e.FromRetryAfter))
+}
+
+func (t *logTransport) logGiveUp(ctx context.Context, l *slog.Logger, req *http.Request, e GiveUpEvent) {
+	u, secrets := t.r.url(req.URL)
+	l.LogAttrs(ctx, retryLevel, "http retry stopped",
+		slog.String("method", req.Method), slog.String("url", u),
+		slog.Int("attempt", e.Attempt.Number),
+		slog.String("reason", scrub(RetryEvent{Attempt: e.Attempt}.Reason(), secrets)),
+		slog.String("stopped_by", e.Reason))
+}
+
+// logBreaker logs a circuit's change: Warn when it opens, Info otherwise.
+func (t *logTransport) logBreaker(ctx context.Context, l *slog.Logger, host string, from, to BreakerState) {
+	level := slog.LevelInfo
+	if to == Open {
+		level = slog.LevelWarn
+	}
+	l.LogAttrs(ctx, level, "circuit state",
+		slog.String("host", host), slog.String("from", from.String()), slog.String("to", to.String()))
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -62,6 +63,21 @@ type RetryPolicy struct {
 	// goroutine of the call. It must not read the response body.
 	OnRetry func(RetryEvent)
 
+	// OnGiveUp, when set, is called when an attempt that could have been
+	// retried is not, because a limit stopped it (see GiveUpEvent), on the
+	// goroutine of the call. It must not read the response body.
+	OnGiveUp func(GiveUpEvent)
+
+	// Budget bounds retries to a share of calls, per host (see RetryBudget).
+	// It is on by default.
+	Budget RetryBudget
+
+	// Hosts, when set, lists equivalent instances of the service, as
+	// host or host:port: each retry goes to the next one after the host the
+	// previous attempt went to (the caller's request is not modified; the
+	// attempt's clone is). An open circuit is then retried on the next host.
+	Hosts []string
+
 	// BodyReplayLimit is how many bytes of a request body without GetBody
 	// (and that is not an io.Seeker) are kept in memory so that a retry can
 	// send them again. A longer body is sent once and not retried. 0 means
@@ -101,6 +117,14 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	p.DrainTimeout = orDefault(p.DrainTimeout, DefaultDrainTimeout)
 	p.BodyReplayLimit = orDefault(p.BodyReplayLimit, DefaultBodyReplayLimit)
 	p.DrainLimit = orDefault(p.DrainLimit, DefaultDrainLimit)
+	if !p.Budget.Disabled {
+		p.Budget = p.Budget.withDefaults()
+	}
+	for _, h := range p.Hosts {
+		if h == "" || strings.ContainsAny(h, "/?#@") {
+			panic(fmt.Sprintf("transport: RetryPolicy.Hosts: %q is not a host or host:port", h))
+		}
+	}
 	return p
 }
 
@@ -156,6 +180,23 @@ type RetryEvent struct {
 	// FromRetryAfter reports whether Wait is the server's Retry-After
 	// rather than the backoff.
 	FromRetryAfter bool
+}
+
+// Why a retryable attempt was not retried, in GiveUpEvent.Reason.
+const (
+	GiveUpMaxRetries    = "MaxRetries reached"
+	GiveUpBudget        = "retry budget exhausted"
+	GiveUpRetryAfter    = "Retry-After above MaxRetryAfter"
+	GiveUpDeadline      = "wait would end after the deadline"
+	GiveUpNotReplayable = "request body cannot be replayed"
+)
+
+// GiveUpEvent describes a retryable attempt that a limit kept from being
+// retried, for RetryPolicy.OnGiveUp. Its outcome goes to the caller.
+type GiveUpEvent struct {
+	Attempt Attempt
+	// Reason is one of the GiveUp constants.
+	Reason string
 }
 
 // Reason is a short description of why the attempt failed: its status

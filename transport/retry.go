@@ -2,8 +2,10 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rtchain/rtchain/bodyreplay"
@@ -46,13 +48,15 @@ func Retry(p RetryPolicy) Middleware {
 		if next == nil {
 			panic("transport: Retry: nil RoundTripper")
 		}
-		return &retryTransport{next: next, p: p}
+		// The budget belongs to this transport: shared by all its calls.
+		return &retryTransport{next: next, p: p, budgets: newBudgets(p.Budget)}
 	}
 }
 
 type retryTransport struct {
-	next http.RoundTripper
-	p    RetryPolicy
+	next    http.RoundTripper
+	p       RetryPolicy
+	budgets *budgets // nil when disabled
 }
 
 var _ http.RoundTripper = (*retryTransport)(nil)
@@ -60,8 +64,9 @@ var _ http.RoundTripper = (*retryTransport)(nil)
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	safe := IsIdempotent(req.Method) || HasIdempotencyKey(req.Header)
+	retries := t.p.MaxRetries > 0
 	var body *bodyreplay.Body
-	if req.Body != nil && req.Body != http.NoBody && t.p.MaxRetries > 0 {
+	if req.Body != nil && req.Body != http.NoBody && retries {
 		limit := t.p.BodyReplayLimit
 		if !safe {
 			limit = min(limit, unsentReplayLimit)
@@ -69,14 +74,31 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		body = bodyreplay.New(req, limit)
 		defer body.Close()
 	}
+	var hb *hostBudget
+	if t.budgets != nil && retries && req.URL != nil {
+		hb = t.budgets.host(req.URL.Host)
+		t.budgets.depositCall(hb)
+	}
 	obs := observerFrom(ctx)
 	for n := 1; ; n++ {
-		a := t.try(req, body, n, !safe && t.p.MaxRetries > 0)
-		if n > t.p.MaxRetries || !t.retryable(ctx, &a, n, safe) {
+		a := t.try(req, body, n, !safe && retries)
+		if !t.retryable(ctx, &a, n, safe) {
 			return t.end(obs, &a, n)
 		}
-		wait, fromRetryAfter, ok := t.wait(ctx, &a, n)
-		if !ok || (body != nil && !body.Seal()) {
+		wait, fromRetryAfter, stop := t.wait(ctx, &a, n)
+		switch {
+		case n > t.p.MaxRetries:
+			stop = GiveUpMaxRetries
+		case stop != "":
+		case body != nil && !body.Seal():
+			stop = GiveUpNotReplayable
+		case hb != nil && !t.budgets.withdrawRetry(hb):
+			stop = GiveUpBudget
+		}
+		if stop != "" {
+			if retries {
+				t.gaveUp(obs, &a, n, stop)
+			}
 			return t.end(obs, &a, n)
 		}
 		if t.p.OnRetry != nil || (obs != nil && obs.onRetry != nil) {
@@ -96,6 +118,19 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+func (t *retryTransport) gaveUp(obs *callObserver, a *attempt, n int, reason string) {
+	if t.p.OnGiveUp == nil && (obs == nil || obs.onGiveUp == nil) {
+		return
+	}
+	ev := GiveUpEvent{Attempt: a.public(n), Reason: reason}
+	if t.p.OnGiveUp != nil {
+		t.p.OnGiveUp(ev)
+	}
+	if obs != nil && obs.onGiveUp != nil {
+		obs.onGiveUp(ev)
+	}
+}
+
 // end reports the call's attempt count to an outer observer and delivers
 // attempt n's outcome.
 func (t *retryTransport) end(obs *callObserver, a *attempt, n int) (*http.Response, error) {
@@ -103,6 +138,25 @@ func (t *retryTransport) end(obs *callObserver, a *attempt, n int) (*http.Respon
 		obs.attempts = n
 	}
 	return a.deliver(n)
+}
+
+// hostFor returns the host attempt n goes to under RetryPolicy.Hosts, or ""
+// for the request's own host.
+func (t *retryTransport) hostFor(req *http.Request, n int) string {
+	if n == 1 || len(t.p.Hosts) == 0 || req.URL == nil {
+		return ""
+	}
+	i := -1
+	for j, h := range t.p.Hosts {
+		if strings.EqualFold(h, req.URL.Host) {
+			i = j
+			break
+		}
+	}
+	if i < 0 { // the request's host is not in the list: retries go through it
+		return t.p.Hosts[(n-2)%len(t.p.Hosts)]
+	}
+	return t.p.Hosts[(i+n-1)%len(t.p.Hosts)]
 }
 
 func (a *attempt) public(n int) Attempt {
@@ -123,6 +177,9 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe 
 		}
 	}
 	if a.err != nil {
+		if errors.Is(a.err, ErrCircuitOpen) {
+			return len(t.p.Hosts) > 1 // only another host can answer now
+		}
 		return (safe || a.notSent) && IsTransientError(a.err)
 	}
 	if !safe {
@@ -133,24 +190,24 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe 
 		(code == http.StatusConflict && HasIdempotencyKey(a.req.Header))
 }
 
-// wait chooses the wait before the retry that follows attempt n. ok is false
-// when the server asks for more than MaxRetryAfter, or the wait would end
-// after the context's deadline.
-func (t *retryTransport) wait(ctx context.Context, a *attempt, n int) (d time.Duration, fromRetryAfter, ok bool) {
+// wait chooses the wait before the retry that follows attempt n. stop says
+// why there is none: the server asks for more than MaxRetryAfter, or the wait
+// would end after the context's deadline.
+func (t *retryTransport) wait(ctx context.Context, a *attempt, n int) (d time.Duration, fromRetryAfter bool, stop string) {
 	now := time.Now()
 	d = backoff(t.p.BaseDelay, t.p.MaxDelay, n)
 	if a.resp != nil {
 		if ra, has := ParseRetryAfter(a.resp.Header, now); has {
 			if ra > t.p.MaxRetryAfter {
-				return ra, true, false
+				return ra, true, GiveUpRetryAfter
 			}
 			d, fromRetryAfter = ra, true
 		}
 	}
 	if deadline, has := ctx.Deadline(); has && now.Add(d).After(deadline) {
-		return d, fromRetryAfter, false
+		return d, fromRetryAfter, GiveUpDeadline
 	}
-	return d, fromRetryAfter, true
+	return d, fromRetryAfter, ""
 }
 
 // backoff is the full-jitter wait before retry k (k ≥ 1): a random duration

@@ -1,0 +1,277 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Breaker defaults.
+const (
+	DefaultBreakerFailureRatio = 0.5
+	DefaultBreakerMinRequests  = 20
+	DefaultBreakerWindow       = 10 * time.Second
+	DefaultBreakerCoolDown     = 5 * time.Second
+	DefaultBreakerProbes       = 3
+)
+
+// ErrCircuitOpen is matched (errors.Is) by the error of a request that an
+// open circuit refused without sending it.
+var ErrCircuitOpen = errors.New("transport: circuit open")
+
+// CircuitOpenError is the error of a request refused by an open circuit.
+type CircuitOpenError struct {
+	Host string
+	// Until is when the circuit lets probes through again.
+	Until time.Time
+}
+
+func (e *CircuitOpenError) Error() string {
+	return fmt.Sprintf("transport: circuit open for %s until %s", e.Host, e.Until.Format(time.RFC3339))
+}
+
+// Is reports whether target is ErrCircuitOpen.
+func (e *CircuitOpenError) Is(target error) bool { return target == ErrCircuitOpen }
+
+// BreakerState is the state of one host's circuit.
+type BreakerState int
+
+// The states of a circuit.
+const (
+	// Closed lets every request through and counts failures.
+	Closed BreakerState = iota
+	// Open refuses every request until the cool-down ends.
+	Open
+	// HalfOpen lets a few probes through: their successes close the
+	// circuit, a failure opens it again.
+	HalfOpen
+)
+
+func (s BreakerState) String() string {
+	switch s {
+	case Closed:
+		return "closed"
+	case Open:
+		return "open"
+	case HalfOpen:
+		return "half-open"
+	}
+	return fmt.Sprintf("BreakerState(%d)", int(s))
+}
+
+// BreakerOptions configures Breaker. Its zero value means the defaults: a
+// host's circuit opens when at least half of at least 20 requests in a 10s
+// window failed, stays open 5s, then closes after 3 successful probes.
+type BreakerOptions struct {
+	// FailureRatio of the requests in a window that opens the circuit.
+	// 0 means DefaultBreakerFailureRatio.
+	FailureRatio float64
+	// MinRequests in a window before the ratio counts. 0 means
+	// DefaultBreakerMinRequests.
+	MinRequests int
+	// Window over which requests are counted. 0 means DefaultBreakerWindow.
+	Window time.Duration
+	// CoolDown is how long the circuit stays open. 0 means
+	// DefaultBreakerCoolDown.
+	CoolDown time.Duration
+	// Probes is how many requests a half-open circuit lets through, and
+	// how many must succeed to close it. 0 means DefaultBreakerProbes.
+	Probes int
+	// IsFailure decides what counts as a failure. nil means what Retry
+	// would retry: IsRetryableStatus and IsTransientError. A 4xx is not a
+	// failure of the host.
+	IsFailure func(*http.Response, error) bool
+	// OnStateChange, when set, is called on each change of a host's state.
+	// Logging, when outside, logs the changes too.
+	OnStateChange func(host string, from, to BreakerState)
+}
+
+// Breaker returns a middleware with a circuit breaker per URL host. Placed
+// inside Retry it sees every attempt, and a retry is never sent to an open
+// circuit: the attempt fails at once with a *CircuitOpenError, which Retry
+// does not retry (unless RetryPolicy.Hosts offers another host). It panics
+// on negative options or a FailureRatio above 1.
+func Breaker(o BreakerOptions) Middleware {
+	if o.FailureRatio < 0 || o.FailureRatio > 1 || o.MinRequests < 0 || o.Window < 0 || o.CoolDown < 0 || o.Probes < 0 {
+		panic("transport: BreakerOptions: negative value or FailureRatio above 1")
+	}
+	o.FailureRatio = orDefault(o.FailureRatio, DefaultBreakerFailureRatio)
+	o.MinRequests = orDefault(o.MinRequests, DefaultBreakerMinRequests)
+	o.Window = orDefault(o.Window, DefaultBreakerWindow)
+	o.CoolDown = orDefault(o.CoolDown, DefaultBreakerCoolDown)
+	o.Probes = orDefault(o.Probes, DefaultBreakerProbes)
+	if o.IsFailure == nil {
+		o.IsFailure = defaultIsFailure
+	}
+	return func(next http.RoundTripper) http.RoundTripper {
+		if next == nil {
+			panic("transport: Breaker: nil RoundTripper")
+		}
+		return &breakerTransport{next: next, o: o, hosts: map[string]*circuit{}}
+	}
+}
+
+func defaultIsFailure(resp *http.Response, err error) bool {
+	if err != nil {
+		return IsTransientError(err)
+	}
+	return IsRetryableStatus(resp.StatusCode)
+}
+
+type breakerTransport struct {
+	next  http.RoundTripper
+	o     BreakerOptions
+	mu    sync.Mutex
+	hosts map[string]*circuit
+}
+
+// circuit is one host's state, guarded by its own mutex.
+type circuit struct {
+	mu          sync.Mutex
+	state       BreakerState
+	windowStart time.Time
+	requests    int
+	failures    int
+	openUntil   time.Time
+	probing     int // probes in flight
+	probeOK     int
+}
+
+type change struct{ from, to BreakerState }
+
+func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	host := ""
+	if req.URL != nil {
+		host = strings.ToLower(req.URL.Host)
+	}
+	c := t.circuit(host)
+	probe, ch, err := t.admit(c, host)
+	t.report(req, host, ch)
+	if err != nil {
+		closeRequestBody(req)
+		return nil, err
+	}
+	resp, rerr := t.next.RoundTrip(req)
+	if req.Context().Err() != nil && rerr != nil {
+		t.release(c, probe) // the caller gave up: says nothing of the host
+		return resp, rerr
+	}
+	t.report(req, host, t.record(c, probe, t.o.IsFailure(resp, rerr)))
+	return resp, rerr
+}
+
+func (t *breakerTransport) circuit(host string) *circuit {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c, ok := t.hosts[host]
+	if !ok {
+		if len(t.hosts) >= DefaultMaxHosts {
+			for k, old := range t.hosts { // drop a closed circuit: it holds no verdict
+				old.mu.Lock()
+				closed := old.state == Closed
+				old.mu.Unlock()
+				if closed {
+					delete(t.hosts, k)
+					break
+				}
+			}
+		}
+		c = &circuit{}
+		t.hosts[host] = c
+	}
+	return c
+}
+
+// admit lets a request through, as a probe when half-open, or refuses it.
+func (t *breakerTransport) admit(c *circuit, host string) (probe bool, ch *change, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.state == Open && !now.Before(c.openUntil) {
+		ch = c.set(HalfOpen)
+		c.probing, c.probeOK = 0, 0
+	}
+	switch c.state {
+	case Open:
+		return false, ch, &CircuitOpenError{Host: host, Until: c.openUntil}
+	case HalfOpen:
+		if c.probing+c.probeOK >= t.o.Probes {
+			return false, ch, &CircuitOpenError{Host: host, Until: now}
+		}
+		c.probing++
+		return true, ch, nil
+	}
+	if now.Sub(c.windowStart) >= t.o.Window {
+		c.windowStart, c.requests, c.failures = now, 0, 0
+	}
+	return false, ch, nil
+}
+
+func (t *breakerTransport) release(c *circuit, probe bool) {
+	if probe {
+		c.mu.Lock()
+		c.probing--
+		c.mu.Unlock()
+	}
+}
+
+// record counts an outcome and moves the state.
+func (t *breakerTransport) record(c *circuit, probe, failed bool) *change {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if probe {
+		c.probing--
+		if c.state != HalfOpen {
+			return nil
+		}
+		if failed {
+			return t.open(c)
+		}
+		if c.probeOK++; c.probeOK >= t.o.Probes {
+			c.windowStart, c.requests, c.failures = time.Now(), 0, 0
+			return c.set(Closed)
+		}
+		return nil
+	}
+	if c.state != Closed {
+		return nil
+	}
+	c.requests++
+	if failed {
+		c.failures++
+	}
+	if c.requests >= t.o.MinRequests && float64(c.failures) >= t.o.FailureRatio*float64(c.requests) {
+		return t.open(c)
+	}
+	return nil
+}
+
+func (t *breakerTransport) open(c *circuit) *change {
+	c.openUntil = time.Now().Add(t.o.CoolDown)
+	return c.set(Open)
+}
+
+func (c *circuit) set(s BreakerState) *change {
+	if c.state == s {
+		return nil
+	}
+	ch := &change{c.state, s}
+	c.state = s
+	return ch
+}
+
+// report tells the hook and an outer Logging of a change, outside the lock.
+func (t *breakerTransport) report(req *http.Request, host string, ch *change) {
+	if ch == nil {
+		return
+	}
+	if t.o.OnStateChange != nil {
+		t.o.OnStateChange(host, ch.from, ch.to)
+	}
+	if obs := observerFrom(req.Context()); obs != nil && obs.onBreaker != nil {
+		obs.onBreaker(host, ch.from, ch.to)
+	}
+}

@@ -1,0 +1,131 @@
+package transport
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/time/rate"
+)
+
+// Budget defaults: retries up to 10% of calls, at least 10 a second, with at
+// most 10 retries banked (the SRE book's 10%, Finagle's floor, gRPC's bank).
+const (
+	DefaultBudgetRatio        = 0.1
+	DefaultBudgetMinPerSecond = 10
+	DefaultBudgetMaxBanked    = 10
+)
+
+// RetryBudget bounds retries to a fraction of calls, per host, for all the
+// calls through one Retry middleware, so that an outage is not multiplied by
+// the retry count. Each call deposits Ratio of a token; each retry withdraws
+// one, or else takes one of MinPerSecond (so that a client with little
+// traffic can still retry); with neither, the call ends with the last
+// outcome at once. A budget never delays or blocks a first attempt.
+//
+// Its zero value means the defaults: 10% of calls, 10 a second, 10 banked.
+type RetryBudget struct {
+	// Disabled turns the budget off: every call may retry MaxRetries times.
+	Disabled bool
+	// Ratio is the share of calls that may be retried. 0 means
+	// DefaultBudgetRatio.
+	Ratio float64
+	// MinPerSecond is the retries always allowed per second and host.
+	// 0 means DefaultBudgetMinPerSecond; a negative value means none.
+	MinPerSecond float64
+	// MaxBanked caps the tokens a run of successes saves for later, and is
+	// what a new host starts with. 0 means DefaultBudgetMaxBanked.
+	MaxBanked float64
+}
+
+func (b RetryBudget) withDefaults() RetryBudget {
+	if b.Ratio < 0 || b.MaxBanked < 0 || math.IsNaN(b.Ratio+b.MinPerSecond+b.MaxBanked) {
+		panic("transport: RetryBudget: negative or NaN Ratio or MaxBanked")
+	}
+	b.Ratio = orDefault(b.Ratio, DefaultBudgetRatio)
+	b.MinPerSecond = orDefault(b.MinPerSecond, DefaultBudgetMinPerSecond)
+	b.MaxBanked = orDefault(b.MaxBanked, DefaultBudgetMaxBanked)
+	return b
+}
+
+// milli is the fixed-point unit of a budget's balance: 1000 = one retry.
+const milli = 1000
+
+// budgets holds one bucket per host, created on demand and bounded.
+type budgets struct {
+	conf    RetryBudget
+	deposit int64 // milli-tokens per call
+	banked  int64 // cap, milli-tokens
+	max     int
+	hosts   sync.Map // host → *hostBudget
+	n       atomic.Int64
+}
+
+type hostBudget struct {
+	balance atomic.Int64 // milli-tokens; may exceed the cap until withdrawn from
+	floor   *rate.Limiter
+}
+
+func newBudgets(conf RetryBudget) *budgets {
+	if conf.Disabled {
+		return nil
+	}
+	conf = conf.withDefaults()
+	return &budgets{
+		conf:    conf,
+		deposit: int64(conf.Ratio * milli),
+		banked:  int64(conf.MaxBanked * milli),
+		max:     DefaultMaxHosts,
+	}
+}
+
+// host returns the bucket of host, created full.
+func (b *budgets) host(host string) *hostBudget {
+	host = strings.ToLower(host)
+	if hb, ok := b.hosts.Load(host); ok {
+		return hb.(*hostBudget)
+	}
+	hb := &hostBudget{}
+	hb.balance.Store(b.banked)
+	if b.conf.MinPerSecond > 0 {
+		hb.floor = rate.NewLimiter(rate.Limit(b.conf.MinPerSecond), int(math.Ceil(b.conf.MinPerSecond)))
+	}
+	actual, loaded := b.hosts.LoadOrStore(host, hb)
+	if !loaded && b.n.Add(1) > int64(b.max) {
+		b.evictOne(host)
+	}
+	return actual.(*hostBudget)
+}
+
+func (b *budgets) evictOne(keep string) {
+	b.hosts.Range(func(k, _ any) bool {
+		if k.(string) == keep {
+			return true
+		}
+		b.hosts.Delete(k)
+		b.n.Add(-1)
+		return false
+	})
+}
+
+// depositCall is the success path: one wait-free add. The cap is applied
+// when a retry withdraws, the only time the balance matters.
+func (b *budgets) depositCall(hb *hostBudget) {
+	hb.balance.Add(b.deposit)
+}
+
+// withdrawRetry reports whether a retry may be sent, and takes its token.
+func (b *budgets) withdrawRetry(hb *hostBudget) bool {
+	for {
+		cur := hb.balance.Load()
+		eff := min(cur, b.banked)
+		if eff < milli {
+			break
+		}
+		if hb.balance.CompareAndSwap(cur, eff-milli) {
+			return true
+		}
+	}
+	return hb.floor != nil && hb.floor.Allow()
+}

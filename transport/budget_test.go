@@ -1,0 +1,109 @@
+package transport_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	htu "github.com/rtchain/rtchain/httptestutil"
+	"github.com/rtchain/rtchain/transport"
+)
+
+// amplification sends calls GETs, 10 at a time, to a server that answers
+// 503 to everything, and returns requests seen ÷ calls made and how many
+// calls the budget stopped.
+func amplification(t *testing.T, calls int, budget transport.RetryBudget) (float64, int64) {
+	t.Helper()
+	srv := htu.NewServer(t, htu.Status(http.StatusServiceUnavailable))
+	var stopped atomic.Int64
+	client, _ := newRetrying(t, fast(transport.RetryPolicy{
+		MaxRetries: 3,
+		Budget:     budget,
+		OnGiveUp: func(e transport.GiveUpEvent) {
+			if e.Reason == transport.GiveUpBudget {
+				stopped.Add(1)
+			}
+		},
+	}))
+	work := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			for range work {
+				resp, err := client.Get(srv.URL)
+				if assert.NoError(t, err) {
+					readAll(t, resp)
+					assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+				}
+			}
+		})
+	}
+	for range calls {
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	return float64(srv.Count()) / float64(calls), stopped.Load()
+}
+
+// The figure in the README: go test -run TestBudgetAmplification -v ./transport
+func TestBudgetAmplification(t *testing.T) {
+	const calls = 1000
+	with, stopped := amplification(t, calls, transport.RetryBudget{})
+	without, _ := amplification(t, calls, transport.RetryBudget{Disabled: true})
+	t.Logf("server-seen requests per call, 503 to all, %d calls, MaxRetries 3: %.3f with the default budget, %.3f without",
+		calls, with, without)
+	assert.LessOrEqual(t, with, 1.2)
+	assert.GreaterOrEqual(t, with, 1.0, "every call's first attempt was sent")
+	assert.Equal(t, 4.0, without)
+	assert.Positive(t, stopped, "OnGiveUp says the budget stopped retries")
+}
+
+// fail503 is a base that answers 503 and counts requests per host.
+type fail503 struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (f *fail503) RoundTrip(req *http.Request) (*http.Response, error) {
+	f.mu.Lock()
+	if f.n == nil {
+		f.n = map[string]int{}
+	}
+	f.n[req.URL.Host]++
+	f.mu.Unlock()
+	return answer(503)(), nil
+}
+
+func TestBudgetFloorAndHosts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &fail503{}
+		rt := transport.Chain(base, transport.Retry(transport.RetryPolicy{
+			MaxRetries: 1, BaseDelay: time.Nanosecond,
+			Budget: transport.RetryBudget{Ratio: 0.01, MaxBanked: 2, MinPerSecond: 1},
+		}))
+		for range 10 {
+			require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
+		}
+		// 2 banked + 1 from the floor; the deposits (0.1 in all) buy none.
+		assert.Equal(t, 10+3, base.n["a.test"])
+
+		require.NoError(t, do(t, rt, context.Background(), "http://b.test/"))
+		assert.Equal(t, 2, base.n["b.test"], "another host has its own budget")
+
+		time.Sleep(time.Second) // a quiet second refills the floor
+		require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
+		assert.Equal(t, 13+2, base.n["a.test"], "a low-traffic client can still retry")
+	})
+}
+
+func TestBudgetConfigPanics(t *testing.T) {
+	assert.Panics(t, func() { transport.Retry(transport.RetryPolicy{Budget: transport.RetryBudget{Ratio: -1}}) })
+}
