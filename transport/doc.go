@@ -20,6 +20,11 @@
 //     by RetryPolicy.PerTryTimeout.
 //   - Logging and LoggingWith (LogOptions) log calls and retries through
 //     log/slog, with secrets redacted.
+//   - RetryBudget (on by default in RetryPolicy) bounds retries to a share
+//     of calls per host; RetryPolicy.Hosts fails retries over to equivalent
+//     instances; OnGiveUp says which limit stopped a retry.
+//   - Breaker (BreakerOptions) is a circuit breaker per host, inside Retry;
+//     an open circuit fails fast with ErrCircuitOpen (*CircuitOpenError).
 //   - IdempotencyKeys gives each POST and PATCH one Idempotency-Key for all
 //     of its attempts.
 //   - RateLimit and RateLimitWith (RateLimitOptions) spend an x/time/rate

@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -120,4 +121,37 @@ func ExampleRateLimit() {
 		transport.RateLimit(rate.NewLimiter(100, 1)), // 100 requests a second
 	)}, srv.URL)
 	// Output: 200 X=
+}
+
+// Breaker inside Retry: once a host's circuit opens, calls fail fast without
+// touching the network, until the cool-down lets probes through.
+func ExampleBreaker() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: transport.Chain(nil,
+		transport.Retry(transport.RetryPolicy{MaxRetries: -1}),
+		transport.Breaker(transport.BreakerOptions{
+			MinRequests: 2,
+			OnStateChange: func(_ string, from, to transport.BreakerState) {
+				fmt.Println("circuit:", from, "->", to)
+			},
+		}),
+	)}
+	defer client.CloseIdleConnections()
+	for range 3 {
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			fmt.Println("fails fast:", errors.Is(err, transport.ErrCircuitOpen))
+			continue
+		}
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode)
+	}
+	// Output:
+	// 503
+	// circuit: closed -> open
+	// 503
+	// fails fast: true
 }

@@ -64,6 +64,10 @@ type ClientOptions struct {
 	Redact     []string
 	// Retry configures the Retry layer.
 	Retry RetryPolicy
+	// Breaker configures the Breaker layer. nil means BreakerOptions{}.
+	Breaker *BreakerOptions
+	// NoBreaker leaves out the Breaker layer.
+	NoBreaker bool
 	// RateLimit configures the RateLimit layer. nil means no limits but the
 	// servers' cool-downs (429 or 503 with Retry-After).
 	RateLimit *RateLimitOptions
@@ -82,7 +86,8 @@ type ClientOptions struct {
 // logging), with a DefaultClientTimeout for each call:
 //
 //	IdempotencyKeys  one Idempotency-Key per POST/PATCH call, the same on every attempt
-//	Retry            RetryPolicy{} defaults: 3 retries, full jitter, Retry-After
+//	Retry            RetryPolicy{} defaults: 3 retries, full jitter, Retry-After, a retry budget
+//	Breaker          BreakerOptions{} defaults: a circuit per host
 //	RateLimit        servers' cool-downs (429/503 with Retry-After), per host
 //	base             cleanhttp.DefaultPooledTransport()
 //
@@ -95,7 +100,7 @@ func NewClient() *http.Client {
 
 // NewClientWith returns an *http.Client over the default chain as o
 // configures it, in this order, outermost first: Logging (if o.Logger),
-// IdempotencyKeys, Retry, RateLimit, Headers (if any), o.Base.
+// IdempotencyKeys, Retry, Breaker, RateLimit, Headers (if any), o.Base.
 func NewClientWith(o ClientOptions) *http.Client {
 	var mws []Middleware
 	if o.Logger != nil {
@@ -105,6 +110,13 @@ func NewClientWith(o ClientOptions) *http.Client {
 		mws = append(mws, IdempotencyKeys())
 	}
 	mws = append(mws, Retry(o.Retry))
+	if !o.NoBreaker {
+		bo := BreakerOptions{}
+		if o.Breaker != nil {
+			bo = *o.Breaker
+		}
+		mws = append(mws, Breaker(bo))
+	}
 	rl := RateLimitOptions{}
 	if o.RateLimit != nil {
 		rl = *o.RateLimit
