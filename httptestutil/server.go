@@ -179,8 +179,10 @@ func (s *Server) Conns() int {
 // Close cuts every client connection, so that steps waiting on a client
 // return, then shuts the server down. It is safe to call more than once.
 func (s *Server) Close() {
-	s.stop()
+	// Cut the connections first: a step that returned before would let
+	// net/http answer its request with an empty 200.
 	s.CloseClientConnections()
+	s.stop()
 	s.Server.Close()
 }
 
