@@ -74,12 +74,13 @@ func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, n int, tr
 		ctx = context.WithValue(ctx, attemptKey, n) // for AttemptFromContext
 	}
 	var a attempt
-	var timer *time.Timer
+	var timer *tryTimer
 	var trace *sendTrace
 	if t.p.PerTryTimeout > 0 || traced {
 		ctx, a.cancel = context.WithCancel(ctx)
 		if t.p.PerTryTimeout > 0 {
-			timer = time.AfterFunc(t.p.PerTryTimeout, a.cancel)
+			timer = startTryTimer(t.p.PerTryTimeout, a.cancel)
+			ctx = context.WithValue(ctx, tryTimerKey{}, timer)
 		}
 		if traced {
 			trace = &sendTrace{}
@@ -112,7 +113,7 @@ func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, n int, tr
 	case a.resp == nil && a.err == nil:
 		a.err = errNilResponse
 	}
-	if timer != nil && !timer.Stop() {
+	if timer != nil && timer.stop() {
 		// The timer fired: whatever came back is cut or about to be.
 		closeBody(a.resp)
 		a.resp, a.err = nil, &perTryTimeoutError{t.p.PerTryTimeout}

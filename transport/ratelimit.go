@@ -85,7 +85,10 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.o.PerHost > 0 || !t.o.NoCoolDown {
 		hs = t.host(req)
 	}
-	if err := t.admit(ctx, hs); err != nil {
+	resume := PausePerTryTimeout(ctx) // waiting here is not the network's fault
+	err := t.admit(ctx, hs)
+	resume()
+	if err != nil {
 		closeRequestBody(req)
 		return nil, err
 	}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+
+	"golang.org/x/time/rate"
+
+	"github.com/rtchain/rtchain/transport"
+)
+
+// newChain is rtchain's default chain as the flags configure it.
+func newChain(cfg *config, base http.RoundTripper, s *stats, stderr io.Writer) *http.Client {
+	retries := cfg.retries
+	if retries == 0 {
+		retries = -1 // RetryPolicy's 0 means the default
+	}
+	o := transport.ClientOptions{
+		Base:    base,
+		Retry:   transport.RetryPolicy{MaxRetries: retries, PerTryTimeout: cfg.perTryTimeout, OnRetry: s.onRetry},
+		Timeout: -1, // each call has its own context deadline (-timeout)
+	}
+	if cfg.rate > 0 {
+		o.RateLimit = &transport.RateLimitOptions{Limiter: rate.NewLimiter(rate.Limit(cfg.rate), 1)}
+	}
+	if cfg.verbose {
+		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if len(cfg.headers) > 0 {
+		o.Headers.Static = http.Header{}
+		for _, h := range cfg.headers {
+			name, value, _ := strings.Cut(h, ":")
+			o.Headers.Static.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+		}
+	}
+	return transport.NewClientWith(o)
+}
+
+func newStats(name string) *stats { return &stats{Name: name, Retries: map[string]int{}} }
+
+// runEmbedded sends the workload through the chain and through a bare
+// client, each against a fresh flaky server, and compares them.
+func runEmbedded(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty bool) int {
+	if !cfg.json {
+		fmt.Fprintf(stdout, "%d calls (1 in 5 a POST /pay), %d at a time, against a flaky server on loopback:\n"+
+			"GETs meet 503s, resets, 2s stalls and 429 Retry-After; 1 in 9 payments is made but its answer lost.\n\n",
+			cfg.n, cfg.c)
+	}
+	chain := newStats("rtchain")
+	runFlaky(ctx, cfg, chain, stderr, tty, func(base http.RoundTripper) *http.Client {
+		return newChain(cfg, base, chain, stderr)
+	})
+	bare := newStats("bare client")
+	runFlaky(ctx, cfg, bare, stderr, tty, func(base http.RoundTripper) *http.Client {
+		return &http.Client{Transport: base}
+	})
+	all := []*stats{chain, bare}
+	if cfg.json {
+		if err := printJSON(stdout, all); err != nil {
+			fmt.Fprintln(stderr, "demo:", err)
+			return 1
+		}
+	} else {
+		fmt.Fprintln(stdout)
+		printTable(stdout, all)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "demo: interrupted")
+		return 1
+	}
+	if chain.Failed > 0 || *chain.DuplicateEffects > 0 {
+		fmt.Fprintln(stderr, "demo: the chain did not behave: failed calls or duplicate payments")
+		return 1
+	}
+	return 0
+}
+
+func runFlaky(ctx context.Context, cfg *config, s *stats, stderr io.Writer, tty bool, client func(http.RoundTripper) *http.Client) {
+	srv := startFlaky()
+	defer srv.Close()
+	base := newCountingBase(false)
+	defer base.CloseIdleConnections()
+	calls := make([]call, cfg.n)
+	for i := range calls {
+		if i%5 == 4 {
+			order := fmt.Sprintf("order-%d", i)
+			calls[i] = call{method: http.MethodPost, url: srv.URL + "/pay", order: order,
+				body: []byte(fmt.Sprintf(`{"order":%q,"amount":10}`, order))}
+			continue
+		}
+		calls[i] = call{method: http.MethodGet, url: fmt.Sprintf("%s/items/%d", srv.URL, i)}
+	}
+	outs := runWorkload(ctx, client(base), calls, cfg.c, cfg.timeout, progressLine(stderr, s.Name, cfg.n, tty))
+	summarize(s, outs, base)
+	_, dups := srv.effects()
+	lost := 0
+	for _, o := range outs {
+		if o.call.order != "" && !o.ok() && srv.wasCharged(o.call.order) {
+			lost++
+		}
+	}
+	s.DuplicateEffects, s.LostAnswers = &dups, &lost
+}
+
+// runURL sends the workload to cfg.url through the chain.
+func runURL(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty bool) int {
+	body := []byte(cfg.data)
+	if cfg.dataFile != "" {
+		b, err := os.ReadFile(cfg.dataFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "demo: -data-file:", err)
+			return 2
+		}
+		body = b
+	}
+	if len(body) == 0 {
+		body = nil
+	}
+	s := newStats("rtchain")
+	base := newCountingBase(false)
+	defer base.CloseIdleConnections()
+	client := newChain(cfg, base, s, stderr)
+	calls := make([]call, cfg.n)
+	for i := range calls {
+		calls[i] = call{method: cfg.method, url: cfg.url, body: body}
+	}
+	outs := runWorkload(ctx, client, calls, cfg.c, cfg.timeout, progressLine(stderr, s.Name, cfg.n, tty))
+	summarize(s, outs, base)
+	if cfg.json {
+		if err := printJSON(stdout, []*stats{s}); err != nil {
+			fmt.Fprintln(stderr, "demo:", err)
+			return 1
+		}
+	} else {
+		fmt.Fprintf(stdout, "%d × %s %s\n\n", cfg.n, cfg.method, cfg.url)
+		printTable(stdout, []*stats{s})
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "demo: interrupted")
+		return 1
+	}
+	if s.Failed > 0 {
+		return 1
+	}
+	return 0
+}

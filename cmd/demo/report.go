@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"text/tabwriter"
+	"time"
+)
+
+// printTable prints the summaries side by side.
+func printTable(w io.Writer, all []*stats) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	row := func(name string, f func(*stats) string) {
+		fmt.Fprintf(tw, "%s\t", name)
+		for _, s := range all {
+			fmt.Fprintf(tw, "%s\t", f(s))
+		}
+		fmt.Fprintln(tw)
+	}
+	row("", func(s *stats) string { return s.Name })
+	row("calls", func(s *stats) string { return fmt.Sprint(s.Calls) })
+	row("succeeded", func(s *stats) string { return fmt.Sprint(s.Succeeded) })
+	row("failed", func(s *stats) string { return fmt.Sprint(s.Failed) })
+	row("attempts sent", func(s *stats) string { return fmt.Sprint(s.Attempts) })
+	for _, reason := range reasons(all) {
+		row("  retried after "+reason, func(s *stats) string { return fmt.Sprint(s.Retries[reason]) })
+	}
+	row("time waited before retries", func(s *stats) string { return dur(s.WaitedMS) })
+	row("  of it asked by Retry-After", func(s *stats) string { return dur(s.RetryAfterMS) })
+	row("TCP connections opened", func(s *stats) string { return fmt.Sprint(s.Conns) })
+	if all[0].DuplicateEffects != nil {
+		row("duplicate POST effects", func(s *stats) string { return fmt.Sprint(*s.DuplicateEffects) })
+		row("POSTs charged, caller told failed", func(s *stats) string { return fmt.Sprint(*s.LostAnswers) })
+	}
+	row("latency p50", func(s *stats) string { return dur(s.P50MS) })
+	row("latency p99", func(s *stats) string { return dur(s.P99MS) })
+	_ = tw.Flush()
+	for _, s := range all {
+		if s.FirstError != "" {
+			fmt.Fprintf(w, "%s, first failure: %s\n", s.Name, s.FirstError)
+		}
+	}
+}
+
+func reasons(all []*stats) []string {
+	var out []string
+	for _, s := range all {
+		for r := range s.Retries {
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func dur(ms float64) string {
+	return time.Duration(ms * float64(time.Millisecond)).Round(time.Millisecond).String()
+}
+
+func printJSON(w io.Writer, all []*stats) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(all)
+}
+
+// progressLine returns a progress reporter: a line redrawn in place on a
+// terminal, or a line at each quarter otherwise.
+func progressLine(w io.Writer, name string, total int, tty bool) func(done, failed int) {
+	quarter := max(total/4, 1)
+	return func(done, failed int) {
+		switch {
+		case tty:
+			fmt.Fprintf(w, "\r%-8s %d/%d calls, %d failed", name, done, total, failed)
+			if done == total {
+				fmt.Fprintln(w)
+			}
+		case done%quarter == 0 || done == total:
+			fmt.Fprintf(w, "%s: %d/%d calls, %d failed\n", name, done, total, failed)
+		}
+	}
+}
