@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -25,23 +26,35 @@ func TestPerTryTimeoutPausesForClientSideWaits(t *testing.T) {
 			}
 			return answer(200)(), nil
 		})
-		var retries []int
-		rt := transport.Chain(base,
+		var (
+			mu      sync.Mutex
+			retries []int
+			second  sync.WaitGroup
+			once    sync.Once
+			rt      http.RoundTripper
+		)
+		rt = transport.Chain(base,
 			transport.Retry(transport.RetryPolicy{
 				PerTryTimeout: 500 * time.Millisecond,
 				OnRetry: func(e transport.RetryEvent) {
+					mu.Lock()
+					defer mu.Unlock()
+					code := 0 // an error: the per-try timeout
 					if e.Attempt.Response != nil {
-						retries = append(retries, e.Attempt.Response.StatusCode)
-					} else {
-						retries = append(retries, 0) // an error: the per-try timeout
+						code = e.Attempt.Response.StatusCode
 					}
+					retries = append(retries, code)
+					// A second call now lands in the 1s cool-down the 503 started.
+					once.Do(func() {
+						second.Go(func() { assert.NoError(t, do(t, rt, context.Background(), "http://a.test/")) })
+					})
 				},
 			}),
 			transport.RateLimitWith(transport.RateLimitOptions{}))
 		require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
-		// A second call lands in the cool-down the first one started.
-		synctest.Wait()
-		require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
+		second.Wait()
+		mu.Lock()
+		defer mu.Unlock()
 		assert.Equal(t, []int{503}, retries, "no per-try timeout while cooling down")
 		assert.Equal(t, int32(3), calls.Load())
 	})
