@@ -12,8 +12,8 @@ import (
 )
 
 // flakyServer misbehaves as production servers do, on a fixed schedule so
-// that every run shows the same proportions: the nth request (over all
-// clients) gets the nth fate.
+// that every run shows the same proportions: the nth GET (and the nth POST)
+// to arrive gets the nth fate.
 //
 //	GET   1 in 7 a 503; 1 in 13 a reset connection; 1 in 29 a 2s stall;
 //	      1 in 50 a 429 with Retry-After: 1; the rest 200.
@@ -25,7 +25,8 @@ type flakyServer struct {
 	pay *htu.IdempotentHandler
 
 	mu      sync.Mutex
-	seq     int
+	gets    int
+	posts   int
 	charged map[string]int // order → times charged
 }
 
@@ -43,11 +44,16 @@ var itemOK = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 
 func (f *flakyServer) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
-	f.seq++
-	n := f.seq
+	post := r.Method == http.MethodPost
+	if post {
+		f.posts++
+	} else {
+		f.gets++
+	}
+	n, p := f.gets, f.posts
 	f.mu.Unlock()
-	if r.Method == http.MethodPost {
-		f.servePay(w, r, n)
+	if post {
+		f.servePay(w, r, p)
 		return
 	}
 	var step http.Handler

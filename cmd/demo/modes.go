@@ -83,7 +83,7 @@ func runEmbedded(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty
 func runFlaky(ctx context.Context, cfg *config, s *stats, stderr io.Writer, tty bool, client func(http.RoundTripper) *http.Client) {
 	srv := startFlaky()
 	defer srv.Close()
-	base := newCountingBase(false)
+	base := newCountingBase(cfg.c)
 	defer base.CloseIdleConnections()
 	calls := make([]call, cfg.n)
 	for i := range calls {
@@ -122,7 +122,7 @@ func runURL(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty bool
 		body = nil
 	}
 	s := newStats("rtchain")
-	base := newCountingBase(false)
+	base := newCountingBase(cfg.c)
 	defer base.CloseIdleConnections()
 	client := newChain(cfg, base, s, stderr)
 	calls := make([]call, cfg.n)

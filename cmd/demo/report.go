@@ -27,7 +27,7 @@ func printTable(w io.Writer, all []*stats) {
 	for _, reason := range reasons(all) {
 		row("  retried after "+reason, func(s *stats) string { return fmt.Sprint(s.Retries[reason]) })
 	}
-	row("time waited before retries", func(s *stats) string { return dur(s.WaitedMS) })
+	row("time waited before retries (sum)", func(s *stats) string { return dur(s.WaitedMS) })
 	row("  of it asked by Retry-After", func(s *stats) string { return dur(s.RetryAfterMS) })
 	row("TCP connections opened", func(s *stats) string { return fmt.Sprint(s.Conns) })
 	if all[0].DuplicateEffects != nil {
@@ -58,7 +58,11 @@ func reasons(all []*stats) []string {
 }
 
 func dur(ms float64) string {
-	return time.Duration(ms * float64(time.Millisecond)).Round(time.Millisecond).String()
+	d := time.Duration(ms * float64(time.Millisecond))
+	if d < 10*time.Millisecond {
+		return d.Round(10 * time.Microsecond).String()
+	}
+	return d.Round(time.Millisecond).String()
 }
 
 func printJSON(w io.Writer, all []*stats) error {

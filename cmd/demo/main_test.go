@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	htu "github.com/rtchain/rtchain/httptestutil"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// runDemo runs the program with args and returns its exit status, stdout
+// and stderr.
+func runDemo(t *testing.T, ctx context.Context, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(ctx, args, &stdout, &stderr, false)
+	return code, stdout.String(), stderr.String()
+}
+
+func decode(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var all []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &all), out)
+	return all
+}
+
+func TestEmbeddedServer(t *testing.T) {
+	code, out, errOut := runDemo(t, context.Background(), "-n", "60", "-c", "4", "-json")
+	require.Equal(t, 0, code, errOut)
+	all := decode(t, out)
+	require.Len(t, all, 2)
+	chain, bare := all[0], all[1]
+	assert.Equal(t, "rtchain", chain["name"])
+	assert.Equal(t, float64(60), chain["calls"])
+	assert.Equal(t, float64(60), chain["succeeded"])
+	assert.Equal(t, float64(0), chain["duplicate_post_effects"])
+	assert.Equal(t, float64(0), chain["posts_charged_but_failed"])
+	assert.Greater(t, chain["attempts_sent"], float64(60), "the flaky server forced retries")
+	assert.Equal(t, float64(60), bare["calls"])
+	assert.Equal(t, float64(60), bare["attempts_sent"], "a bare client does not retry")
+	assert.Positive(t, bare["failed"])
+	assert.Positive(t, bare["posts_charged_but_failed"], "payments made whose answer was lost")
+	assert.Contains(t, errOut, "rtchain: 60/60 calls, 0 failed")
+}
+
+func TestEmbeddedTable(t *testing.T) {
+	code, out, _ := runDemo(t, context.Background(), "-n", "20", "-c", "2")
+	require.Equal(t, 0, code)
+	for _, row := range []string{"succeeded", "attempts sent", "retried after 503", "TCP connections opened", "duplicate POST effects", "latency p99"} {
+		assert.Contains(t, out, row)
+	}
+}
+
+func TestURLMode(t *testing.T) {
+	srv := htu.NewServer(t, htu.Status(503), htu.Status(503), htu.OK("fine"))
+	code, out, errOut := runDemo(t, context.Background(), "-url", srv.URL+"/x", "-n", "3", "-c", "1",
+		"-method", "PUT", "-H", "X-Demo: yes", "-data", `{"v":1}`, "-json")
+	require.Equal(t, 0, code, errOut)
+	s := decode(t, out)[0]
+	assert.Equal(t, float64(3), s["succeeded"])
+	assert.Equal(t, float64(5), s["attempts_sent"])
+	assert.Equal(t, map[string]any{"503": float64(2)}, s["retries_by_reason"])
+	assert.Equal(t, float64(1), s["tcp_connections"])
+	assert.NotContains(t, s, "duplicate_post_effects", "unknown for a real endpoint")
+	for _, r := range srv.Requests() {
+		assert.Equal(t, http.MethodPut, r.Method)
+		assert.Equal(t, "yes", r.Header.Get("X-Demo"))
+		assert.Equal(t, `{"v":1}`, string(r.Body))
+	}
+}
+
+func TestURLUnreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	code, out, _ := runDemo(t, context.Background(), "-url", "http://"+addr+"/", "-n", "2", "-retries", "1")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, out, "connection refused")
+}
+
+func TestInterruptStillPrintsTheSummary(t *testing.T) {
+	arrived := make(chan struct{}, 10)
+	srv := htu.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		htu.Hang().ServeHTTP(w, r)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	code, out, errOut := runDemo(t, ctx, "-url", srv.URL, "-n", "50", "-c", "2", "-per-try-timeout", "0")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "interrupted")
+	assert.Contains(t, out, "succeeded")
+}
+
+func TestBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-n", "-1"}, "-n must be positive"},
+		{[]string{"-c", "0"}, "-c must be at least 1"},
+		{[]string{"-retries", "-2"}, "-retries"},
+		{[]string{"-url", "ftp://example.com/"}, "want http://host"},
+		{[]string{"-url", "http://"}, "want http://host"},
+		{[]string{"-url", "http://x/", "-H", "novalue"}, "want 'Name: value'"},
+		{[]string{"-data", "x"}, "need -url"},
+		{[]string{"-url", "http://x/", "-data", "a", "-data-file", "b"}, "exclusive"},
+		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-timeout", "0s"}, "-timeout must be positive"},
+		{[]string{"-url", "http://x/", "-data-file", "/does/not/exist"}, "-data-file"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			code, _, errOut := runDemo(t, context.Background(), tc.args...)
+			assert.Equal(t, 2, code)
+			assert.Contains(t, errOut, tc.want)
+		})
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, _, errOut := runDemo(t, context.Background(), "-h")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, errOut, "Examples:")
+	assert.Contains(t, errOut, "-per-try-timeout")
+}
