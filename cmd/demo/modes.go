@@ -66,7 +66,6 @@ func runEmbedded(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty
 			return 1
 		}
 	} else {
-		fmt.Fprintln(stdout)
 		printTable(stdout, all)
 	}
 	if ctx.Err() != nil {
