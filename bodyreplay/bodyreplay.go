@@ -50,9 +50,13 @@ type Body struct {
 
 	// readMu serialises every read of the caller's body and guards the
 	// fields below.
-	readMu   sync.Mutex
-	buf      []byte // the record: the first len(buf) bytes of the body
-	overflow bool   // more than limit bytes were read; buf was dropped
+	readMu sync.Mutex
+	// chunks is the record: the first recorded bytes of the body, in
+	// chunks of chunkSize (the last may be shorter), so that it grows
+	// without copying and never holds more than the body.
+	chunks   [][]byte
+	recorded int64
+	overflow bool // more than limit bytes were read; the record was dropped
 	srcEOF   bool
 	srcErr   error
 }
@@ -61,7 +65,7 @@ type Body struct {
 // (see the package doc for how each kind of body is handled). It does not
 // read the body. req is not modified.
 func New(req *http.Request, limit int64) *Body {
-	b := &Body{orig: req.Body, limit: limit, sizeHint: req.ContentLength}
+	b := &Body{orig: req.Body, limit: limit}
 	switch {
 	case req.Body == nil || req.Body == http.NoBody:
 		b.mode = modeEmpty
@@ -196,27 +200,37 @@ func (b *Body) closeOrig() {
 	b.closeOnce.Do(func() { _ = b.orig.Close() })
 }
 
+// chunkSize is the unit the record grows by.
+const chunkSize = 32 << 10
+
 // record appends p to the record, or drops the record once it would pass
 // the limit. The record's capacity never exceeds the limit.
 func (b *Body) record(p []byte) {
 	if b.overflow || len(p) == 0 {
 		return
 	}
-	need := int64(len(b.buf)) + int64(len(p))
-	if need > b.limit {
-		b.overflow, b.buf = true, nil
+	if b.recorded+int64(len(p)) > b.limit {
+		b.overflow, b.chunks = true, nil
 		return
 	}
-	if need > int64(cap(b.buf)) {
-		c := max(2*int64(cap(b.buf)), need, 512)
-		if b.sizeHint > 0 {
-			c = max(c, b.sizeHint)
+	for len(p) > 0 {
+		last := len(b.chunks) - 1
+		if last < 0 || len(b.chunks[last]) == cap(b.chunks[last]) {
+			b.chunks = append(b.chunks, make([]byte, 0, min(chunkSize, b.limit-b.recorded)))
+			last++
 		}
-		grown := make([]byte, len(b.buf), min(c, b.limit))
-		copy(grown, b.buf)
-		b.buf = grown
+		c := b.chunks[last]
+		n := min(len(p), cap(c)-len(c))
+		b.chunks[last] = append(c, p[:n]...)
+		b.recorded += int64(n)
+		p = p[n:]
 	}
-	b.buf = append(b.buf, p...)
+}
+
+// replay copies into p the recorded bytes from pos on.
+func (b *Body) replay(p []byte, pos int64) int {
+	c := b.chunks[pos/chunkSize]
+	return copy(p, c[pos%chunkSize:])
 }
 
 // attemptBody is the body one attempt reads in modeSeek and modeRecord.
@@ -240,8 +254,8 @@ func (a *attemptBody) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if b.mode == modeRecord {
-		if a.pos < int64(len(b.buf)) {
-			n := copy(p, b.buf[a.pos:])
+		if !b.overflow && a.pos < b.recorded {
+			n := b.replay(p, a.pos)
 			a.pos += int64(n)
 			return n, nil
 		}

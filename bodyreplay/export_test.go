@@ -4,5 +4,9 @@ package bodyreplay
 func (b *Body) RecordCap() int {
 	b.readMu.Lock()
 	defer b.readMu.Unlock()
-	return cap(b.buf)
+	n := 0
+	for _, c := range b.chunks {
+		n += cap(c)
+	}
+	return n
 }
