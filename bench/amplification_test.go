@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	htu "github.com/rtchain/rtchain/httptestutil"
-	"github.com/rtchain/rtchain/transport"
 )
 
 // Each library against a server that answers 503 to everything: 1,000
@@ -16,10 +15,7 @@ import (
 func TestOutageAmplification(t *testing.T) {
 	const calls = 1000
 	libs := append([]Lib{}, Libs[1:]...)
-	libs = append(libs, Lib{"rtchain/Retry only", func(base http.RoundTripper, _ bool) http.RoundTripper {
-		// The budget alone, without the default chain's breaker.
-		return transport.Chain(base, transport.Retry(transport.RetryPolicy{MaxRetries: MaxRetries, BaseDelay: 1}))
-	}})
+	libs = append(libs, retryOnly) // the budget alone, without the default chain's breaker
 	for _, lib := range libs {
 		t.Run(lib.Name, func(t *testing.T) {
 			srv := htu.NewServer(t, htu.Status(http.StatusServiceUnavailable))

@@ -41,9 +41,16 @@ var canned = transport.RoundTripperFunc(func(req *http.Request) (*http.Response,
 	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
 })
 
+// retryOnly is rtchain's Retry alone: one layer, as each peer is.
+var retryOnly = Lib{"rtchain/Retry only", func(base http.RoundTripper, budget bool) http.RoundTripper {
+	return transport.Chain(base, transport.Retry(transport.RetryPolicy{
+		MaxRetries: MaxRetries, BaseDelay: 1, Budget: transport.RetryBudget{Disabled: !budget},
+	}))
+}}
+
 // BenchmarkOverhead is a bodiless GET over a base that answers at once.
 func BenchmarkOverhead(b *testing.B) {
-	for _, lib := range Libs {
+	for _, lib := range append(Libs, retryOnly) {
 		b.Run(lib.Name, func(b *testing.B) {
 			rt := lib.Wrap(canned, true)
 			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://api.test/items?id=1", nil)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 )
@@ -110,7 +109,13 @@ func Breaker(o BreakerOptions) Middleware {
 		if next == nil {
 			panic("transport: Breaker: nil RoundTripper")
 		}
-		return &breakerTransport{next: next, o: o, hosts: map[string]*circuit{}}
+		return &breakerTransport{next: next, o: o, hosts: newHostTable(DefaultMaxHosts,
+			func() *circuit { return &circuit{} },
+			func(c *circuit) bool { // a closed circuit holds no verdict
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return c.state == Closed
+			})}
 	}
 }
 
@@ -124,8 +129,7 @@ func defaultIsFailure(resp *http.Response, err error) bool {
 type breakerTransport struct {
 	next  http.RoundTripper
 	o     BreakerOptions
-	mu    sync.Mutex
-	hosts map[string]*circuit
+	hosts *hostTable[circuit]
 }
 
 // circuit is one host's state, guarded by its own mutex.
@@ -143,11 +147,8 @@ type circuit struct {
 type change struct{ from, to BreakerState }
 
 func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	host := ""
-	if req.URL != nil {
-		host = strings.ToLower(req.URL.Host)
-	}
-	c := t.circuit(host)
+	host := hostOf(req)
+	c := t.hosts.get(host)
 	probe, ch, err := t.admit(c, host)
 	t.report(req, host, ch)
 	if err != nil {
@@ -163,51 +164,26 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	return resp, rerr
 }
 
-func (t *breakerTransport) circuit(host string) *circuit {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	c, ok := t.hosts[host]
-	if !ok {
-		if len(t.hosts) >= DefaultMaxHosts {
-			for k, old := range t.hosts { // drop a closed circuit: it holds no verdict
-				old.mu.Lock()
-				closed := old.state == Closed
-				old.mu.Unlock()
-				if closed {
-					delete(t.hosts, k)
-					break
-				}
-			}
-		}
-		c = &circuit{}
-		t.hosts[host] = c
-	}
-	return c
-}
-
 // admit lets a request through, as a probe when half-open, or refuses it.
 func (t *breakerTransport) admit(c *circuit, host string) (probe bool, ch *change, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.state == Closed { // the common case reads no clock
+		return false, nil, nil
+	}
 	now := time.Now()
 	if c.state == Open && !now.Before(c.openUntil) {
 		ch = c.set(HalfOpen)
 		c.probing, c.probeOK = 0, 0
 	}
-	switch c.state {
-	case Open:
+	if c.state == Open {
 		return false, ch, &CircuitOpenError{Host: host, Until: c.openUntil}
-	case HalfOpen:
-		if c.probing+c.probeOK >= t.o.Probes {
-			return false, ch, &CircuitOpenError{Host: host, Until: now}
-		}
-		c.probing++
-		return true, ch, nil
 	}
-	if now.Sub(c.windowStart) >= t.o.Window {
-		c.windowStart, c.requests, c.failures = now, 0, 0
+	if c.probing+c.probeOK >= t.o.Probes {
+		return false, ch, &CircuitOpenError{Host: host, Until: now}
 	}
-	return false, ch, nil
+	c.probing++
+	return true, ch, nil
 }
 
 func (t *breakerTransport) release(c *circuit, probe bool) {
@@ -239,10 +215,15 @@ func (t *breakerTransport) record(c *circuit, probe, failed bool) *change {
 	if c.state != Closed {
 		return nil
 	}
-	c.requests++
 	if failed {
+		// The window rolls over here, where it matters: successes alone
+		// never open a circuit, so they need not read the clock.
+		if now := time.Now(); now.Sub(c.windowStart) >= t.o.Window {
+			c.windowStart, c.requests, c.failures = now, 0, 0
+		}
 		c.failures++
 	}
+	c.requests++
 	if c.requests >= t.o.MinRequests && float64(c.failures) >= t.o.FailureRatio*float64(c.requests) {
 		return t.open(c)
 	}

@@ -2,8 +2,6 @@ package transport
 
 import (
 	"math"
-	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/time/rate"
@@ -52,14 +50,12 @@ func (b RetryBudget) withDefaults() RetryBudget {
 // milli is the fixed-point unit of a budget's balance: 1000 = one retry.
 const milli = 1000
 
-// budgets holds one bucket per host, created on demand and bounded.
+// budgets holds one bucket per host, created full on demand.
 type budgets struct {
 	conf    RetryBudget
 	deposit int64 // milli-tokens per call
 	banked  int64 // cap, milli-tokens
-	max     int
-	hosts   sync.Map // host → *hostBudget
-	n       atomic.Int64
+	hosts   *hostTable[hostBudget]
 }
 
 type hostBudget struct {
@@ -72,41 +68,20 @@ func newBudgets(conf RetryBudget) *budgets {
 		return nil
 	}
 	conf = conf.withDefaults()
-	return &budgets{
+	b := &budgets{
 		conf:    conf,
 		deposit: int64(conf.Ratio * milli),
 		banked:  int64(conf.MaxBanked * milli),
-		max:     DefaultMaxHosts,
 	}
-}
-
-// host returns the bucket of host, created full.
-func (b *budgets) host(host string) *hostBudget {
-	host = strings.ToLower(host)
-	if hb, ok := b.hosts.Load(host); ok {
-		return hb.(*hostBudget)
-	}
-	hb := &hostBudget{}
-	hb.balance.Store(b.banked)
-	if b.conf.MinPerSecond > 0 {
-		hb.floor = rate.NewLimiter(rate.Limit(b.conf.MinPerSecond), int(math.Ceil(b.conf.MinPerSecond)))
-	}
-	actual, loaded := b.hosts.LoadOrStore(host, hb)
-	if !loaded && b.n.Add(1) > int64(b.max) {
-		b.evictOne(host)
-	}
-	return actual.(*hostBudget)
-}
-
-func (b *budgets) evictOne(keep string) {
-	b.hosts.Range(func(k, _ any) bool {
-		if k.(string) == keep {
-			return true
+	b.hosts = newHostTable(DefaultMaxHosts, func() *hostBudget {
+		hb := &hostBudget{}
+		hb.balance.Store(b.banked)
+		if conf.MinPerSecond > 0 {
+			hb.floor = rate.NewLimiter(rate.Limit(conf.MinPerSecond), int(math.Ceil(conf.MinPerSecond)))
 		}
-		b.hosts.Delete(k)
-		b.n.Add(-1)
-		return false
-	})
+		return hb
+	}, nil)
+	return b
 }
 
 // depositCall is the success path: one wait-free add. The cap is applied

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,15 +61,20 @@ func RateLimitWith(o RateLimitOptions) Middleware {
 		}
 		// The host table belongs to this transport: its state is shared by
 		// all requests through it, and by nothing else.
-		return &rateTransport{next: next, o: o, hosts: map[string]*hostState{}}
+		return &rateTransport{next: next, o: o, hosts: newHostTable(o.MaxHosts, func() *hostState {
+			hs := &hostState{}
+			if o.PerHost > 0 {
+				hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
+			}
+			return hs
+		}, func(hs *hostState) bool { return hs.coolUntil.Load() < time.Now().UnixNano() })}
 	}
 }
 
 type rateTransport struct {
 	next  http.RoundTripper
 	o     RateLimitOptions
-	mu    sync.Mutex
-	hosts map[string]*hostState
+	hosts *hostTable[hostState]
 }
 
 type hostState struct {
@@ -83,7 +86,7 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	var hs *hostState
 	if t.o.PerHost > 0 || !t.o.NoCoolDown {
-		hs = t.host(req)
+		hs = t.hosts.get(hostOf(req))
 	}
 	resume := PausePerTryTimeout(ctx) // waiting here is not the network's fault
 	err := t.admit(ctx, hs)
@@ -108,8 +111,11 @@ func (t *rateTransport) admit(ctx context.Context, hs *hostState) error {
 	if hs != nil {
 		for {
 			until := hs.coolUntil.Load()
+			if until == 0 { // never cooled down: no need for the clock
+				break
+			}
 			wait := time.Until(time.Unix(0, until))
-			if until == 0 || wait <= 0 {
+			if wait <= 0 {
 				break
 			}
 			if deadline, ok := ctx.Deadline(); ok && deadline.Before(time.Unix(0, until)) {
@@ -153,41 +159,4 @@ func (h *hostState) extendCoolDown(until int64) {
 			return
 		}
 	}
-}
-
-// host returns the state of req's host, created on demand. Past MaxHosts
-// the state of a host not cooling down is dropped (a dropped limiter starts
-// again with a full bucket).
-func (t *rateTransport) host(req *http.Request) *hostState {
-	key := ""
-	if req.URL != nil {
-		key = strings.ToLower(req.URL.Host)
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if hs, ok := t.hosts[key]; ok {
-		return hs
-	}
-	if len(t.hosts) >= t.o.MaxHosts {
-		t.evictLocked()
-	}
-	hs := &hostState{}
-	if t.o.PerHost > 0 {
-		hs.limiter = rate.NewLimiter(t.o.PerHost, t.o.PerHostBurst)
-	}
-	t.hosts[key] = hs
-	return hs
-}
-
-func (t *rateTransport) evictLocked() {
-	now := time.Now().UnixNano()
-	var victim string
-	for k, hs := range t.hosts {
-		victim = k
-		if hs.coolUntil.Load() < now {
-			delete(t.hosts, k)
-			return
-		}
-	}
-	delete(t.hosts, victim) // every host is cooling down: drop one anyway
 }

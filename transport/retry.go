@@ -76,7 +76,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var hb *hostBudget
 	if t.budgets != nil && retries && req.URL != nil {
-		hb = t.budgets.host(req.URL.Host)
+		hb = t.budgets.hosts.get(req.URL.Host)
 		t.budgets.depositCall(hb)
 	}
 	obs := observerFrom(ctx)
