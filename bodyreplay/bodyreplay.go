@@ -33,14 +33,13 @@ const (
 // be called from one goroutine (the retry loop); the attempt bodies it
 // returns may be read and closed from any goroutine.
 type Body struct {
-	mode     mode
-	orig     io.ReadCloser
-	getBody  func() (io.ReadCloser, error)
-	seeker   io.Seeker
-	start    int64 // the seeker's offset when New was called
-	limit    int64
-	sizeHint int64
-	handed   int // how many attempt bodies Next has returned
+	mode    mode
+	orig    io.ReadCloser
+	getBody func() (io.ReadCloser, error)
+	seeker  io.Seeker
+	start   int64 // the seeker's offset when New was called
+	limit   int64
+	handed  int // how many attempt bodies Next has returned
 
 	// mu guards cur and finished; it is never held while reading.
 	mu        sync.Mutex
