@@ -120,8 +120,11 @@ func Breaker(o BreakerOptions) Middleware {
 }
 
 func defaultIsFailure(resp *http.Response, err error) bool {
-	if err != nil {
+	switch {
+	case err != nil:
 		return IsTransientError(err)
+	case resp == nil: // a RoundTripper below broke its contract
+		return true
 	}
 	return IsRetryableStatus(resp.StatusCode)
 }

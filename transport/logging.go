@@ -87,7 +87,7 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func callLevel(resp *http.Response, err error) slog.Level {
 	switch {
-	case err != nil:
+	case err != nil || resp == nil:
 		return slog.LevelError
 	case resp.StatusCode >= 500:
 		return slog.LevelWarn

@@ -177,3 +177,12 @@ func TestLoggingLeavesTheRequestAlone(t *testing.T) {
 	requireUnchanged(t, req, before)
 	requireClosedOnce(t, body)
 }
+
+func TestLoggingSurvivesABrokenRoundTripper(t *testing.T) {
+	l, records, _ := jsonLogger(slog.LevelDebug)
+	base := transport.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
+	req := newRequest(t, context.Background(), http.MethodGet, "http://api.test/", nil)
+	assert.NotPanics(t, func() { _, _ = transport.Chain(base, transport.Logging(l)).RoundTrip(req) })
+	require.Len(t, records(t), 1)
+	assert.Equal(t, "ERROR", records(t)[0]["level"])
+}
