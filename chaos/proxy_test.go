@@ -20,8 +20,8 @@ type toxic struct {
 
 // faults are the toxics of the run: every kind the issue asks for.
 var faults = []toxic{
-	{"reset_peer", "downstream", 0.04, `{"timeout": 15}`},     // RST after 15ms
-	{"timeout", "upstream", 0.02, `{"timeout": 300}`},         // silence, then close
+	{"reset_peer", "downstream", 0.04, `{"timeout": 15}`}, // RST after 15ms
+	{"timeout", "upstream", 0.02, `{"timeout": 300}`},     // silence, then close
 	{"latency", "downstream", 0.30, `{"latency": 3, "jitter": 3}`},
 	{"slicer", "upstream", 0.30, `{"average_size": 700, "size_variation": 300, "delay": 20}`},
 	{"limit_data", "downstream", 0.04, `{"bytes": 30000}`}, // cut mid-body
