@@ -74,9 +74,15 @@ func FuzzRedaction(f *testing.F) {
 	f.Add("x", "sig", "X-Session-Id", uint8(3))
 	f.Fuzz(func(t *testing.T, rawSecret, rawParam, rawHeader string, where uint8) {
 		secret := safe(rawSecret, 12)
-		params := []string{"token", "access_token", "api_key", "client_secret", "password", "signature", "X-Amz-Credential", "sig", "code", "auth"}
+		// Names that are secret because they contain a word: any affix keeps
+		// them secret. sig, pwd and code are secret only as whole names.
+		words := []string{"token", "access_token", "api_key", "client_secret", "password", "signature", "X-Amz-Credential", "auth", "code_verifier"}
+		exact := []string{"sig", "pwd", "code"}
 		headers := []string{"Authorization", "Proxy-Authorization", "Cookie", "X-Api-Key", "X-Auth-Token", "X-Session", "X-Secret"}
-		param := params[int(where)%len(params)] + strings.ToLower(safe(rawParam, 0))
+		param := words[int(where)%len(words)] + strings.ToLower(safe(rawParam, 0))
+		if where%4 == 3 {
+			param = exact[int(where/4)%len(exact)]
+		}
 		header := headers[int(where)%len(headers)] + "-" + safe(rawHeader, 1)
 		if int(where)%3 == 0 {
 			header = headers[int(where)%len(headers)]

@@ -22,8 +22,8 @@ type LogOptions struct {
 	// Redact names more header fields and query parameters to redact, on
 	// top of the defaults: Authorization, Proxy-Authorization, Cookie,
 	// Set-Cookie, and any name containing token, key, secret, passw(ord),
-	// signature, credential, auth, session, cookie or jwt, or named sig, pwd
-	// or code. URL userinfo and fragments are always redacted.
+	// signature, credential, auth, session, cookie, jwt or verifier, or named
+	// sig, pwd or code. URL userinfo and fragments are always redacted.
 	Redact []string
 }
 

@@ -14,6 +14,7 @@ const Redacted = "REDACTED"
 // lower-cased name contains one of them.
 var sensitiveWords = []string{
 	"token", "key", "secret", "passw", "signature", "credential", "auth", "session", "cookie", "jwt",
+	"verifier", // PKCE's code_verifier
 }
 
 // sensitiveNames are short names that are secret only as a whole name.
