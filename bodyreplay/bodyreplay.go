@@ -105,18 +105,18 @@ func (b *Body) Next() (io.ReadCloser, error) {
 		return b.orig, nil
 	case modeOnce:
 		if first {
-			return b.orig, nil
+			return &watchedBody{ReadCloser: b.orig, b: b}, nil
 		}
 		return nil, ErrNotReplayable
 	case modeGetBody:
 		if first {
-			return b.orig, nil
+			return &watchedBody{ReadCloser: b.orig, b: b}, nil
 		}
 		rc, err := b.getBody()
 		if err != nil {
 			return nil, errors.Join(errors.New("bodyreplay: GetBody failed"), err)
 		}
-		return rc, nil
+		return &watchedBody{ReadCloser: rc, b: b}, nil
 	}
 	if !first {
 		if !b.Seal() {
@@ -167,10 +167,11 @@ func (b *Body) Seal() bool {
 	return b.srcErr == nil && !b.overflow
 }
 
-// Err returns the error that reading the caller's body returned, if any. A
-// failure of the caller's own body is never a reason to retry.
+// Err returns the first error that reading the caller's body (or a copy
+// from GetBody) returned, other than io.EOF. A failure of the caller's own
+// body is never a reason to retry.
 func (b *Body) Err() error {
-	if b.mode != modeSeek && b.mode != modeRecord {
+	if b.mode == modeEmpty {
 		return nil
 	}
 	b.readMu.Lock()
@@ -230,6 +231,26 @@ func (b *Body) record(p []byte) {
 func (b *Body) replay(p []byte, pos int64) int {
 	c := b.chunks[pos/chunkSize]
 	return copy(p, c[pos%chunkSize:])
+}
+
+// watchedBody is the body of an attempt in modeOnce and modeGetBody: the
+// caller's own body or GetBody's copy, read as it is, but a failure of it is
+// noted so that Err can report it (it must never be taken for the network's).
+type watchedBody struct {
+	io.ReadCloser
+	b *Body
+}
+
+func (w *watchedBody) Read(p []byte) (int, error) {
+	n, err := w.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		w.b.readMu.Lock()
+		if w.b.srcErr == nil {
+			w.b.srcErr = err
+		}
+		w.b.readMu.Unlock()
+	}
+	return n, err
 }
 
 // attemptBody is the body one attempt reads in modeSeek and modeRecord.

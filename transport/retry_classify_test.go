@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -159,4 +160,18 @@ func TestRetryClassifierOverrides(t *testing.T) {
 	readAll(t, resp)
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, []int{1, 2}, seen)
+}
+
+// With GetBody set, a fresh copy is at hand, but a failure of the caller's
+// own reader is still not the network's: it is not retried.
+func TestRetryNeverRetriesAFailingGetBodyReader(t *testing.T) {
+	srv := htu.NewServer(t, htu.OK("fine"))
+	client, attempts := newRetrying(t, fast(transport.RetryPolicy{}))
+	boom := fmt.Errorf("upload source: %w", io.ErrUnexpectedEOF)
+	req := newRequest(t, context.Background(), http.MethodPut, srv.URL, &failingReader{after: 10, err: boom})
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader("copy")), nil }
+	req.ContentLength = 100
+	_, err := client.Do(req)
+	require.ErrorIs(t, err, boom)
+	assert.Equal(t, int32(1), attempts.n.Load())
 }
