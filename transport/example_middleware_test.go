@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/time/rate"
@@ -154,4 +155,23 @@ func ExampleBreaker() {
 	// circuit: closed -> open
 	// 503
 	// fails fast: true
+}
+
+// RetryPolicy.Hosts: a retry goes to the next equivalent instance.
+func ExampleRetryPolicy_hosts() {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "served by the second instance")
+	}))
+	defer up.Close()
+
+	host := func(s *httptest.Server) string { return strings.TrimPrefix(s.URL, "http://") }
+	client := &http.Client{Transport: transport.Chain(nil, transport.Retry(transport.RetryPolicy{
+		Hosts: []string{host(down), host(up)},
+	}))}
+	get(client, down.URL) // the caller names the first instance
+	// Output: 200 served by the second instance
 }
