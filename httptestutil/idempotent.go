@@ -63,6 +63,7 @@ func (ih *IdempotentHandler) Keys() int {
 	return n
 }
 
+// ServeHTTP applies the rules of IdempotentHandler to one request.
 func (ih *IdempotentHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Idempotency-Key")
 	if key == "" {

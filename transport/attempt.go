@@ -220,6 +220,7 @@ type RetryError struct {
 	Err error
 }
 
+// Error says how many attempts were made and what the last one ended with.
 func (e *RetryError) Error() string {
 	if e.Attempts == 1 {
 		return "transport: after 1 attempt: " + e.Err.Error()

@@ -28,6 +28,7 @@ type CircuitOpenError struct {
 	Until time.Time
 }
 
+// Error names the host and when its circuit lets probes through again.
 func (e *CircuitOpenError) Error() string {
 	return fmt.Sprintf("transport: circuit open for %s until %s", e.Host, e.Until.Format(time.RFC3339))
 }
@@ -49,6 +50,7 @@ const (
 	HalfOpen
 )
 
+// String returns "closed", "open" or "half-open".
 func (s BreakerState) String() string {
 	switch s {
 	case Closed:
