@@ -23,7 +23,6 @@ type mode uint8
 
 const (
 	modeEmpty   mode = iota // no body: every attempt gets req.Body as it is
-	modeOnce                // streamed once, never replayed
 	modeGetBody             // retries call req.GetBody
 	modeSeek                // retries rewind the caller's io.Seeker
 	modeRecord              // retries replay a bounded record, then read on
@@ -73,7 +72,9 @@ func New(req *http.Request, limit int64) *Body {
 	case canSeek(req.Body, b):
 		b.mode = modeSeek
 	case limit < 0 || req.ContentLength > limit:
-		b.mode = modeOnce
+		// Streamed once: nothing is recorded, but a body that no attempt
+		// has touched yet (the dial failed) can still be sent whole.
+		b.mode, b.limit = modeRecord, 0
 	default:
 		b.mode = modeRecord
 	}
@@ -103,11 +104,6 @@ func (b *Body) Next() (io.ReadCloser, error) {
 	switch b.mode {
 	case modeEmpty:
 		return b.orig, nil
-	case modeOnce:
-		if first {
-			return &watchedBody{ReadCloser: b.orig, b: b}, nil
-		}
-		return nil, ErrNotReplayable
 	case modeGetBody:
 		if first {
 			return &watchedBody{ReadCloser: b.orig, b: b}, nil
@@ -150,11 +146,8 @@ func (b *Body) rewind() error {
 // a next attempt can be given the complete body. It may be called more than
 // once.
 func (b *Body) Seal() bool {
-	switch b.mode {
-	case modeEmpty, modeGetBody:
+	if b.mode == modeEmpty || b.mode == modeGetBody {
 		return true
-	case modeOnce:
-		return false
 	}
 	b.mu.Lock()
 	cur := b.cur
@@ -233,8 +226,8 @@ func (b *Body) replay(p []byte, pos int64) int {
 	return copy(p, c[pos%chunkSize:])
 }
 
-// watchedBody is the body of an attempt in modeOnce and modeGetBody: the
-// caller's own body or GetBody's copy, read as it is, but a failure of it is
+// watchedBody is the body of an attempt in modeGetBody: the caller's own
+// body or GetBody's copy, read as it is, but a failure of it is
 // noted so that Err can report it (it must never be taken for the network's).
 type watchedBody struct {
 	io.ReadCloser

@@ -14,7 +14,8 @@
 //     caller's body where the first attempt stopped. Once more than the limit
 //     has been read the record is dropped and no retry is possible.
 //   - A body with a known length above the limit, or a negative limit, is
-//     streamed once and never recorded.
+//     streamed once and never recorded; it can still be sent again if no
+//     attempt has read any of it yet (the connection was refused, say).
 //
 // Entry points: New, Body.Next (the body of the next attempt), Body.Seal (stop
 // the current attempt and report whether another is possible), Body.Err (an
