@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/hashicorp/go-cleanhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -41,7 +42,10 @@ func TestChainDefaultsAndMistakes(t *testing.T) {
 		rt := transport.Chain(nil)
 		tr, ok := rt.(*http.Transport)
 		require.True(t, ok)
-		assert.Greater(t, tr.MaxIdleConnsPerHost, http.DefaultMaxIdleConnsPerHost)
+		assert.NotSame(t, http.DefaultTransport, tr, "a transport of its own, not the shared global")
+		want := cleanhttp.DefaultPooledTransport()
+		assert.Equal(t, want.MaxIdleConnsPerHost, tr.MaxIdleConnsPerHost)
+		assert.Equal(t, want.IdleConnTimeout, tr.IdleConnTimeout)
 		tr.CloseIdleConnections()
 	})
 	t.Run("nil middleware panics at build time", func(t *testing.T) {
