@@ -52,7 +52,6 @@ const milli = 1000
 
 // budgets holds one bucket per host, created full on demand.
 type budgets struct {
-	conf    RetryBudget
 	deposit int64 // milli-tokens per call
 	banked  int64 // cap, milli-tokens
 	hosts   *hostTable[hostBudget]
@@ -63,13 +62,13 @@ type hostBudget struct {
 	floor   *rate.Limiter
 }
 
+// newBudgets returns the budgets of one Retry middleware, or nil when the
+// budget is disabled. conf has been through RetryPolicy.withDefaults.
 func newBudgets(conf RetryBudget) *budgets {
 	if conf.Disabled {
 		return nil
 	}
-	conf = conf.withDefaults()
 	b := &budgets{
-		conf:    conf,
 		deposit: int64(conf.Ratio * milli),
 		banked:  int64(conf.MaxBanked * milli),
 	}
