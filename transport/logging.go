@@ -135,7 +135,7 @@ func (t *logTransport) logGiveUp(ctx context.Context, l *slog.Logger, req *http.
 	l.LogAttrs(ctx, retryLevel, "http retry stopped",
 		slog.String("method", req.Method), slog.String("url", u),
 		slog.Int("attempt", e.Attempt.Number),
-		slog.String("reason", scrub(RetryEvent{Attempt: e.Attempt}.Reason(), secrets)),
+		slog.String("reason", scrub(e.Attempt.reason(), secrets)),
 		slog.String("stopped_by", e.Reason))
 }
 

@@ -201,12 +201,15 @@ type GiveUpEvent struct {
 
 // Reason is a short description of why the attempt failed: its status
 // ("503 Service Unavailable") or its error.
-func (e RetryEvent) Reason() string {
-	if e.Attempt.Response != nil {
-		return e.Attempt.Response.Status
+func (e RetryEvent) Reason() string { return e.Attempt.reason() }
+
+// reason is the attempt's status, or its error.
+func (a Attempt) reason() string {
+	if a.Response != nil {
+		return a.Response.Status
 	}
-	if e.Attempt.Err != nil {
-		return e.Attempt.Err.Error()
+	if a.Err != nil {
+		return a.Err.Error()
 	}
 	return ""
 }
