@@ -7,20 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-cleanhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
-
-func pooledBase(t *testing.T) *http.Transport {
-	t.Helper()
-	base := cleanhttp.DefaultPooledTransport()
-	t.Cleanup(base.CloseIdleConnections)
-	return base
-}
 
 // swapDefaultLogger makes slog.Default write to a buffer for the test.
 func swapDefaultLogger(t *testing.T) *bytes.Buffer {

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/go-cleanhttp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -20,9 +19,7 @@ import (
 // chainClient returns a client over a fresh pooled transport with mws.
 func chainClient(t *testing.T, mws ...transport.Middleware) *http.Client {
 	t.Helper()
-	base := cleanhttp.DefaultPooledTransport()
-	t.Cleanup(base.CloseIdleConnections)
-	return &http.Client{Transport: transport.Chain(base, mws...)}
+	return &http.Client{Transport: transport.Chain(pooledBase(t), mws...)}
 }
 
 func TestHeadersStatic(t *testing.T) {

@@ -41,9 +41,15 @@ func (c *counting) RoundTrip(req *http.Request) (*http.Response, error) {
 // emptied when the test ends.
 func newRetrying(t *testing.T, p transport.RetryPolicy) (*http.Client, *counting) {
 	t.Helper()
+	return newRetryingOver(pooledBase(t), p)
+}
+
+// pooledBase returns a fresh pooled transport, emptied when the test ends.
+func pooledBase(t *testing.T) *http.Transport {
+	t.Helper()
 	base := cleanhttp.DefaultPooledTransport()
 	t.Cleanup(base.CloseIdleConnections)
-	return newRetryingOver(base, p)
+	return base
 }
 
 func newRetryingOver(base http.RoundTripper, p transport.RetryPolicy) (*http.Client, *counting) {
