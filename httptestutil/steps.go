@@ -104,13 +104,19 @@ func CloseConn() http.Handler { return hijack(func(net.Conn) {}) }
 
 func hijack(before func(net.Conn)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		c, _, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			panic(http.ErrAbortHandler) // HTTP/2: abort the stream instead
-		}
-		before(c)
-		_ = c.Close()
+		dropConn(w, before)
 	})
+}
+
+// dropConn takes the connection from net/http, calls before on it, and
+// closes it. Over HTTP/2, which cannot hijack, it aborts the stream instead.
+func dropConn(w http.ResponseWriter, before func(net.Conn)) {
+	c, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	before(c)
+	_ = c.Close()
 }
 
 // StallBody sends code's headers and the first part of a body, then sends
@@ -134,13 +140,8 @@ func CutBody(code, length int, sent string) http.Handler {
 		w.Header().Set("Content-Length", strconv.Itoa(length))
 		w.WriteHeader(code)
 		_, _ = io.WriteString(w, sent)
-		rc := http.NewResponseController(w)
-		_ = rc.Flush() // the part that is sent must reach the client
-		c, _, err := rc.Hijack()
-		if err != nil {
-			panic(http.ErrAbortHandler)
-		}
-		_ = c.Close()
+		_ = http.NewResponseController(w).Flush() // the part that is sent must reach the client
+		dropConn(w, func(net.Conn) {})
 	})
 }
 
