@@ -19,6 +19,8 @@
 // URL, headers, body, arrival time and connection; Server.Conns counts the
 // connections clients opened, to assert that they were reused. Idempotent
 // wraps a handler to run once per Idempotency-Key and count its runs.
+// RateLimited is an origin behind a token bucket that answers 429 with
+// Retry-After beyond it, and counts what it served and refused.
 //
 // A complete test of a client against a flaky server:
 //

@@ -77,9 +77,14 @@ func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, n int, tr
 	var timer *tryTimer
 	var trace *sendTrace
 	if t.p.PerTryTimeout > 0 || traced {
-		ctx, a.cancel = context.WithCancel(ctx)
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		a.cancel = func() { cancel(nil) }
 		if t.p.PerTryTimeout > 0 {
-			timer = startTryTimer(t.p.PerTryTimeout, a.cancel)
+			// The cause tells the layers below (Breaker) that the attempt
+			// timed out, not that its caller gave up.
+			timeout := &perTryTimeoutError{t.p.PerTryTimeout}
+			timer = startTryTimer(t.p.PerTryTimeout, func() { cancel(timeout) })
 			ctx = context.WithValue(ctx, tryTimerKey{}, timer)
 		}
 		if traced {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -81,9 +82,11 @@ type BreakerOptions struct {
 	// Probes is how many requests a half-open circuit lets through, and
 	// how many must succeed to close it. 0 means DefaultBreakerProbes.
 	Probes int
-	// IsFailure decides what counts as a failure. nil means what Retry
-	// would retry: IsRetryableStatus and IsTransientError. A 4xx is not a
-	// failure of the host.
+	// IsFailure decides what counts as a failure. nil means IsHostFailure:
+	// 500, 502, 503, 504, transient errors and timeouts (the transport's
+	// and RetryPolicy.PerTryTimeout's). Throttling (429, or any 4xx with
+	// Retry-After) is never a failure: the host is healthy and asks the
+	// client to slow down, which RateLimit's cool-down does.
 	IsFailure func(*http.Response, error) bool
 	// OnStateChange, when set, is called on each change of a host's state.
 	// Logging, when outside, logs the changes too.
@@ -93,8 +96,16 @@ type BreakerOptions struct {
 // Breaker returns a middleware with a circuit breaker per URL host. Placed
 // inside Retry it sees every attempt, and a retry is never sent to an open
 // circuit: the attempt fails at once with a *CircuitOpenError, which Retry
-// does not retry (unless RetryPolicy.Hosts offers another host). It panics
-// on negative options or a FailureRatio above 1.
+// does not retry (unless RetryPolicy.Hosts offers another host).
+//
+// What counts as a failure is BreakerOptions.IsFailure (IsHostFailure by
+// default: 5xx, transient errors, timeouts; never a 429). An attempt that
+// ends because its caller's context ended counts as nothing, and a probe it
+// held is released; an attempt cut by RetryPolicy.PerTryTimeout is a
+// failure, like any timeout of the transport.
+//
+// It is safe for concurrent use. It panics on negative options or a
+// FailureRatio above 1.
 func Breaker(o BreakerOptions) Middleware {
 	if o.FailureRatio < 0 || o.FailureRatio > 1 || o.MinRequests < 0 || o.Window < 0 || o.CoolDown < 0 || o.Probes < 0 {
 		panic("transport: BreakerOptions: negative value or FailureRatio above 1")
@@ -105,7 +116,7 @@ func Breaker(o BreakerOptions) Middleware {
 	o.CoolDown = orDefault(o.CoolDown, DefaultBreakerCoolDown)
 	o.Probes = orDefault(o.Probes, DefaultBreakerProbes)
 	if o.IsFailure == nil {
-		o.IsFailure = defaultIsFailure
+		o.IsFailure = IsHostFailure
 	}
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
@@ -121,14 +132,19 @@ func Breaker(o BreakerOptions) Middleware {
 	}
 }
 
-func defaultIsFailure(resp *http.Response, err error) bool {
+// IsHostFailure reports whether an attempt's outcome says its host is
+// failing, Breaker's default rule: a transient error or a timeout of the
+// transport (IsTransientError), or a 500, 502, 503 or 504. A 429, and any
+// 4xx, is not: a server that throttles is healthy. Neither is the caller's
+// context ending (see Breaker).
+func IsHostFailure(resp *http.Response, err error) bool {
 	switch {
 	case err != nil:
 		return IsTransientError(err)
 	case resp == nil: // a RoundTripper below broke its contract
 		return true
 	}
-	return IsRetryableStatus(resp.StatusCode)
+	return resp.StatusCode >= 500 && IsRetryableStatus(resp.StatusCode)
 }
 
 type breakerTransport struct {
@@ -161,11 +177,17 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, err
 	}
 	resp, rerr := t.next.RoundTrip(req)
-	if req.Context().Err() != nil && rerr != nil {
+	var failed bool
+	switch ctx := req.Context(); {
+	case rerr == nil || ctx.Err() == nil:
+		failed = t.o.IsFailure(resp, rerr)
+	case errors.Is(context.Cause(ctx), ErrPerTryTimeout):
+		failed = true // the host did not answer in time, whatever the error says
+	default:
 		t.release(c, probe) // the caller gave up: says nothing of the host
 		return resp, rerr
 	}
-	t.report(req, host, t.record(c, probe, t.o.IsFailure(resp, rerr)))
+	t.report(req, host, t.record(c, probe, failed))
 	return resp, rerr
 }
 
@@ -261,3 +283,4 @@ func (t *breakerTransport) report(req *http.Request, host string, ch *change) {
 		obs.onBreaker(host, ch.from, ch.to)
 	}
 }
+

@@ -17,12 +17,12 @@ type tryTimer struct {
 	remaining time.Duration
 	paused    int
 	fired     bool
-	cancel    context.CancelFunc
+	cancel    func() // cancels the attempt with a per-try timeout as its cause
 }
 
 type tryTimerKey struct{}
 
-func startTryTimer(d time.Duration, cancel context.CancelFunc) *tryTimer {
+func startTryTimer(d time.Duration, cancel func()) *tryTimer {
 	tt := &tryTimer{cancel: cancel, deadline: time.Now().Add(d)}
 	tt.t = time.AfterFunc(d, tt.fire)
 	return tt

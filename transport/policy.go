@@ -251,17 +251,21 @@ func IsRetryableStatus(code int) bool {
 }
 
 // IsTransientError reports whether err, returned by a RoundTripper, is worth
-// retrying: a timeout, a refused or reset connection, or a connection that
-// ended before the response, an HTTP/2 stream the server refused, failed or
-// cancelled, a GOAWAY. Context errors, TLS certificate errors and
-// errors in the request itself (bad URL, unsupported scheme) are not. Unknown
-// errors are not retried: a Classifier can widen the rule.
+// retrying: a timeout of the transport (dial, TLS handshake, response
+// headers, the per-try timeout), a refused or reset connection, a connection
+// that ended before the response, an HTTP/2 stream the server refused,
+// failed or cancelled, a GOAWAY. A context's own error (context.Canceled or
+// context.DeadlineExceeded itself, however wrapped: a caller that gave up),
+// TLS certificate errors and errors in the request itself (bad URL,
+// unsupported scheme) are not. Unknown errors are not retried: a Classifier
+// can widen the rule.
+//
+// net and net/http make their timeout errors match context.DeadlineExceeded
+// under errors.Is; they are timeouts of the transport, not of the caller, and
+// are transient. Retry tells the two apart by the caller's context itself.
 func IsTransientError(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
+	if err == nil || isContextError(err) {
 		return false
-	}
-	if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrPerTryTimeout) {
-		return false // a deadline of the caller's, seen by a layer below Retry
 	}
 	var (
 		certErr    *tls.CertificateVerificationError
@@ -291,4 +295,31 @@ func IsTransientError(err error) bool {
 	}
 	var opErr *net.OpError
 	return errors.As(err, &opErr) || isHTTP2Transient(err)
+}
+
+// isContextError reports whether err is, or wraps, one of the context
+// package's own errors: the error of a context that ended. It compares
+// identities, not errors.Is, because net's and net/http's timeouts claim to
+// be context.DeadlineExceeded while being the transport's own.
+func isContextError(err error) bool {
+	switch err {
+	case context.Canceled, context.DeadlineExceeded:
+		return true
+	}
+	if errors.Is(err, ErrPerTryTimeout) {
+		return false // the transport's timeout, whatever it wraps
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		if e := u.Unwrap(); e != nil {
+			return isContextError(e)
+		}
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if isContextError(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

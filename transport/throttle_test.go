@@ -1,0 +1,170 @@
+package transport_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	htu "github.com/rtchain/rtchain/httptestutil"
+	"github.com/rtchain/rtchain/transport"
+)
+
+// A healthy origin that rate-limits (20 r/s, burst 10, 429 + Retry-After: 1
+// beyond it) must not open NewClient's circuit: 10 goroutines making 100
+// GETs all succeed, waiting as the server asks.
+func TestNewClientThroughARateLimitedOrigin(t *testing.T) {
+	origin := htu.RateLimited(20, 10, time.Second, htu.OK("ok"))
+	srv := htu.NewServer(t, origin)
+	client := transport.NewClient()
+	t.Cleanup(client.CloseIdleConnections)
+
+	var ok, failed atomic.Int32
+	var firstErr sync.Once
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 10 {
+		wg.Go(func() {
+			for range jobs {
+				resp, err := client.Get(srv.URL)
+				if err == nil && resp.StatusCode == http.StatusOK {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+					firstErr.Do(func() { t.Logf("first failure: %v %v", statusText(resp), err) })
+				}
+				if err == nil {
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	for i := range 100 {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	t.Logf("%d of 100 calls succeeded in %v; the origin served %d and sent %d 429s",
+		ok.Load(), time.Since(start).Round(time.Millisecond), origin.Served(), origin.Throttled())
+	assert.GreaterOrEqual(t, ok.Load(), int32(99), "a throttling origin is not a failing one")
+}
+
+func statusText(resp *http.Response) string {
+	if resp == nil {
+		return "no response"
+	}
+	return resp.Status
+}
+
+// The breaker's default rule: 5xx and transport failures count, throttling
+// and other 4xx do not.
+func TestIsHostFailure(t *testing.T) {
+	resp := func(code int, header ...string) *http.Response { return answer(code, header...)() }
+	for _, tc := range []struct {
+		name string
+		resp *http.Response
+		err  error
+		want bool
+	}{
+		{"200", resp(200), nil, false},
+		{"404", resp(404), nil, false},
+		{"408", resp(408), nil, false},
+		{"429", resp(429), nil, false},
+		{"429 with Retry-After", resp(429, "Retry-After", "1"), nil, false},
+		{"403 with Retry-After", resp(403, "Retry-After", "5"), nil, false},
+		{"500", resp(500), nil, true},
+		{"501", resp(501), nil, false},
+		{"502", resp(502), nil, true},
+		{"503", resp(503), nil, true},
+		{"503 with Retry-After", resp(503, "Retry-After", "1"), nil, true},
+		{"504", resp(504), nil, true},
+		{"per-try timeout", nil, transport.ErrPerTryTimeout, true},
+		{"caller's deadline", nil, context.DeadlineExceeded, false},
+		{"unknown error", nil, errors.New("boom"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, transport.IsHostFailure(tc.resp, tc.err))
+		})
+	}
+}
+
+// 429s never open a circuit, however many.
+func TestBreakerIgnoresThrottling(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := &switchable{code: 429}
+		rt := transport.Chain(base, transport.Breaker(transport.BreakerOptions{MinRequests: 2}))
+		for range 50 {
+			code, err := statusOf(t, rt, "http://a.test/")
+			require.NoError(t, err)
+			require.Equal(t, 429, code)
+		}
+		assert.Equal(t, 50, base.count())
+	})
+}
+
+// A host that hangs is failing: attempts cut by the per-try timeout open the
+// circuit, over the network.
+func TestBreakerCountsPerTryTimeouts(t *testing.T) {
+	srv := htu.NewServer(t, htu.Hang())
+	var tr transitions
+	rt := transport.Chain(pooledBase(t),
+		transport.Retry(transport.RetryPolicy{MaxRetries: -1, PerTryTimeout: 20 * time.Millisecond}),
+		transport.Breaker(transport.BreakerOptions{MinRequests: 4, CoolDown: time.Hour, OnStateChange: tr.hook}))
+	var timeouts, open int
+	for range 12 {
+		err := do(t, rt, context.Background(), srv.URL)
+		switch {
+		case errors.Is(err, transport.ErrCircuitOpen):
+			open++
+		case errors.Is(err, transport.ErrPerTryTimeout):
+			timeouts++
+		default:
+			t.Fatalf("unexpected outcome: %v", err)
+		}
+	}
+	assert.Equal(t, 4, timeouts, "the circuit opened after MinRequests timeouts")
+	assert.Equal(t, 8, open)
+	assert.Equal(t, 4, srv.Count(), "an open circuit sends nothing")
+	assert.Len(t, tr.list(), 1)
+}
+
+// A half-open probe that times out reopens the circuit; one whose caller
+// gives up is released and says nothing.
+func TestBreakerProbeTimeoutReopens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var hang atomic.Bool
+		base := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			if hang.Load() {
+				<-req.Context().Done()
+				return nil, req.Context().Err() // what a careless RoundTripper returns
+			}
+			return answer(503)(), nil
+		})
+		var tr transitions
+		rt := transport.Chain(base,
+			transport.Retry(transport.RetryPolicy{MaxRetries: -1, PerTryTimeout: 100 * time.Millisecond}),
+			transport.Breaker(transport.BreakerOptions{MinRequests: 1, Probes: 1, CoolDown: time.Second, OnStateChange: tr.hook}))
+		_, err := statusOf(t, rt, "http://a.test/")
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		hang.Store(true)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		require.ErrorIs(t, do(t, rt, ctx, "http://a.test/"), context.DeadlineExceeded)
+		assert.Equal(t, []string{"a.test:closed>open", "a.test:open>half-open"}, tr.list(),
+			"the caller's deadline released the probe")
+
+		require.ErrorIs(t, do(t, rt, context.Background(), "http://a.test/"), transport.ErrPerTryTimeout)
+		assert.Equal(t, []string{"a.test:closed>open", "a.test:open>half-open", "a.test:half-open>open"}, tr.list(),
+			"a probe cut by the per-try timeout is a failure")
+	})
+}
