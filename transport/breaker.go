@@ -283,4 +283,3 @@ func (t *breakerTransport) report(req *http.Request, host string, ch *change) {
 		obs.onBreaker(host, ch.from, ch.to)
 	}
 }
-
