@@ -22,9 +22,15 @@
 // error from the caller's own body), Body.Close.
 //
 // A RoundTripper may close, or even go on reading, a request body after its
-// RoundTrip has returned. Seal therefore cuts the previous attempt off under
-// the same lock its reads take: once Seal returns, that attempt reads nothing
-// more, and the next one starts from the first byte. The caller's body is
-// closed exactly once, when Close has been called and the last attempt's body
-// has been closed.
+// RoundTrip has returned, and the caller's body may stall. Nothing but an
+// attempt body's own Read ever waits on the caller's body, and that wait
+// ends when the attempt body is closed: Seal and Next return at once. Seal
+// cuts the previous attempt off only when a next one can be given the whole
+// body; if not, the attempt in flight goes on untouched, since its response
+// is the one the caller will get. Bytes that a cut-off attempt's read
+// returns after Seal are recorded for the next attempt, never lost, and a
+// read never takes more than the record has room for, so a read in flight
+// cannot make a promised replay impossible. The caller's body is closed
+// exactly once, when Close has been called and the last attempt's body has
+// been closed.
 package bodyreplay
