@@ -1,6 +1,7 @@
 package bodyreplay
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -57,6 +58,8 @@ type Body struct {
 	// rewind is set when a retry in modeSeek had to leave the rewind to
 	// its first read, because the old attempt's read was still in flight.
 	rewind bool
+	// buf receives the read in flight; one read at a time uses it.
+	buf []byte
 	// chunks is the record: the first recorded bytes of the body, in
 	// chunks of chunkSize (the last may be shorter), so that it grows
 	// without copying and never holds more than the body.
@@ -304,102 +307,151 @@ func (w *watchedBody) Read(p []byte) (int, error) {
 
 // attemptBody is the body one attempt reads in modeSeek and modeRecord.
 type attemptBody struct {
-	b          *Body
-	pos        int64 // bytes of the body this attempt has read; guarded by b.mu
-	superseded bool  // guarded by b.mu
+	b    *Body
+	done chan struct{} // closed by Close, to end a wait for a read
+	ctx  context.Context
+	// Guarded by b.mu:
+	pos        int64  // bytes of the body this attempt has read (modeRecord)
+	superseded bool   // Seal cut this attempt off
+	pending    []byte // bytes read for this attempt that the record does not hold
+	eof        bool   // modeSeek: this attempt's pass reached the end
 	closed     atomic.Bool
-	done       chan struct{} // closed by Close, to end a wait for another read
+}
+
+// Bind makes the reads of rc, an attempt body that Next returned, stop
+// waiting for the caller's body when ctx ends, with ctx's error: a caller's
+// body that stalls cannot hold an attempt past its context. It must be
+// called before rc is read; it does nothing to other bodies.
+func Bind(rc io.ReadCloser, ctx context.Context) {
+	if a, ok := rc.(*attemptBody); ok {
+		a.ctx = ctx
+	}
 }
 
 func (a *attemptBody) Read(p []byte) (int, error) {
 	b := a.b
+	var ctxDone <-chan struct{}
+	if a.ctx != nil {
+		ctxDone = a.ctx.Done()
+	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	for {
 		switch {
 		case a.closed.Load():
-			b.mu.Unlock()
 			return 0, errClosed
 		case a.superseded:
-			b.mu.Unlock()
 			return 0, ErrSuperseded
 		case len(p) == 0:
-			b.mu.Unlock()
 			return 0, nil
+		case len(a.pending) > 0:
+			n := copy(p, a.pending)
+			a.pending = a.pending[n:]
+			a.pos += int64(n)
+			return n, nil
 		case b.mode == modeRecord && !b.overflow && a.pos < b.recorded:
 			n := b.replay(p, a.pos) // what is recorded needs no wait
 			a.pos += int64(n)
-			b.mu.Unlock()
 			return n, nil
 		}
 		if b.reading == nil {
-			break
+			if n, err, done := a.endOfData(); done {
+				return n, err
+			}
+			b.startFill(a, len(p))
 		}
-		// Another attempt's read of the caller's body is in flight: its
-		// bytes are ours next. Wait for it, or for our own Close.
+		// A read of the caller's body is in flight, ours or an older
+		// attempt's: its bytes are ours next. Wait for it, for our Close,
+		// or for our context.
 		inFlight := b.reading
 		b.mu.Unlock()
 		select {
 		case <-inFlight:
 		case <-a.done:
+		case <-ctxDone:
 		}
 		b.mu.Lock()
+		if ctxDone != nil && a.ctx.Err() != nil && b.reading == inFlight {
+			return 0, a.ctx.Err()
+		}
 	}
-	if b.mode == modeRecord {
-		if a.pos != b.consumed {
-			// The record overflowed while this attempt was replaying it:
-			// the bytes it needs next are gone. Never skip them.
-			b.mu.Unlock()
-			return 0, ErrNotReplayable
+}
+
+// endOfData reports, when no read is in flight and a has nothing buffered,
+// whether a's reads are over, and with what.
+func (a *attemptBody) endOfData() (int, error, bool) {
+	b := a.b
+	if b.mode == modeSeek {
+		switch {
+		case a.eof:
+			return 0, io.EOF, true
+		case b.srcErr != nil:
+			return 0, b.srcErr, true
 		}
-		if b.srcErr != nil {
-			defer b.mu.Unlock()
-			return 0, b.srcErr
-		}
-		if b.srcEOF {
-			b.mu.Unlock()
-			return 0, io.EOF
-		}
-		if room := b.limit - b.recorded; !b.overflow && room > 0 && int64(len(p)) > room {
-			p = p[:room] // a read never overflows a record that has room
-		}
+		return 0, nil, false
+	}
+	switch {
+	case a.pos != b.consumed:
+		// The record overflowed while this attempt was replaying it: the
+		// bytes it needs next are gone. Never skip them.
+		return 0, ErrNotReplayable, true
+	case b.srcErr != nil:
+		return 0, b.srcErr, true
+	case b.srcEOF:
+		return 0, io.EOF, true
+	}
+	return 0, nil, false
+}
+
+// startFill starts one read of the caller's body, of up to size bytes, for
+// owner, on a goroutine of its own so that owner can stop waiting for it.
+// b.mu is held. In modeRecord a read never takes more than the record has
+// room for, so that a read in flight cannot overflow a record that Seal
+// promised to replay.
+func (b *Body) startFill(owner *attemptBody, size int) {
+	size = min(size, chunkSize)
+	if room := b.limit - b.recorded; b.mode == modeRecord && !b.overflow && room > 0 {
+		size = int(min(int64(size), room))
+	}
+	if cap(b.buf) < size {
+		b.buf = make([]byte, size)
 	}
 	rewind := b.rewind
 	b.rewind = false
 	done := b.startRead()
-	b.mu.Unlock()
+	go b.fill(owner, b.buf[:size], rewind, done)
+}
 
+// fill reads the caller's body once into buf and hands the bytes on: to the
+// record when they fit, or else to owner if it still wants them.
+func (b *Body) fill(owner *attemptBody, buf []byte, rewind bool, done chan struct{}) {
 	var n int
 	var err error
 	if rewind {
 		err = b.seekStart()
 	}
 	if err == nil {
-		n, err = b.orig.Read(p)
+		n, err = b.orig.Read(buf)
 	}
-
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.endRead(done)
-	if b.mode == modeRecord {
-		b.record(p[:n])
-	}
+	defer b.endRead(done)
 	b.consumed += int64(n)
+	if b.mode == modeRecord {
+		b.record(buf[:n])
+	}
+	wanted := !owner.superseded && !owner.closed.Load()
+	if n > 0 && wanted && (b.mode == modeSeek || b.overflow) {
+		owner.pending = buf[:n] // buf is not reused before owner has read it: no other fill starts until then
+	}
 	switch {
+	case err == io.EOF && b.mode == modeSeek:
+		owner.eof = true
 	case err == io.EOF:
 		b.srcEOF = true
 	case err != nil && b.srcErr == nil:
 		b.srcErr = err
 	}
-	switch {
-	case a.closed.Load():
-		return 0, errClosed
-	case a.superseded:
-		return 0, ErrSuperseded // the bytes went to the record, for the next attempt
-	}
-	if b.mode == modeRecord {
-		a.pos += int64(n)
-	}
-	return n, err
 }
 
 // Close marks this attempt's body closed and ends a wait of its Read. It

@@ -40,6 +40,7 @@ type attempt struct {
 	err     error
 	cancel  context.CancelFunc // releases the attempt's context; nil if it has none
 	notSent bool
+	refused bool // an open circuit below refused it: it cost the server nothing
 	bodyErr bool // err comes from the caller's body: never retried
 }
 
@@ -57,18 +58,12 @@ func (s *sendTrace) notSent() bool {
 	return s.getConn.Load() && !s.wroteHeaders.Load()
 }
 
-// try sends attempt n. The first attempt is the caller's request as it is
-// when nothing about it changes (no body to replay, no context of its own);
-// otherwise, and for every retry, a clone is sent.
-func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, n int, traced bool) attempt {
-	rbody := req.Body
-	if body != nil {
-		rb, err := body.Next()
-		if err != nil {
-			return attempt{err: err, bodyErr: true}
-		}
-		rbody = rb
-	}
+// try sends attempt n to host ("" for the request's own) with rbody, the
+// attempt's body that body (nil when there is nothing to replay) handed out.
+// The first attempt is the caller's request as it is when nothing about it
+// changes (no body to replay, no context of its own); otherwise, and for
+// every retry, a clone is sent.
+func (t *retryTransport) try(req *http.Request, rbody io.ReadCloser, body *bodyreplay.Body, host string, n int, traced bool) attempt {
 	ctx := req.Context()
 	if n > 1 {
 		ctx = context.WithValue(ctx, attemptKey, n) // for AttemptFromContext
@@ -95,8 +90,10 @@ func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, n int, tr
 			})
 		}
 	}
+	if body != nil {
+		bodyreplay.Bind(rbody, ctx) // a stalled caller's body cannot hold the attempt
+	}
 	a.req = req
-	host := t.hostFor(req, n)
 	if ctx != req.Context() || rbody != req.Body || host != "" {
 		a.req = req.Clone(ctx)
 		a.req.Body = rbody
@@ -127,7 +124,7 @@ func (t *retryTransport) try(req *http.Request, body *bodyreplay.Body, n int, tr
 		a.notSent = trace.notSent() || isRefusedStream(a.err)
 	}
 	if a.err != nil && errors.Is(a.err, ErrCircuitOpen) {
-		a.notSent = true
+		a.notSent, a.refused = true, true
 	}
 	if a.err != nil && body != nil && body.Err() != nil {
 		a.err, a.bodyErr = body.Err(), true
@@ -141,23 +138,23 @@ func closeBody(resp *http.Response) {
 	}
 }
 
-// discard drains and closes a failed attempt's response, bounded by
-// p.DrainLimit bytes and p.DrainTimeout, so that its connection can go back
+// discard drains and closes a failed attempt's response, bounded by limit
+// bytes (none if negative) and timeout, so that its connection can go back
 // to the pool, then releases the attempt's context.
-func (a *attempt) discard(p *RetryPolicy) {
+func (a *attempt) discard(limit int64, timeout time.Duration) {
 	if a.resp != nil && a.resp.Body != nil {
 		body := a.resp.Body
-		if p.DrainLimit > 0 {
+		if limit > 0 && timeout > 0 {
 			stop := a.cancel
 			if stop == nil {
 				// net/http's bodies may be closed while a Read is blocked;
 				// the Read then returns at once.
 				stop = func() { _ = body.Close() }
 			}
-			timer := time.AfterFunc(p.DrainTimeout, stop)
+			timer := time.AfterFunc(timeout, stop)
 			// One byte past the limit, to see the EOF that returns the
 			// connection to the pool when the body fits.
-			_, _ = io.Copy(io.Discard, io.LimitReader(body, p.DrainLimit+1))
+			_, _ = io.Copy(io.Discard, io.LimitReader(body, limit+1))
 			timer.Stop()
 		}
 		_ = body.Close()

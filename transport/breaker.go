@@ -283,3 +283,6 @@ func (t *breakerTransport) report(req *http.Request, host string, ch *change) {
 		obs.onBreaker(host, ch.from, ch.to)
 	}
 }
+
+// CloseIdleConnections closes the idle connections of the transport below.
+func (t *breakerTransport) CloseIdleConnections() { closeIdle(t.next) }

@@ -103,3 +103,8 @@ func (b *budgets) withdrawRetry(hb *hostBudget) bool {
 	}
 	return hb.floor != nil && hb.floor.Allow()
 }
+
+// refund gives back the token of a retry that was not sent after all.
+func (b *budgets) refund(hb *hostBudget) {
+	hb.balance.Add(milli)
+}

@@ -123,16 +123,25 @@ func IdempotencyKeys() Middleware {
 		if next == nil {
 			panic("transport: IdempotencyKeys: nil RoundTripper")
 		}
-		return RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			if (req.Method != http.MethodPost && req.Method != http.MethodPatch) || HasIdempotencyKey(req.Header) {
-				return next.RoundTrip(req)
-			}
-			r := withHeader(req)
-			r.Header.Set("Idempotency-Key", newUUID())
-			return next.RoundTrip(r)
-		})
+		return &keysTransport{next: next}
 	}
 }
+
+type keysTransport struct{ next http.RoundTripper }
+
+var _ http.RoundTripper = (*keysTransport)(nil)
+
+func (t *keysTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if (req.Method != http.MethodPost && req.Method != http.MethodPatch) || HasIdempotencyKey(req.Header) {
+		return t.next.RoundTrip(req)
+	}
+	r := withHeader(req)
+	r.Header.Set("Idempotency-Key", newUUID())
+	return t.next.RoundTrip(r)
+}
+
+// CloseIdleConnections closes the idle connections of the transport below.
+func (t *keysTransport) CloseIdleConnections() { closeIdle(t.next) }
 
 // newUUID returns a random (version 4) UUID.
 func newUUID() string {
@@ -152,3 +161,6 @@ func newUUID() string {
 	hex.Encode(s[24:], u[10:])
 	return string(s[:])
 }
+
+// CloseIdleConnections closes the idle connections of the transport below.
+func (t *headerTransport) CloseIdleConnections() { closeIdle(t.next) }

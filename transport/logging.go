@@ -148,3 +148,6 @@ func (t *logTransport) logBreaker(ctx context.Context, l *slog.Logger, host stri
 	l.LogAttrs(ctx, level, "circuit state",
 		slog.String("host", host), slog.String("from", from.String()), slog.String("to", to.String()))
 }
+
+// CloseIdleConnections closes the idle connections of the transport below.
+func (t *logTransport) CloseIdleConnections() { closeIdle(t.next) }

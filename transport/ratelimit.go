@@ -160,3 +160,6 @@ func (h *hostState) extendCoolDown(until int64) {
 		}
 	}
 }
+
+// CloseIdleConnections closes the idle connections of the transport below.
+func (t *rateTransport) CloseIdleConnections() { closeIdle(t.next) }

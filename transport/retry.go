@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rtchain/rtchain/bodyreplay"
@@ -49,7 +50,11 @@ func Retry(p RetryPolicy) Middleware {
 			panic("transport: Retry: nil RoundTripper")
 		}
 		// The budget belongs to this transport: shared by all its calls.
-		return &retryTransport{next: next, p: p, budgets: newBudgets(p.Budget)}
+		t := &retryTransport{next: next, p: p, budgets: newBudgets(p.Budget)}
+		if len(p.Hosts) > 0 {
+			t.circuits = newHostTable(DefaultMaxHosts, func() *atomic.Int64 { return new(atomic.Int64) }, nil)
+		}
+		return t
 	}
 }
 
@@ -57,6 +62,10 @@ type retryTransport struct {
 	next    http.RoundTripper
 	p       RetryPolicy
 	budgets *budgets // nil when disabled
+	// circuits remembers, per host of RetryPolicy.Hosts, until when an open
+	// circuit below said it refuses requests (Unix nanoseconds), so that a
+	// call starts on a host that will take it. nil without Hosts.
+	circuits *hostTable[atomic.Int64]
 }
 
 var _ http.RoundTripper = (*retryTransport)(nil)
@@ -66,6 +75,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	safe := IsIdempotent(req.Method) || HasIdempotencyKey(req.Header)
 	retries := t.p.MaxRetries > 0
 	var body *bodyreplay.Body
+	rbody := req.Body
 	if req.Body != nil && req.Body != http.NoBody && retries {
 		limit := t.p.BodyReplayLimit
 		if !safe {
@@ -73,6 +83,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		body = bodyreplay.New(req, limit)
 		defer body.Close()
+		rbody, _ = body.Next() // the first attempt's body never fails
 	}
 	var hb *hostBudget
 	if t.budgets != nil && retries && req.URL != nil {
@@ -80,20 +91,48 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.budgets.depositCall(hb)
 	}
 	obs := observerFrom(ctx)
+	shift := t.firstHost(req)
 	for n := 1; ; n++ {
-		a := t.try(req, body, n, !safe && retries)
-		if !t.retryable(ctx, &a, n, safe) {
+		a := t.try(req, rbody, body, t.hostFor(req, n+shift), n, !safe && retries)
+		var another bool // a next attempt would go to another host
+		if a.refused && a.req.URL != nil {
+			t.noteRefusal(a.req.URL.Host, a.err)
+			next := t.hostFor(req, n+1+shift)
+			another = next != "" && !strings.EqualFold(next, a.req.URL.Host)
+		}
+		if !t.retryable(ctx, &a, n, safe, another) {
 			return t.end(obs, &a, n)
 		}
-		wait, fromRetryAfter, stop := t.wait(ctx, &a, n)
+		// Decide everything before touching the body in flight: a call that
+		// stops here returns this attempt's response, and its connection,
+		// intact.
+		now := time.Now()
+		var wait time.Duration
+		var fromRetryAfter, spent bool
+		var stop string
+		if !a.refused { // a refusal cost the server nothing: no wait, no budget
+			wait, fromRetryAfter, stop = t.wait(ctx, &a, n, now)
+		}
 		switch {
 		case n > t.p.MaxRetries:
 			stop = GiveUpMaxRetries
 		case stop != "":
-		case body != nil && !body.Seal():
-			stop = GiveUpNotReplayable
-		case hb != nil && !t.budgets.withdrawRetry(hb):
-			stop = GiveUpBudget
+		case hb != nil && !a.refused:
+			if spent = t.budgets.withdrawRetry(hb); !spent {
+				stop = GiveUpBudget
+			}
+		}
+		if stop == "" && body != nil {
+			// Seals the attempt in flight, only if the body can be
+			// replayed, and gets the next copy (GetBody, Seek).
+			next, err := body.Next()
+			if err != nil {
+				stop = GiveUpNotReplayable
+				if spent {
+					t.budgets.refund(hb)
+				}
+			}
+			rbody = next
 		}
 		if stop != "" {
 			if retries {
@@ -110,12 +149,27 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				obs.onRetry(ev)
 			}
 		}
-		a.discard(&t.p)
-		if err := sleep(ctx, wait); err != nil {
+		if err := t.pause(ctx, &a, now, wait); err != nil {
 			a := attempt{err: err}
 			return t.end(obs, &a, n)
 		}
 	}
+}
+
+// pause releases a failed attempt and waits until wait has passed since
+// now, the moment the wait was decided: the drain of the failed response
+// counts as part of the wait. The drain is bounded by DrainTimeout and, with
+// a deadline, may use the wait and half of the time left after it, so that
+// it never takes the next attempt's time away. It returns the context's
+// error if the context ends first.
+func (t *retryTransport) pause(ctx context.Context, a *attempt, now time.Time, wait time.Duration) error {
+	drain := t.p.DrainTimeout
+	if deadline, ok := ctx.Deadline(); ok {
+		slack := deadline.Sub(now) - wait
+		drain = min(drain, wait+slack/2)
+	}
+	a.discard(t.p.DrainLimit, drain)
+	return sleep(ctx, wait-time.Since(now))
 }
 
 func (t *retryTransport) gaveUp(obs *callObserver, a *attempt, n int, reason string) {
@@ -140,23 +194,67 @@ func (t *retryTransport) end(obs *callObserver, a *attempt, n int) (*http.Respon
 	return a.deliver(n)
 }
 
-// hostFor returns the host attempt n goes to under RetryPolicy.Hosts, or ""
-// for the request's own host.
-func (t *retryTransport) hostFor(req *http.Request, n int) string {
-	if n == 1 || len(t.p.Hosts) == 0 || req.URL == nil {
+// CloseIdleConnections closes the idle connections of the transport below.
+func (t *retryTransport) CloseIdleConnections() { closeIdle(t.next) }
+
+// hostFor returns the host that attempt k of the rotation through
+// RetryPolicy.Hosts goes to, or "" for the request's own host. Attempt 1 is
+// the request's host; if that is in Hosts, attempt k goes to the (k-1)th
+// host after it, and otherwise to Hosts[k-2].
+func (t *retryTransport) hostFor(req *http.Request, k int) string {
+	if k == 1 || len(t.p.Hosts) == 0 || req.URL == nil {
 		return ""
 	}
-	i := -1
+	i := t.hostIndex(req)
+	if i < 0 {
+		return t.p.Hosts[(k-2)%len(t.p.Hosts)]
+	}
+	return t.p.Hosts[(i+k-1)%len(t.p.Hosts)]
+}
+
+func (t *retryTransport) hostIndex(req *http.Request) int {
 	for j, h := range t.p.Hosts {
 		if strings.EqualFold(h, req.URL.Host) {
-			i = j
-			break
+			return j
 		}
 	}
-	if i < 0 { // the request's host is not in the list: retries go through it
-		return t.p.Hosts[(n-2)%len(t.p.Hosts)]
+	return -1
+}
+
+// firstHost returns how far into the rotation a call starts: past the hosts
+// whose circuit said it is open, to the first that will take the request.
+// When every host refuses, the call starts on its own.
+func (t *retryTransport) firstHost(req *http.Request) (shift int) {
+	if t.circuits == nil || req.URL == nil {
+		return 0
 	}
-	return t.p.Hosts[(i+n-1)%len(t.p.Hosts)]
+	var now int64
+	for shift = 0; shift <= len(t.p.Hosts); shift++ {
+		host := t.hostFor(req, 1+shift)
+		if host == "" {
+			host = req.URL.Host
+		}
+		until := t.circuits.get(host).Load()
+		if until == 0 {
+			return shift
+		}
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
+		if until <= now {
+			return shift
+		}
+	}
+	return 0
+}
+
+// noteRefusal remembers until when an open circuit refuses host.
+func (t *retryTransport) noteRefusal(host string, err error) {
+	var open *CircuitOpenError
+	if t.circuits == nil || !errors.As(err, &open) {
+		return
+	}
+	t.circuits.get(host).Store(open.Until.UnixNano())
 }
 
 func (a *attempt) public(n int) Attempt {
@@ -164,7 +262,8 @@ func (a *attempt) public(n int) Attempt {
 }
 
 // retryable applies the rules of Retry, and the Classifier, to attempt n.
-func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe bool) bool {
+// another reports whether a next attempt would go to another host.
+func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe, another bool) bool {
 	if ctx.Err() != nil || a.bodyErr {
 		return false
 	}
@@ -177,8 +276,8 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe 
 		}
 	}
 	if a.err != nil {
-		if errors.Is(a.err, ErrCircuitOpen) {
-			return len(t.p.Hosts) > 1 // only another host can answer now
+		if a.refused {
+			return another // only another host can answer now
 		}
 		return (safe || a.notSent) && IsTransientError(a.err)
 	}
@@ -190,11 +289,10 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe 
 		(code == http.StatusConflict && HasIdempotencyKey(a.req.Header))
 }
 
-// wait chooses the wait before the retry that follows attempt n. stop says
-// why there is none: the server asks for more than MaxRetryAfter, or the wait
-// would end after the context's deadline.
-func (t *retryTransport) wait(ctx context.Context, a *attempt, n int) (d time.Duration, fromRetryAfter bool, stop string) {
-	now := time.Now()
+// wait chooses the wait before the retry that follows attempt n, decided at
+// now. stop says why there is none: the server asks for more than
+// MaxRetryAfter, or the wait would end after the context's deadline.
+func (t *retryTransport) wait(ctx context.Context, a *attempt, n int, now time.Time) (d time.Duration, fromRetryAfter bool, stop string) {
 	d = backoff(t.p.BaseDelay, t.p.MaxDelay, n)
 	if a.resp != nil {
 		if ra, has := ParseRetryAfter(a.resp.Header, now); has {

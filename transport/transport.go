@@ -46,6 +46,15 @@ func Chain(base http.RoundTripper, mws ...Middleware) http.RoundTripper {
 	return rt
 }
 
+// closeIdle forwards CloseIdleConnections to rt when it has the method, as
+// http.Client.CloseIdleConnections does, so that the call reaches the base
+// through every layer of a chain.
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // DefaultClientTimeout bounds a whole call of NewClient's client, retries
 // and waits included.
 const DefaultClientTimeout = 30 * time.Second
