@@ -4,8 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,3 +70,64 @@ func TestFailoverPastAnOpenCircuit(t *testing.T) {
 func TestFailoverHostsAreValidated(t *testing.T) {
 	assert.Panics(t, func() { transport.Retry(transport.RetryPolicy{Hosts: []string{"https://a.example"}}) })
 }
+
+// With one entry in Hosts that is not the request's own host, a request
+// refused by an open circuit still fails over to it.
+func TestFailoverFromAHostOutsideTheList(t *testing.T) {
+	a := htu.NewServer(t, htu.Status(503))
+	b := htu.NewServer(t, htu.OK("from b"))
+	shared := transport.Breaker(transport.BreakerOptions{MinRequests: 1, CoolDown: time.Hour})(pooledBase(t))
+	opener := transport.Chain(shared, transport.Retry(fast(transport.RetryPolicy{MaxRetries: -1})))
+	require.NoError(t, do(t, opener, context.Background(), a.URL)) // a's 503 opens its circuit
+	client := &http.Client{Transport: transport.Chain(shared,
+		transport.Retry(fast(transport.RetryPolicy{Hosts: []string{hostOf(t, b)}})))}
+	resp, err := client.Get(a.URL)
+	require.NoError(t, err)
+	assert.Equal(t, "from b", readAll(t, resp))
+	assert.Equal(t, 1, a.Count())
+}
+
+// A dead instance among Hosts: once its circuit opens, calls start on the
+// healthy one, refusals spend no retry budget, and every keyed call succeeds.
+func TestFailoverAroundADeadInstance(t *testing.T) {
+	dead := htu.NewServer(t, htu.Reset())
+	live := htu.NewServer(t, htu.OK("paid"))
+	var retries atomic.Int32
+	client := transport.NewClientWith(transport.ClientOptions{
+		Base: pooledBase(t),
+		Retry: transport.RetryPolicy{
+			Hosts:   []string{hostOf(t, dead), hostOf(t, live)},
+			OnRetry: func(transport.RetryEvent) { retries.Add(1) },
+		},
+	})
+	var ok atomic.Int32
+	jobs := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range jobs {
+				req := newRequest(t, context.Background(), http.MethodPost, dead.URL+"/pay", strings.NewReader("10"))
+				req.Header.Set("Idempotency-Key", newKey())
+				resp, err := client.Do(req)
+				if err == nil {
+					if readAll(t, resp) == "paid" {
+						ok.Add(1)
+					}
+				}
+			}
+		})
+	}
+	for range 400 {
+		jobs <- struct{}{}
+	}
+	close(jobs)
+	wg.Wait()
+	t.Logf("%d of 400 calls succeeded; the dead instance saw %d; %d retries", ok.Load(), dead.Count(), retries.Load())
+	assert.Equal(t, int32(400), ok.Load())
+	assert.Less(t, dead.Count(), 100, "the dead instance's circuit opened")
+	assert.Less(t, retries.Load(), int32(100), "calls start on the live instance, not on the open circuit")
+}
+
+var keys atomic.Int64
+
+func newKey() string { return "key-" + strconv.FormatInt(keys.Add(1), 10) }

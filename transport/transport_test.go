@@ -1,6 +1,7 @@
 package transport_test
 
 import (
+	"log/slog"
 	"net/http"
 	"testing"
 
@@ -8,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -63,4 +65,40 @@ func TestChainDefaultsAndMistakes(t *testing.T) {
 			transport.Retry(transport.RetryPolicy{MaxDelay: -1e9})
 		})
 	})
+}
+
+// http.Client.CloseIdleConnections reaches the base through every layer:
+// the next call opens a new connection.
+func TestCloseIdleConnectionsReachesTheBase(t *testing.T) {
+	srv := htu.NewServer(t, htu.OK("hi"))
+	for name, rt := range map[string]func(base http.RoundTripper) http.RoundTripper{
+		"every middleware": func(base http.RoundTripper) http.RoundTripper {
+			return transport.Chain(base,
+				transport.Logging(slog.New(slog.DiscardHandler)),
+				transport.IdempotencyKeys(),
+				transport.Retry(transport.RetryPolicy{}),
+				transport.Breaker(transport.BreakerOptions{}),
+				transport.RateLimitWith(transport.RateLimitOptions{}),
+				transport.Headers(http.Header{"User-Agent": {"test"}}))
+		},
+		"NewClientWith": func(base http.RoundTripper) http.RoundTripper {
+			return transport.NewClientWith(transport.ClientOptions{Base: base}).Transport
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			client := &http.Client{Transport: rt(pooledBase(t))}
+			get := func() {
+				resp, err := client.Get(srv.URL)
+				require.NoError(t, err)
+				readAll(t, resp)
+			}
+			before := srv.Conns()
+			get()
+			get()
+			require.Equal(t, before+1, srv.Conns(), "the connection is reused")
+			client.CloseIdleConnections()
+			get()
+			assert.Equal(t, before+2, srv.Conns(), "CloseIdleConnections closed the pooled connection")
+		})
+	}
 }
