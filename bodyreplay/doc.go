@@ -17,8 +17,9 @@
 //     streamed once and never recorded; it can still be sent again if no
 //     attempt has read any of it yet (the connection was refused, say).
 //
-// Entry points: New, Body.Next (the body of the next attempt), Body.Seal (stop
-// the current attempt and report whether another is possible), Body.Err (an
+// Entry points: New, Body.Next (the body of the next attempt), Bind (tie an
+// attempt's body to the attempt's context), Body.Seal (stop the current
+// attempt, if another is possible, and report whether it is), Body.Err (an
 // error from the caller's own body), Body.Close.
 //
 // A RoundTripper may close, or even go on reading, a request body after its

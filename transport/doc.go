@@ -25,6 +25,8 @@
 //     instances; OnGiveUp says which limit stopped a retry.
 //   - Breaker (BreakerOptions) is a circuit breaker per host, inside Retry;
 //     an open circuit fails fast with ErrCircuitOpen (*CircuitOpenError).
+//     IsHostFailure is what it counts by default: 5xx, transient errors and
+//     timeouts, never a 429 (throttling is not failure).
 //   - IdempotencyKeys gives each POST and PATCH one Idempotency-Key for all
 //     of its attempts.
 //   - RateLimit and RateLimitWith (RateLimitOptions) spend an x/time/rate
@@ -36,5 +38,6 @@
 //
 // Every middleware honours the http.RoundTripper contract: the caller's
 // request is never modified, its body is always closed, and a response is
-// never returned together with an error.
+// never returned together with an error. Every middleware forwards
+// CloseIdleConnections to the transport below it.
 package transport

@@ -3,6 +3,7 @@ package transport_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -67,15 +68,25 @@ func safe(b string, minLen int) string {
 }
 
 // Run: go test -run '^$' -fuzz FuzzRedaction -fuzztime 5m ./transport
+//
+// The secret query value is written as a client may write it: any of its
+// bytes percent-escaped, in either case, a space as '+' or "%20", after a
+// ';' that url.ParseQuery rejects; and the URL may come back in a Referer.
 func FuzzRedaction(f *testing.F) {
-	f.Add("s3cr3t-value", "api_key", "X-Api-Key", uint8(0))
-	f.Add("hunter2hunter2", "password", "Authorization", uint8(1))
-	f.Add("AKIAabcdef", "X-Amz-Signature", "Cookie", uint8(2))
-	f.Add("x", "sig", "X-Session-Id", uint8(3))
-	f.Fuzz(func(t *testing.T, rawSecret, rawParam, rawHeader string, where uint8) {
+	f.Add("s3cr3t-value", "api_key", "X-Api-Key", uint8(0), uint64(0))
+	f.Add("hunter2hunter2", "password", "Authorization", uint8(1), uint64(0))
+	f.Add("AKIAabcdef", "X-Amz-Signature", "Cookie", uint8(2), uint64(0))
+	f.Add("x", "sig", "X-Session-Id", uint8(3), uint64(0))
+	f.Add("SEKRIT", "token", "X-Trace", uint8(48), uint64(0b1_0000_0001<<1|1)) // ';', Referer, a space, an escape
+	f.Fuzz(func(t *testing.T, rawSecret, rawParam, rawHeader string, where uint8, escapes uint64) {
 		// The marker keeps the secret out of the names around it: parameter
 		// names are lower-cased here, header names canonicalized.
-		secret := "S3CRET" + safe(rawSecret, 6)
+		plain := "S3CRET" + safe(rawSecret, 6)
+		secret := plain
+		if escapes&1 != 0 {
+			secret = plain[:3] + " " + plain[3:]
+		}
+		encoded := escapeSome(secret, escapes>>1)
 		// Names that are secret because they contain a word: any affix keeps
 		// them secret. sig, pwd and code are secret only as whole names.
 		words := []string{"token", "access_token", "api_key", "client_secret", "password", "signature", "X-Amz-Credential", "auth", "code_verifier"}
@@ -89,7 +100,11 @@ func FuzzRedaction(f *testing.F) {
 		if int(where)%3 == 0 {
 			header = headers[int(where)%len(headers)]
 		}
-		u := "http://user:" + secret + "@api.test/p?" + url.QueryEscape(param) + "=" + secret + "&page=1#" + secret
+		sep := "&"
+		if where&16 != 0 {
+			sep = ";"
+		}
+		u := "http://user:" + plain + "@api.test/p?page=1" + sep + url.QueryEscape(param) + "=" + encoded + "#" + plain
 
 		var buf bytes.Buffer
 		l := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -107,12 +122,41 @@ func FuzzRedaction(f *testing.F) {
 		if err != nil {
 			t.Skip(err)
 		}
-		req.Header.Set(header, "Bearer "+secret)
+		req.Header.Set(header, "Bearer "+plain)
+		if where&32 != 0 {
+			req.Header.Set("Referer", u)
+		}
 		if _, err := rt.RoundTrip(req); err == nil {
 			t.Fatal("want the quoted-URL error")
 		}
-		if strings.Contains(buf.String(), secret) {
-			t.Fatalf("secret %q (param %q, header %q) leaked:\n%s", secret, param, header, buf.String())
+		for _, leak := range []string{plain, secret, encoded} {
+			if strings.Contains(buf.String(), leak) {
+				t.Fatalf("secret %q (sent as %q, param %q, header %q) leaked:\n%s", secret, encoded, param, header, buf.String())
+			}
 		}
 	})
+}
+
+// escapeSome writes s as a query value: a space as "%20" or '+', and byte i
+// percent-escaped when bit i%32 of bits is set, in upper-case hex when bit
+// 32+i%32 is set too.
+func escapeSome(s string, bits uint64) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		escape := bits>>(i%32)&1 != 0
+		switch {
+		case c == ' ' && !escape:
+			sb.WriteByte('+')
+		case c == ' ' || escape:
+			format := "%%%02x"
+			if bits>>(32+i%32)&1 != 0 {
+				format = "%%%02X"
+			}
+			fmt.Fprintf(&sb, format, c)
+		default:
+			sb.WriteByte(c)
+		}
+	}
+	return sb.String()
 }

@@ -110,7 +110,7 @@ func (t *logTransport) logCall(ctx context.Context, l *slog.Logger, level slog.L
 		attrs = append(attrs, slog.String("error", scrub(err.Error(), secrets)))
 	}
 	if t.o.LogHeaders {
-		kv := t.r.header(req.Header)
+		kv := t.r.header(req.Header, secrets)
 		group := make([]any, 0, len(kv)/2)
 		for i := 0; i < len(kv); i += 2 {
 			group = append(group, slog.String(kv[i], kv[i+1]))

@@ -186,3 +186,45 @@ func TestLoggingSurvivesABrokenRoundTripper(t *testing.T) {
 	require.Len(t, records(t), 1)
 	assert.Equal(t, "ERROR", records(t)[0]["level"])
 }
+
+// A secret query value leaks in no encoding: percent-escaped, with escapes
+// in either case, after a ';' that url.ParseQuery rejects, or in a Referer
+// that repeats the URL; not in the call's URL, not in the retry, give-up and
+// call records' errors, which quote the URL as it was sent.
+func TestLoggingRedactsEveryEncodingOfASecret(t *testing.T) {
+	for _, tc := range []struct{ name, query, raw string }{
+		{"escaped space", "token=a%20SEKRIT", "a%20SEKRIT"},
+		{"plus space", "token=a+SEKRIT", "a+SEKRIT"},
+		{"lower-case escape", "token=SEKRIT%7e", "SEKRIT%7e"},
+		{"escaped letter", "token=SEK%52IT", "SEK%52IT"},
+		{"after a semicolon", "x=1;token=SEKRIT", "SEKRIT"},
+		{"escaped name", "to%6Ben=SEKRIT", "SEKRIT"},
+		{"invalid escape", "token=SEKRIT%zz&page=2", "SEKRIT%zz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, _, buf := jsonLogger(slog.LevelDebug)
+			calls := 0
+			base := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+				if calls++; calls == 1 {
+					return answer(503)(), nil
+				}
+				return nil, &url.Error{Op: "Get", URL: req.URL.String(), Err: io.ErrUnexpectedEOF}
+			})
+			rt := transport.Chain(base, transport.LoggingWith(transport.LogOptions{Logger: l, LogHeaders: true}),
+				transport.Retry(fast(transport.RetryPolicy{MaxRetries: 2})))
+			u := &url.URL{Scheme: "http", Host: "api.test", Path: "/x", RawQuery: tc.query}
+			req := newRequest(t, context.Background(), http.MethodGet, u.String(), nil)
+			req.Header.Set("Referer", u.String())
+			before := snap(req)
+			_, err := rt.RoundTrip(req)
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.raw, "the error the caller gets is not redacted")
+			out := buf.String()
+			for _, leak := range []string{"SEKRIT", tc.raw} {
+				assert.NotContains(t, out, leak)
+			}
+			assert.Contains(t, out, "http retry stopped", "the give-up record was written")
+			requireUnchanged(t, req, before)
+		})
+	}
+}

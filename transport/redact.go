@@ -48,8 +48,9 @@ func (r *redactor) secret(name string) bool {
 }
 
 // url returns u as a string with its userinfo, fragment and the values of
-// secret query parameters replaced, and the secrets it removed, so that they
-// can be scrubbed from error messages too.
+// secret query parameters replaced, and the secrets it removed, in every
+// form they may take in other logged strings (raw, decoded, re-encoded), so
+// that those can be scrubbed too.
 func (r *redactor) url(u *url.URL) (string, []string) {
 	if u == nil {
 		return "", nil
@@ -60,36 +61,88 @@ func (r *redactor) url(u *url.URL) (string, []string) {
 	var secrets []string
 	c := *u
 	if u.User != nil {
-		secrets = append(secrets, u.User.Username())
+		secrets = append(secrets, forms(u.User.Username())...)
 		if p, ok := u.User.Password(); ok {
-			secrets = append(secrets, p)
+			secrets = append(secrets, forms(p)...)
 		}
+		// The userinfo as String writes it, escaped its own way.
+		name, pass, _ := strings.Cut(u.User.String(), ":")
+		secrets = append(secrets, name, pass)
 		c.User = url.User(Redacted)
 	}
 	if u.Fragment != "" {
-		secrets = append(secrets, u.Fragment, u.EscapedFragment())
+		secrets = append(secrets, u.RawFragment, u.EscapedFragment())
+		secrets = append(secrets, forms(u.Fragment)...)
 		c.Fragment, c.RawFragment = Redacted, ""
 	}
 	if u.RawQuery != "" {
-		// Malformed pairs are dropped by ParseQuery, so they cannot leak.
-		q, _ := url.ParseQuery(u.RawQuery)
-		for name, vs := range q {
-			if !r.secret(name) {
-				continue
-			}
-			for i, v := range vs {
-				secrets = append(secrets, v, url.QueryEscape(v))
-				vs[i] = Redacted
-			}
-		}
-		c.RawQuery = q.Encode()
+		var qs []string
+		c.RawQuery, qs = r.query(u.RawQuery)
+		secrets = append(secrets, qs...)
 	}
 	return c.String(), secrets
 }
 
+// query returns raw with the value of every secret parameter replaced, and
+// everything else left byte for byte, malformed pairs included (they are
+// passed on to the server as they are, so they may be quoted as they are).
+// Pairs are split at '&' and at ';', which some servers also take as a
+// separator. It returns the values it removed, in all their forms.
+func (r *redactor) query(raw string) (string, []string) {
+	var out strings.Builder
+	out.Grow(len(raw))
+	var secrets []string
+	for rest := raw; ; {
+		i := strings.IndexAny(rest, "&;")
+		pair := rest
+		if i >= 0 {
+			pair = rest[:i]
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		decoded, err := url.QueryUnescape(name)
+		if err != nil {
+			decoded = name
+		}
+		if value != "" && r.secret(decoded) {
+			secrets = append(secrets, value)
+			secrets = append(secrets, unescapedForms(value)...)
+			out.WriteString(name)
+			out.WriteString("=" + Redacted)
+		} else {
+			out.WriteString(pair)
+		}
+		if i < 0 {
+			break
+		}
+		out.WriteByte(rest[i])
+		rest = rest[i+1:]
+	}
+	return out.String(), secrets
+}
+
+// unescapedForms returns the forms of a raw query value once decoded, both
+// ways a server may decode it ('+' as a space or not), and re-encoded.
+func unescapedForms(raw string) []string {
+	var out []string
+	if v, err := url.QueryUnescape(raw); err == nil {
+		out = append(out, forms(v)...)
+	}
+	if v, err := url.PathUnescape(raw); err == nil {
+		out = append(out, forms(v)...)
+	}
+	return out
+}
+
+// forms returns v and the ways net/url encodes it.
+func forms(v string) []string {
+	return []string{v, url.QueryEscape(v), url.PathEscape(v)}
+}
+
 // header returns h's fields with the values of secret ones replaced, as a
-// flat list of name, value pairs sorted by name.
-func (r *redactor) header(h http.Header) []string {
+// flat list of name, value pairs sorted by name. Other values have the
+// call's URL secrets scrubbed out, and a value that is itself a URL (Referer,
+// Location) is redacted as one.
+func (r *redactor) header(h http.Header, secrets []string) []string {
 	names := make([]string, 0, len(h))
 	for k := range h {
 		names = append(names, k)
@@ -97,18 +150,40 @@ func (r *redactor) header(h http.Header) []string {
 	slices.Sort(names)
 	out := make([]string, 0, 2*len(names))
 	for _, k := range names {
-		v := strings.Join(h[k], ", ")
-		if r.secret(k) {
-			v = Redacted
+		v := Redacted
+		if !r.secret(k) {
+			vs := make([]string, len(h[k]))
+			for i, hv := range h[k] {
+				vs[i] = r.value(hv, secrets)
+			}
+			v = strings.Join(vs, ", ")
 		}
 		out = append(out, k, v)
 	}
 	return out
 }
 
-// scrub removes secrets from s, an error message that may quote the URL.
+// value returns a non-secret header value fit to log.
+func (r *redactor) value(v string, secrets []string) string {
+	if strings.Contains(v, "://") {
+		if u, err := url.Parse(strings.TrimSpace(v)); err == nil && u.Scheme != "" {
+			s, more := r.url(u)
+			return scrub(s, append(secrets, more...))
+		}
+	}
+	return scrub(v, secrets)
+}
+
+// scrub removes secrets from s, a string that may quote the URL (an error
+// message, a header). Longer secrets go first, so that no part of one
+// survives the removal of another that it contains.
 func scrub(s string, secrets []string) string {
-	for _, sec := range secrets {
+	if len(secrets) == 0 {
+		return s
+	}
+	sorted := slices.Clone(secrets)
+	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
+	for _, sec := range sorted {
 		if len(sec) >= 3 {
 			s = strings.ReplaceAll(s, sec, Redacted)
 		}
