@@ -173,7 +173,7 @@ func TestNextBodyFailureReturnsTheLastOutcome(t *testing.T) {
 			resp, err := client.Do(req)
 			require.NoError(t, err)
 			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-			assert.Equal(t, http.StatusText(503), readAll(t, resp), "the last response, whole")
+			assert.Equal(t, http.StatusText(http.StatusServiceUnavailable), readAll(t, resp), "the last response, whole")
 			assert.Equal(t, 1, srv.Count())
 			assert.Equal(t, []string{transport.GiveUpNotReplayable}, gaveUp)
 		})
