@@ -95,7 +95,8 @@ func TestChaos(t *testing.T) {
 				v.(*atomic.Int64).Add(1)
 			},
 		},
-		Timeout: -1, // each call has its own deadline
+		Timeout:         -1,   // each call has its own deadline
+		IdempotencyKeys: true, // the upstream honours keys
 	})
 
 	results := make([]result, calls)

@@ -2,9 +2,11 @@ package transport_test
 
 import (
 	"bytes"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -39,17 +41,34 @@ func TestNewClientDefaultChain(t *testing.T) {
 
 	resp, err = client.Post(srv.URL+"/pay", "application/json", strings.NewReader(`{"amount":10}`))
 	require.NoError(t, err)
-	assert.Equal(t, "paid", readAll(t, resp), "the generated key made the POST retryable")
-	var keys []string
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "a POST without a key is not retried once sent")
+	readAll(t, resp)
+	var pays int
 	for _, r := range srv.Requests() {
 		if r.URL.Path == "/pay" {
-			keys = append(keys, r.Header.Get("Idempotency-Key"))
+			pays++
+			assert.Empty(t, r.Header.Get("Idempotency-Key"), "NewClient generates no keys")
 		}
 	}
-	require.Len(t, keys, 2)
-	assert.NotEmpty(t, keys[0])
-	assert.Equal(t, keys[0], keys[1])
+	assert.Equal(t, 1, pays)
 	assert.Empty(t, logs.String(), "NewClient is quiet by default")
+}
+
+// A server that ignores Idempotency-Key, creates the resource and loses the
+// answer (502): NewClient must not create a second one.
+func TestNewClientNeverDuplicatesAnEffect(t *testing.T) {
+	var created atomic.Int32
+	srv := htu.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		created.Add(1) // the effect happens, whatever the header says
+		w.WriteHeader(http.StatusBadGateway)
+	}))
+	client := transport.NewClient()
+	t.Cleanup(client.CloseIdleConnections)
+	resp, err := client.Post(srv.URL+"/repos/o/r/issues", "application/json", strings.NewReader(`{"title":"bug"}`))
+	require.NoError(t, err)
+	readAll(t, resp)
+	assert.Equal(t, int32(1), created.Load())
 }
 
 func TestNewClientWith(t *testing.T) {
@@ -74,14 +93,16 @@ func TestNewClientWith(t *testing.T) {
 		assert.Equal(t, "http retry", recs[0]["msg"])
 		assert.Equal(t, float64(2), recs[1]["attempts"])
 	})
-	t.Run("without keys a POST is not retried", func(t *testing.T) {
-		srv := htu.NewServer(t, htu.Status(503), htu.OK("paid twice?"))
-		client := transport.NewClientWith(transport.ClientOptions{Base: pooledBase(t), NoIdempotencyKeys: true, Timeout: -1})
+	t.Run("with keys on, a POST carries one key on every attempt", func(t *testing.T) {
+		srv := htu.NewServer(t, htu.Unavailable(0), htu.OK("paid"))
+		client := transport.NewClientWith(transport.ClientOptions{Base: pooledBase(t), IdempotencyKeys: true, Timeout: -1})
 		assert.Zero(t, client.Timeout)
 		resp, err := client.Post(srv.URL, "text/plain", strings.NewReader("x"))
 		require.NoError(t, err)
-		readAll(t, resp)
-		assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-		assert.Equal(t, 1, srv.Count())
+		assert.Equal(t, "paid", readAll(t, resp), "the generated key made the POST retryable")
+		reqs := srv.Requests()
+		require.Len(t, reqs, 2)
+		assert.NotEmpty(t, reqs[0].Header.Get("Idempotency-Key"))
+		assert.Equal(t, reqs[0].Header.Get("Idempotency-Key"), reqs[1].Header.Get("Idempotency-Key"))
 	})
 }

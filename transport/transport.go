@@ -82,10 +82,14 @@ type ClientOptions struct {
 	RateLimit *RateLimitOptions
 	// Headers configures the Headers layer; it is left out when empty.
 	Headers HeaderOptions
-	// NoIdempotencyKeys leaves out the IdempotencyKeys layer, so that POST
-	// and PATCH are retried only when they provably never left, or when the
-	// caller sets a key.
-	NoIdempotencyKeys bool
+	// IdempotencyKeys adds the IdempotencyKeys layer: each POST and PATCH
+	// without a key gets one, which makes it retryable. Turn it on only for
+	// servers known to honour Idempotency-Key (Stripe, Adyen, PayPal, a
+	// service behind rtchain's idempotency middleware): against a server
+	// that ignores the header, a retried POST can take effect twice. Off,
+	// POST and PATCH are retried only when they provably never reached the
+	// server, or when the caller set a key.
+	IdempotencyKeys bool
 	// Timeout is the client's http.Client.Timeout. 0 means
 	// DefaultClientTimeout; a negative value means none.
 	Timeout time.Duration
@@ -94,28 +98,30 @@ type ClientOptions struct {
 // NewClient returns an *http.Client over the default chain, quiet (no
 // logging), with a DefaultClientTimeout for each call:
 //
-//	IdempotencyKeys  one Idempotency-Key per POST/PATCH call, the same on every attempt
 //	Retry            RetryPolicy{} defaults: 3 retries, full jitter, Retry-After, a retry budget
 //	Breaker          BreakerOptions{} defaults: a circuit per host
 //	RateLimit        servers' cool-downs (429/503 with Retry-After), per host
 //	base             cleanhttp.DefaultPooledTransport()
 //
-// Generated Idempotency-Keys make POST and PATCH retryable: a server that
-// ignores the header could then apply a retried call twice. Use
-// NewClientWith(ClientOptions{NoIdempotencyKeys: true}) against such servers.
+// It never duplicates an effect on a server that ignores Idempotency-Key: it
+// generates no keys, so a POST or PATCH is retried only when the caller set
+// a key or when it provably never reached the server. For servers that honour
+// keys, NewClientWith(ClientOptions{IdempotencyKeys: true}) adds one to every
+// POST and PATCH, which makes them retryable.
 func NewClient() *http.Client {
 	return NewClientWith(ClientOptions{})
 }
 
 // NewClientWith returns an *http.Client over the default chain as o
 // configures it, in this order, outermost first: Logging (if o.Logger),
-// IdempotencyKeys, Retry, Breaker, RateLimit, Headers (if any), o.Base.
+// IdempotencyKeys (if o.IdempotencyKeys), Retry, Breaker, RateLimit,
+// Headers (if any), o.Base.
 func NewClientWith(o ClientOptions) *http.Client {
 	var mws []Middleware
 	if o.Logger != nil {
 		mws = append(mws, LoggingWith(LogOptions{Logger: o.Logger, LogHeaders: o.LogHeaders, Redact: o.Redact}))
 	}
-	if !o.NoIdempotencyKeys {
+	if o.IdempotencyKeys {
 		mws = append(mws, IdempotencyKeys())
 	}
 	mws = append(mws, Retry(o.Retry))

@@ -52,6 +52,7 @@ type config struct {
 	dataFile      string
 	verbose       bool
 	json          bool
+	keys          bool
 }
 
 type headerFlags []string
@@ -85,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.dataFile, "data-file", "", "file whose contents are the request body for -url")
 	fs.BoolVar(&cfg.verbose, "v", false, "log each call and retry (log/slog, secrets redacted) to stderr")
 	fs.BoolVar(&cfg.json, "json", false, "print the summary as JSON")
+	fs.BoolVar(&cfg.keys, "keys", false, "give each POST/PATCH to -url an Idempotency-Key, which makes it retryable: only for servers that honour the header (the embedded server does, so its client always has keys)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: demo [flags]
 

@@ -21,9 +21,12 @@ func newChain(cfg *config, base http.RoundTripper, s *stats, stderr io.Writer) *
 		retries = -1 // RetryPolicy's 0 means the default
 	}
 	o := transport.ClientOptions{
-		Base:    base,
-		Retry:   transport.RetryPolicy{MaxRetries: retries, PerTryTimeout: cfg.perTryTimeout, OnRetry: s.onRetry},
-		Timeout: -1, // each call has its own context deadline (-timeout)
+		Base: base,
+		// The embedded server honours Idempotency-Key; a real endpoint is
+		// given keys only when -keys says it honours them too.
+		IdempotencyKeys: cfg.url == "" || cfg.keys,
+		Retry:           transport.RetryPolicy{MaxRetries: retries, PerTryTimeout: cfg.perTryTimeout, OnRetry: s.onRetry},
+		Timeout:         -1, // each call has its own context deadline (-timeout)
 	}
 	if cfg.rate > 0 {
 		o.RateLimit = &transport.RateLimitOptions{Limiter: rate.NewLimiter(rate.Limit(cfg.rate), 1)}
