@@ -1,0 +1,29 @@
+// Package idempotency is the server half of safe retries: http.Handler
+// middleware that runs each request carrying an Idempotency-Key once, and
+// answers its duplicates (a client's retries, a retry that failed over to
+// another instance) with the stored response, as the IETF httpapi
+// Idempotency-Key draft and Stripe's API describe.
+//
+// Entry points:
+//
+//   - Middleware(Options) wraps any http.Handler (net/http, chi, anything of
+//     that shape). Options' zero value is a working default for one
+//     process; ValidKey is its rule for keys.
+//   - Store is what keeps the records, shared by every instance that must
+//     agree: NewMemoryStore (MemoryStore) serves one process; the nested
+//     module idempotency/redisstore serves a fleet through Redis.
+//   - Record and Response are what a Store keeps; ErrLeaseLost and
+//     ErrStoreFull are what it may answer.
+//   - The Problem constants name the RFC 9457 problem+json answers.
+//
+// A request that takes a key holds it with a lease (Options.Lease). If its
+// instance dies or stalls past the lease, a duplicate runs the handler again
+// and the stale run can no longer store or release anything: a Store
+// fences each record by its owner's token. A handler's 5xx or panic frees
+// the key for the client's retry. A failing store means 503, never a run
+// without protection (unless Options.FailOpen).
+//
+// rtchain's client half (transport.Retry with
+// transport.ClientOptions{IdempotencyKeys: true}) sends the keys, retries the
+// 409 of a duplicate in progress, and fails over between instances.
+package idempotency

@@ -1,0 +1,224 @@
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// storeTimeout bounds Complete and Release, which run on a context detached
+// from the request: a client that goes away must not leave its key stuck.
+const storeTimeout = 5 * time.Second
+
+// Middleware returns a middleware that runs each keyed request once per key
+// and scope, across every instance that shares o.Store:
+//
+//   - A covered request (POST, PATCH) with a new key takes the key's lease,
+//     runs the handler, streams its response to the client as it is written
+//     and stores it (status, header fields, body).
+//   - The same key with the same request gets the stored response, byte for
+//     byte, with Idempotent-Replayed: true; the handler does not run.
+//   - The same key while the first is still running: 409 with Retry-After.
+//   - The same key with another request (method, path, query, body or
+//     scope differ): 422. A malformed key (empty, over MaxKeyLength bytes,
+//     not printable ASCII, or the header twice): 400; a missing one: 400
+//     when Options.Required.
+//   - A 5xx from the handler, or a panic (re-raised), releases the key, so
+//     that the client's retry runs the handler again. 2xx, 3xx and 4xx are
+//     stored.
+//   - A response body over MaxResponseBytes is delivered but not stored; a
+//     duplicate gets 410, never a second run.
+//   - A request body over MaxRequestBytes: 413, before anything runs.
+//   - The store failing: 503 with Retry-After, unless Options.FailOpen.
+//
+// Error answers are RFC 9457 problem+json (see ProblemBase). The handler
+// sees the request body intact, read from memory. Middleware panics on
+// negative options.
+func Middleware(opts Options) func(http.Handler) http.Handler {
+	o := opts.withDefaults()
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			panic("idempotency: Middleware: nil handler")
+		}
+		return &handler{next: next, o: o}
+	}
+}
+
+type handler struct {
+	next http.Handler
+	o    Options
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !slices.Contains(h.o.Methods, r.Method) {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+	keys := r.Header.Values(h.o.Header)
+	switch {
+	case len(keys) == 0 && h.o.Required:
+		problem(w, http.StatusBadRequest, ProblemMissingKey, h.o.Header+" is required for "+r.Method, 0)
+		return
+	case len(keys) == 0:
+		h.next.ServeHTTP(w, r)
+		return
+	case len(keys) > 1 || !ValidKey(keys[0]):
+		problem(w, http.StatusBadRequest, ProblemInvalidKey,
+			"one key of 1 to "+strconv.Itoa(MaxKeyLength)+" printable ASCII characters", 0)
+		return
+	}
+	body, err := readBody(r.Body, h.o.MaxRequestBytes)
+	switch {
+	case errors.Is(err, errTooLarge):
+		problem(w, http.StatusRequestEntityTooLarge, ProblemBodyTooLarge,
+			"at most "+strconv.FormatInt(h.o.MaxRequestBytes, 10)+" bytes", 0)
+		return
+	case err != nil:
+		return // the client went away mid-upload: nothing ran
+	}
+	var scope string
+	if h.o.Scope != nil {
+		scope = h.o.Scope(r)
+	}
+	key := storeKey(scope, keys[0])
+	rec := Record{Owner: newToken(), Fingerprint: fingerprint(r, body, scope)}
+	existing, acquired, err := h.o.Store.Begin(r.Context(), key, rec, h.o.Lease)
+	switch {
+	case err != nil && h.o.FailOpen:
+		h.o.Logger.WarnContext(r.Context(), "idempotency: store failed; running unprotected", "error", err)
+		h.next.ServeHTTP(w, withBody(r, body))
+	case err != nil:
+		h.o.Logger.ErrorContext(r.Context(), "idempotency: store failed", "error", err)
+		problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
+	case !acquired:
+		h.answer(w, existing, rec.Fingerprint)
+	default:
+		h.run(w, withBody(r, body), key, rec.Owner)
+	}
+}
+
+// answer replies to a duplicate from the record that holds its key.
+func (h *handler) answer(w http.ResponseWriter, existing Record, fp string) {
+	resp := existing.Response
+	switch {
+	case existing.Fingerprint != fp:
+		problem(w, http.StatusUnprocessableEntity, ProblemKeyReused, "", 0)
+	case resp == nil:
+		problem(w, http.StatusConflict, ProblemKeyInUse, "", h.o.RetryAfter)
+	case resp.NotStored:
+		problem(w, http.StatusGone, ProblemResponseNotStored,
+			"the original answer was "+strconv.Itoa(resp.Status), 0)
+	default:
+		dst := w.Header()
+		for k, vs := range resp.Header {
+			dst[k] = slices.Clone(vs)
+		}
+		dst.Set("Idempotent-Replayed", "true")
+		w.WriteHeader(resp.Status)
+		_, _ = w.Write(resp.Body)
+	}
+}
+
+// run runs the handler for the request that holds key, and stores or
+// releases the key by what it answered.
+func (h *handler) run(w http.ResponseWriter, r *http.Request, key, owner string) {
+	cw := &capture{w: w, max: h.o.MaxResponseBytes}
+	ctx := context.WithoutCancel(r.Context())
+	defer func() {
+		if p := recover(); p != nil {
+			h.release(ctx, key, owner)
+			panic(p)
+		}
+	}()
+	h.next.ServeHTTP(cw, r)
+	resp := cw.response()
+	if resp.Status >= 500 {
+		h.release(ctx, key, owner)
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if err := h.o.Store.Complete(sctx, key, owner, resp, h.o.TTL); err != nil {
+		// ErrLeaseLost: the handler outlived its lease; the record now
+		// belongs to another request, and is left to it.
+		h.o.Logger.ErrorContext(ctx, "idempotency: response not stored", "error", err)
+	}
+}
+
+func (h *handler) release(ctx context.Context, key, owner string) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	if err := h.o.Store.Release(ctx, key, owner); err != nil {
+		h.o.Logger.ErrorContext(ctx, "idempotency: key not released", "error", err)
+	}
+}
+
+// ValidKey reports whether k is an acceptable key: 1 to MaxKeyLength bytes
+// of printable ASCII (space included, control characters not).
+func ValidKey(k string) bool {
+	if k == "" || len(k) > MaxKeyLength {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+var errTooLarge = errors.New("idempotency: request body too large")
+
+// readBody reads all of body, up to max bytes.
+func readBody(body io.ReadCloser, max int64) ([]byte, error) {
+	if body == nil || body == http.NoBody {
+		return nil, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(body, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, errTooLarge
+	}
+	return b, nil
+}
+
+func withBody(r *http.Request, body []byte) *http.Request {
+	r2 := r.WithContext(r.Context())
+	r2.Body = io.NopCloser(bytes.NewReader(body))
+	r2.ContentLength = int64(len(body))
+	return r2
+}
+
+// fingerprint identifies a request: what must be the same for a duplicate.
+func fingerprint(r *http.Request, body []byte, scope string) string {
+	bodySum := sha256.Sum256(body)
+	h := sha256.New()
+	for _, part := range []string{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, scope, hex.EncodeToString(bodySum[:])} {
+		h.Write([]byte(strconv.Itoa(len(part))))
+		h.Write([]byte{':'})
+		h.Write([]byte(part))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// storeKey is the key's name in the store: scoped, and unambiguous whatever
+// the scope contains.
+func storeKey(scope, key string) string {
+	return strconv.Itoa(len(scope)) + ":" + scope + ":" + key
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,105 @@
+package idempotency
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Defaults applied by Middleware to the zero fields of Options.
+const (
+	DefaultHeader           = "Idempotency-Key"
+	DefaultTTL              = 24 * time.Hour
+	DefaultLease            = time.Minute
+	DefaultMaxRequestBytes  = 1 << 20
+	DefaultMaxResponseBytes = 1 << 20
+	DefaultRetryAfter       = time.Second
+	// MaxKeyLength is the longest key accepted, in bytes.
+	MaxKeyLength = 255
+)
+
+// Options configures Middleware. Its zero value means the documented
+// defaults: an in-memory store, POST and PATCH covered, the Idempotency-Key
+// header, keys kept 24h, a 1-minute lease, request and response bodies up to
+// 1 MiB, keys optional, one scope for everyone, and a store failure answered
+// with 503.
+type Options struct {
+	// Store keeps the records. nil means NewMemoryStore(0, 0), which serves
+	// one process; use a shared store (redisstore) for a fleet.
+	Store Store
+	// Methods are the methods a key applies to. nil means POST and PATCH.
+	// Requests with other methods pass through untouched.
+	Methods []string
+	// Header names the key's header. "" means DefaultHeader.
+	Header string
+	// TTL is how long a completed response is kept and replayed. 0 means
+	// DefaultTTL.
+	TTL time.Duration
+	// Lease is how long an in-progress record holds its key if the instance
+	// running it stalls or dies; after it, a duplicate runs the handler
+	// again, and the stale run can no longer store its outcome. It must be
+	// longer than the handler's longest run. 0 means DefaultLease.
+	Lease time.Duration
+	// MaxRequestBytes bounds the request body read for the fingerprint (and
+	// handed to the handler from memory); a longer one is answered 413.
+	// 0 means DefaultMaxRequestBytes.
+	MaxRequestBytes int64
+	// MaxResponseBytes bounds a stored response body. A longer response is
+	// delivered in full but not stored: a duplicate then gets 410 Gone,
+	// never a second run. 0 means DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// Required answers a covered request without a key with 400. By
+	// default such a request runs unprotected.
+	Required bool
+	// Scope returns the namespace of a request's key (a tenant, an API
+	// key's account), so that keys of different scopes never meet. nil
+	// means one scope for all.
+	Scope func(*http.Request) string
+	// FailOpen runs the handler unprotected when the store fails. By
+	// default the request is answered 503 with Retry-After, so that an
+	// outage of the store never causes a double effect.
+	FailOpen bool
+	// RetryAfter is what 409 (in progress) and 503 (store failure) answers
+	// ask the client to wait. 0 means DefaultRetryAfter.
+	RetryAfter time.Duration
+	// Logger receives store failures and lost leases. nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.TTL < 0 || o.Lease < 0 || o.MaxRequestBytes < 0 || o.MaxResponseBytes < 0 || o.RetryAfter < 0 {
+		panic("idempotency: Options: negative duration or size")
+	}
+	if o.Store == nil {
+		o.Store = NewMemoryStore(0, 0)
+	}
+	if o.Methods == nil {
+		o.Methods = []string{http.MethodPost, http.MethodPatch}
+	}
+	if o.Header == "" {
+		o.Header = DefaultHeader
+	}
+	o.Header = http.CanonicalHeaderKey(o.Header)
+	o.TTL = orDefault(o.TTL, DefaultTTL)
+	o.Lease = orDefault(o.Lease, DefaultLease)
+	o.MaxRequestBytes = orDefault(o.MaxRequestBytes, DefaultMaxRequestBytes)
+	o.MaxResponseBytes = orDefault(o.MaxResponseBytes, DefaultMaxResponseBytes)
+	o.RetryAfter = orDefault(o.RetryAfter, DefaultRetryAfter)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.TTL < o.Lease {
+		panic(fmt.Sprintf("idempotency: Options: TTL %v shorter than Lease %v", o.TTL, o.Lease))
+	}
+	return o
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
