@@ -1,0 +1,171 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-cleanhttp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	htu "github.com/rtchain/rtchain/httptestutil"
+	"github.com/rtchain/rtchain/idempotency"
+	"github.com/rtchain/rtchain/idempotency/redisstore"
+	"github.com/rtchain/rtchain/transport"
+)
+
+// ledger is the effect: a payment per key, and what was answered for it.
+type ledger struct {
+	mu      sync.Mutex
+	charged map[string]int
+	answer  map[string]string
+	runs    atomic.Int64
+}
+
+func (l *ledger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Idempotency-Key")
+	body, _ := io.ReadAll(r.Body)
+	n := l.runs.Add(1)
+	answer := fmt.Sprintf("charged %s for %s (run %d)", key, body, n)
+	l.mu.Lock()
+	l.charged[key]++
+	l.answer[key] = answer
+	l.mu.Unlock()
+	w.WriteHeader(http.StatusCreated)
+	_, _ = io.WriteString(w, answer)
+}
+
+// instance is one replica of the payment service: the middleware on a
+// shared store over the shared ledger, behind a front that misbehaves.
+func instance(t *testing.T, store idempotency.Store, l *ledger, inflight *sync.WaitGroup) *htu.Server {
+	mw := idempotency.Middleware(idempotency.Options{Store: store, Logger: slog.New(slog.DiscardHandler)})
+	stallInside := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(400 * time.Millisecond) // holds the key past the client's per-try timeout
+		l.ServeHTTP(w, r)
+	}))
+	plain := mw(l)
+	var n atomic.Int64
+	return htu.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inflight.Add(1)
+		defer inflight.Done()
+		switch k := n.Add(1); {
+		case k%5 == 0: // the effect happens, the answer is lost
+			plain.ServeHTTP(httptest.NewRecorder(), r)
+			htu.Reset().ServeHTTP(w, r)
+		case k%13 == 6: // a slow instance, before it takes the key
+			time.Sleep(400 * time.Millisecond)
+			plain.ServeHTTP(w, r)
+		case k%17 == 8:
+			stallInside.ServeHTTP(w, r)
+		default:
+			plain.ServeHTTP(w, r)
+		}
+	}))
+}
+
+// Two instances on one Redis, 8 goroutines, 500 keyed payments through a
+// keyed client that fails over between them; 1 in 5 answers dropped after the
+// effect, some requests stalled. Every payment happens exactly once, and
+// every call gets the original answer.
+func TestExactlyOnceAcrossInstances(t *testing.T) {
+	srv := startRedis(t)
+	store := redisstore.New(srv.client(t), "pay:")
+	l := &ledger{charged: map[string]int{}, answer: map[string]string{}}
+	var inflight sync.WaitGroup
+	a, b := instance(t, store, l, &inflight), instance(t, store, l, &inflight)
+	base := cleanhttp.DefaultPooledTransport()
+	t.Cleanup(base.CloseIdleConnections)
+	var retries atomic.Int64
+	client := transport.NewClientWith(transport.ClientOptions{
+		Base:            base,
+		IdempotencyKeys: true,
+		Timeout:         -1,
+		Retry: transport.RetryPolicy{
+			MaxRetries:    8,
+			PerTryTimeout: 250 * time.Millisecond,
+			Hosts:         []string{hostOf(t, a.URL), hostOf(t, b.URL)},
+			Budget:        transport.RetryBudget{Disabled: true},
+			OnRetry:       func(transport.RetryEvent) { retries.Add(1) },
+		},
+	})
+
+	const calls = 500
+	got := make([]string, calls)
+	var failed atomic.Int64
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 8 {
+		wg.Go(func() {
+			for i := range jobs {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+"/pay", strings.NewReader(fmt.Sprint(i, " EUR")))
+				req.Header.Set("Idempotency-Key", fmt.Sprint("order-", i))
+				resp, err := client.Do(req)
+				if err != nil {
+					failed.Add(1)
+					t.Errorf("order %d: %v", i, err)
+					cancel()
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				cancel()
+				if resp.StatusCode/100 != 2 {
+					failed.Add(1)
+					t.Errorf("order %d: %s %s", i, resp.Status, body)
+				}
+				got[i] = string(body)
+			}
+		})
+	}
+	for i := range calls {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	took := time.Since(start)
+	inflight.Wait() // stalled requests finish on the server
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	twice, missing, wrong := 0, 0, 0
+	for i := range calls {
+		key := fmt.Sprint("order-", i)
+		switch n := l.charged[key]; {
+		case n > 1:
+			twice++
+		case n == 0:
+			missing++
+		}
+		if got[i] != "" && got[i] != l.answer[key] {
+			wrong++
+		}
+	}
+	t.Logf("%d keyed payments in %v: %d effects for %d distinct keys, %d charged twice, %d acknowledged but missing, "+
+		"%d answers not the original, %d calls failed, %d retries",
+		calls, took.Round(time.Millisecond), l.runs.Load(), len(l.charged), twice, missing, wrong, failed.Load(), retries.Load())
+	assert.Zero(t, twice, "effects executed twice")
+	assert.Zero(t, missing)
+	assert.Zero(t, wrong)
+	assert.Zero(t, failed.Load())
+	assert.Equal(t, int64(len(l.charged)), l.runs.Load(), "effects executed == distinct keys")
+	require.Equal(t, calls, len(l.charged))
+}
+
+func hostOf(t *testing.T, raw string) string {
+	t.Helper()
+	u, err := url.Parse(raw)
+	require.NoError(t, err)
+	return u.Host
+}

@@ -1,0 +1,152 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/rtchain/rtchain/idempotency"
+)
+
+// Store is an idempotency.Store on Redis: one hash per key, named
+// prefix+key, with the owner's token (o), the request's fingerprint (f) and,
+// once completed, the response (s, h, b, n). Every operation is one Lua
+// script, so each is atomic and one round trip: a first request costs two
+// (Begin, Complete), a replay one. A record is one Redis key, so it lives in
+// one hash slot and the store works with Redis Cluster.
+//
+// It is safe for concurrent use.
+type Store struct {
+	rdb    redis.UniversalClient
+	prefix string
+}
+
+var _ idempotency.Store = (*Store)(nil)
+
+// New returns a Store that keeps its records in rdb under keys that start
+// with prefix (say "idem:"), so that they stay apart from the rest of the
+// database. It panics if rdb is nil.
+func New(rdb redis.UniversalClient, prefix string) *Store {
+	if rdb == nil {
+		panic("redisstore: nil client")
+	}
+	return &Store{rdb: rdb, prefix: prefix}
+}
+
+// begin returns the record if there is one; otherwise it creates one in
+// progress for the owner, with the lease as its expiry, and returns nothing.
+var begin = redis.NewScript(`
+local v = redis.call('HGETALL', KEYS[1])
+if #v > 0 then return v end
+redis.call('HSET', KEYS[1], 'o', ARGV[1], 'f', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {}
+`)
+
+// complete stores the response if the owner still holds the record in
+// progress; it returns 1 if it did.
+var complete = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 's') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 's', ARGV[3], 'h', ARGV[4], 'b', ARGV[5], 'n', ARGV[6])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+// release deletes the record if the owner still holds it in progress; it
+// returns 1 if it did.
+var release = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 's') == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`)
+
+// Begin implements idempotency.Store.
+func (s *Store) Begin(ctx context.Context, key string, r idempotency.Record, lease time.Duration) (idempotency.Record, bool, error) {
+	v, err := begin.Run(ctx, s.rdb, []string{s.prefix + key}, r.Owner, r.Fingerprint, millis(lease)).StringSlice()
+	if err != nil {
+		return idempotency.Record{}, false, fmt.Errorf("redisstore: begin: %w", err)
+	}
+	if len(v) == 0 {
+		return idempotency.Record{}, true, nil
+	}
+	fields := make(map[string]string, len(v)/2)
+	for i := 0; i+1 < len(v); i += 2 {
+		fields[v[i]] = v[i+1]
+	}
+	rec, err := decode(fields)
+	if err != nil {
+		return idempotency.Record{}, false, fmt.Errorf("redisstore: record %q: %w", key, err)
+	}
+	return rec, false, nil
+}
+
+// Complete implements idempotency.Store.
+func (s *Store) Complete(ctx context.Context, key, owner string, resp *idempotency.Response, ttl time.Duration) error {
+	header, err := json.Marshal(resp.Header)
+	if err != nil {
+		return fmt.Errorf("redisstore: complete: %w", err)
+	}
+	notStored := "0"
+	if resp.NotStored {
+		notStored = "1"
+	}
+	done, err := complete.Run(ctx, s.rdb, []string{s.prefix + key},
+		owner, millis(ttl), resp.Status, header, resp.Body, notStored).Int()
+	return result("complete", done, err)
+}
+
+// Release implements idempotency.Store.
+func (s *Store) Release(ctx context.Context, key, owner string) error {
+	done, err := release.Run(ctx, s.rdb, []string{s.prefix + key}, owner).Int()
+	return result("release", done, err)
+}
+
+func result(op string, done int, err error) error {
+	switch {
+	case err != nil:
+		return fmt.Errorf("redisstore: %s: %w", op, err)
+	case done != 1:
+		return idempotency.ErrLeaseLost
+	}
+	return nil
+}
+
+// millis is d in whole milliseconds, at least 1 (PEXPIRE's unit).
+func millis(d time.Duration) int64 {
+	return max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
+}
+
+var errBadRecord = errors.New("malformed record")
+
+// decode reads a record's hash fields. A record written by another version,
+// or by hand, is an error, never a panic or a made-up response.
+func decode(f map[string]string) (idempotency.Record, error) {
+	rec := idempotency.Record{Owner: f["o"], Fingerprint: f["f"]}
+	if rec.Owner == "" || rec.Fingerprint == "" {
+		return idempotency.Record{}, fmt.Errorf("%w: no owner or fingerprint", errBadRecord)
+	}
+	s, done := f["s"]
+	if !done {
+		return rec, nil // in progress
+	}
+	status, err := strconv.Atoi(s)
+	if err != nil || status < 100 || status > 999 {
+		return idempotency.Record{}, fmt.Errorf("%w: status %q", errBadRecord, s)
+	}
+	resp := &idempotency.Response{Status: status, NotStored: f["n"] == "1"}
+	if h := f["h"]; h != "" && h != "null" {
+		if err := json.Unmarshal([]byte(h), &resp.Header); err != nil {
+			return idempotency.Record{}, fmt.Errorf("%w: header: %v", errBadRecord, err)
+		}
+	}
+	if !resp.NotStored {
+		resp.Body = []byte(f["b"])
+	}
+	rec.Response = resp
+	return rec, nil
+}
