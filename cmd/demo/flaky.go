@@ -9,6 +9,7 @@ import (
 	"time"
 
 	htu "github.com/rtchain/rtchain/httptestutil"
+	"github.com/rtchain/rtchain/idempotency"
 )
 
 // flakyServer misbehaves as production servers do, on a fixed schedule so
@@ -17,12 +18,13 @@ import (
 //
 //	GET   1 in 7 a 503; 1 in 13 a reset connection; 1 in 29 a 2s stall;
 //	      1 in 50 a 429 with Retry-After: 1; the rest 200.
-//	POST  /pay, an idempotent handler (it honours Idempotency-Key):
-//	      1 in 11 a 503 before anything happens; 1 in 9 the payment is
-//	      made and then the connection drops, so the response is lost.
+//	POST  /pay, behind rtchain's idempotency middleware (it honours
+//	      Idempotency-Key): 1 in 11 a 503 before anything happens; 1 in 9
+//	      the payment is made and then the connection drops, so the
+//	      response is lost.
 type flakyServer struct {
 	*htu.Server
-	pay *htu.IdempotentHandler
+	pay http.Handler
 
 	mu      sync.Mutex
 	gets    int
@@ -32,7 +34,7 @@ type flakyServer struct {
 
 func startFlaky() *flakyServer {
 	f := &flakyServer{charged: map[string]int{}}
-	f.pay = htu.Idempotent(http.HandlerFunc(f.charge))
+	f.pay = idempotency.Middleware(idempotency.Options{})(http.HandlerFunc(f.charge))
 	f.Server = htu.Start(http.HandlerFunc(f.serve))
 	return f
 }
