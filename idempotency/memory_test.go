@@ -11,12 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rtchain/rtchain/idempotency"
-	"github.com/rtchain/rtchain/idempotency/storetest"
 )
-
-func TestMemoryStoreContract(t *testing.T) {
-	storetest.Run(t, func(*testing.T) idempotency.Store { return idempotency.NewMemoryStore(0, 0) })
-}
 
 // A full store drops expired records first, and refuses a new key rather
 // than forget a live one.

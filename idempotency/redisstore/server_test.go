@@ -23,13 +23,24 @@ type redisServer struct {
 
 func startRedis(t testing.TB) *redisServer {
 	t.Helper()
+	s, err := launchRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// launchRedis starts a redis-server and waits until it answers; the caller
+// must stop it.
+func launchRedis() (*redisServer, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatal("redis-server is not installed: apt-get install redis-server (.ci/run installs it)")
+		return nil, fmt.Errorf("redis-server is not installed: apt-get install redis-server (.ci/run installs it)")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
@@ -37,17 +48,17 @@ func startRedis(t testing.TB) *redisServer {
 	s.cmd = exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--loglevel", "warning")
 	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(s.stop)
 	deadline := time.Now().Add(10 * time.Second)
 	for !s.ready() {
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on %s did not answer PING within 10s", s.Addr)
+			s.stop()
+			return nil, fmt.Errorf("redis-server on %s did not answer PING within 10s", s.Addr)
 		}
 		time.Sleep(10 * time.Millisecond) // polling a process's start, not synchronising goroutines
 	}
-	return s
+	return s, nil
 }
 
 // ready reports whether the server answers PING, over a raw connection so
