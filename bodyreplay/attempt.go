@@ -1,0 +1,194 @@
+package bodyreplay
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+)
+
+// watchedBody is the body of an attempt in modeGetBody: the caller's own
+// body or GetBody's copy, read as it is, but a failure of it is
+// noted so that Err can report it (it must never be taken for the network's).
+type watchedBody struct {
+	io.ReadCloser
+	b *Body
+}
+
+func (w *watchedBody) Read(p []byte) (int, error) {
+	n, err := w.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		w.b.mu.Lock()
+		if w.b.srcErr == nil {
+			w.b.srcErr = err
+		}
+		w.b.mu.Unlock()
+	}
+	return n, err
+}
+
+// attemptBody is the body one attempt reads in modeSeek and modeRecord.
+type attemptBody struct {
+	b    *Body
+	done chan struct{} // closed by Close, to end a wait for a read
+	ctx  context.Context
+	// Guarded by b.mu:
+	pos        int64  // bytes of the body this attempt has read (modeRecord)
+	superseded bool   // Seal cut this attempt off
+	pending    []byte // bytes read for this attempt that the record does not hold
+	eof        bool   // modeSeek: this attempt's pass reached the end
+	closed     atomic.Bool
+}
+
+// Bind makes the reads of rc, an attempt body that Next returned, stop
+// waiting for the caller's body when ctx ends, with ctx's error: a caller's
+// body that stalls cannot hold an attempt past its context. It must be
+// called before rc is read; it does nothing to other bodies.
+func Bind(rc io.ReadCloser, ctx context.Context) {
+	if a, ok := rc.(*attemptBody); ok {
+		a.ctx = ctx
+	}
+}
+
+func (a *attemptBody) Read(p []byte) (int, error) {
+	b := a.b
+	var ctxDone <-chan struct{}
+	if a.ctx != nil {
+		ctxDone = a.ctx.Done()
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for {
+		switch {
+		case a.closed.Load():
+			return 0, errClosed
+		case a.superseded:
+			return 0, ErrSuperseded
+		case len(p) == 0:
+			return 0, nil
+		case len(a.pending) > 0:
+			n := copy(p, a.pending)
+			a.pending = a.pending[n:]
+			a.pos += int64(n)
+			return n, nil
+		case b.mode == modeRecord && !b.overflow && a.pos < b.recorded:
+			n := b.replay(p, a.pos) // what is recorded needs no wait
+			a.pos += int64(n)
+			return n, nil
+		}
+		if b.reading == nil {
+			if n, err, done := a.endOfData(); done {
+				return n, err
+			}
+			b.startFill(a, len(p))
+		}
+		// A read of the caller's body is in flight, ours or an older
+		// attempt's: its bytes are ours next. Wait for it, for our Close,
+		// or for our context.
+		inFlight := b.reading
+		b.mu.Unlock()
+		select {
+		case <-inFlight:
+		case <-a.done:
+		case <-ctxDone:
+		}
+		b.mu.Lock()
+		if ctxDone != nil && a.ctx.Err() != nil && b.reading == inFlight {
+			return 0, a.ctx.Err()
+		}
+	}
+}
+
+// endOfData reports, when no read is in flight and a has nothing buffered,
+// whether a's reads are over, and with what.
+func (a *attemptBody) endOfData() (int, error, bool) {
+	b := a.b
+	if b.mode == modeSeek {
+		switch {
+		case a.eof:
+			return 0, io.EOF, true
+		case b.srcErr != nil:
+			return 0, b.srcErr, true
+		}
+		return 0, nil, false
+	}
+	switch {
+	case a.pos != b.consumed:
+		// The record overflowed while this attempt was replaying it: the
+		// bytes it needs next are gone. Never skip them.
+		return 0, ErrNotReplayable, true
+	case b.srcErr != nil:
+		return 0, b.srcErr, true
+	case b.srcEOF:
+		return 0, io.EOF, true
+	}
+	return 0, nil, false
+}
+
+// startFill starts one read of the caller's body, of up to size bytes, for
+// owner, on a goroutine of its own so that owner can stop waiting for it.
+// b.mu is held. In modeRecord a read never takes more than the record has
+// room for, so that a read in flight cannot overflow a record that Seal
+// promised to replay.
+func (b *Body) startFill(owner *attemptBody, size int) {
+	size = min(size, chunkSize)
+	if room := b.limit - b.recorded; b.mode == modeRecord && !b.overflow && room > 0 {
+		size = int(min(int64(size), room))
+	}
+	if cap(b.buf) < size {
+		b.buf = make([]byte, size)
+	}
+	rewind := b.rewind
+	b.rewind = false
+	done := b.startRead()
+	go b.fill(owner, b.buf[:size], rewind, done)
+}
+
+// fill reads the caller's body once into buf and hands the bytes on: to the
+// record when they fit, or else to owner if it still wants them.
+func (b *Body) fill(owner *attemptBody, buf []byte, rewind bool, done chan struct{}) {
+	var n int
+	var err error
+	if rewind {
+		err = b.seekStart()
+	}
+	if err == nil {
+		n, err = b.orig.Read(buf)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	defer b.endRead(done)
+	b.consumed += int64(n)
+	if b.mode == modeRecord {
+		b.record(buf[:n])
+	}
+	wanted := !owner.superseded && !owner.closed.Load()
+	if n > 0 && wanted && (b.mode == modeSeek || b.overflow) {
+		owner.pending = buf[:n] // buf is not reused before owner has read it: no other fill starts until then
+	}
+	switch {
+	case err == io.EOF && b.mode == modeSeek:
+		owner.eof = true
+	case err == io.EOF:
+		b.srcEOF = true
+	case err != nil && b.srcErr == nil:
+		b.srcErr = err
+	}
+}
+
+// Close marks this attempt's body closed and ends a wait of its Read. It
+// never blocks on a read in progress, and closes the caller's body if the
+// replay is over.
+func (a *attemptBody) Close() error {
+	if !a.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(a.done)
+	b := a.b
+	b.mu.Lock()
+	last := b.finished && b.cur == a
+	b.mu.Unlock()
+	if last {
+		b.closeOrig()
+	}
+	return nil
+}
