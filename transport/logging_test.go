@@ -228,3 +228,15 @@ func TestLoggingRedactsEveryEncodingOfASecret(t *testing.T) {
 		})
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	u, err := url.Parse("http://bob:hunter2@api.test/x?token=a%20SEKRIT&page=2&tenant=acme#frag")
+	require.NoError(t, err)
+	s, scrubbed := transport.RedactURL(u, "tenant")
+	assert.Equal(t, "http://REDACTED@api.test/x?token=REDACTED&page=2&tenant=REDACTED#REDACTED", s)
+	msg := scrubbed(`Get "` + u.String() + `": EOF; token was a SEKRIT`)
+	for _, leak := range []string{"hunter2", "SEKRIT", "acme"} {
+		assert.NotContains(t, msg, leak)
+	}
+	assert.Contains(t, msg, "page=2")
+}

@@ -190,3 +190,13 @@ func scrub(s string, secrets []string) string {
 	}
 	return s
 }
+
+// RedactURL returns u as Logging prints it (userinfo, fragment and the
+// values of secret query parameters replaced by Redacted, by the default
+// rules plus names), and a function that removes u's secrets, in every
+// encoding, from another string: an error message or a header that quotes
+// the URL. It is for output that Logging does not write, such as a report.
+func RedactURL(u *url.URL, names ...string) (redacted string, scrubbed func(string) string) {
+	s, secrets := newRedactor(names).url(u)
+	return s, func(v string) string { return scrub(v, secrets) }
+}

@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"time"
 
@@ -12,28 +14,70 @@ import (
 	"github.com/rtchain/rtchain/idempotency"
 )
 
-// flakyServer misbehaves as production servers do, on a fixed schedule so
-// that every run shows the same proportions: the nth GET (and the nth POST)
-// to arrive gets the nth fate.
+// flakyServer misbehaves as production servers do, on a schedule dealt per
+// call from a seed, so that a run is reproducible and both clients meet the
+// same faults: call i's first attempts fail (each with probability
+// faultRate, at most maxFaults in a row, so that a client with 3 retries can
+// always get through), and its later attempts succeed. A fault is
 //
-//	GET   1 in 7 a 503; 1 in 13 a reset connection; 1 in 29 a 2s stall;
-//	      1 in 50 a 429 with Retry-After: 1; the rest 200.
+//	GET   a 503; a reset connection; a 2s stall; a 429 with Retry-After: 1.
 //	POST  /pay, behind rtchain's idempotency middleware (it honours
-//	      Idempotency-Key): 1 in 11 a 503 before anything happens; 1 in 9
-//	      the payment is made and then the connection drops, so the
-//	      response is lost.
+//	      Idempotency-Key): a 503 before anything happens; or the payment
+//	      is made and then the connection drops, so the answer is lost.
+//
+// Each request names its call with ?call=i; the server counts attempts.
 type flakyServer struct {
 	*htu.Server
-	pay http.Handler
+	pay  http.Handler
+	seed uint64
 
-	mu      sync.Mutex
-	gets    int
-	posts   int
-	charged map[string]int // order → times charged
+	mu       sync.Mutex
+	attempts map[int]int    // call → attempts seen
+	charged  map[string]int // order → times charged
 }
 
-func startFlaky() *flakyServer {
-	f := &flakyServer{charged: map[string]int{}}
+const (
+	faultRate = 0.2
+	maxFaults = 3
+)
+
+type fault int
+
+const (
+	none fault = iota
+	unavailable
+	reset
+	stall
+	throttled
+	lostAnswer
+)
+
+// faults deals call i's schedule: the faults of its first attempts.
+func faults(seed uint64, call int, post bool) []fault {
+	rng := rand.New(rand.NewPCG(seed, uint64(call)))
+	var out []fault
+	for len(out) < maxFaults && rng.Float64() < faultRate {
+		r := rng.Float64()
+		switch {
+		case post && r < 0.45:
+			out = append(out, unavailable)
+		case post:
+			out = append(out, lostAnswer)
+		case r < 0.5:
+			out = append(out, unavailable)
+		case r < 0.75:
+			out = append(out, reset)
+		case r < 0.9:
+			out = append(out, stall)
+		default:
+			out = append(out, throttled)
+		}
+	}
+	return out
+}
+
+func startFlaky(seed uint64) *flakyServer {
+	f := &flakyServer{seed: seed, attempts: map[int]int{}, charged: map[string]int{}}
 	f.pay = idempotency.Middleware(idempotency.Options{})(http.HandlerFunc(f.charge))
 	f.Server = htu.Start(http.HandlerFunc(f.serve))
 	return f
@@ -45,45 +89,36 @@ var itemOK = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 })
 
 func (f *flakyServer) serve(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
 	post := r.Method == http.MethodPost
-	if post {
-		f.posts++
-	} else {
-		f.gets++
-	}
-	n, p := f.gets, f.posts
+	call, _ := strconv.Atoi(r.URL.Query().Get("call"))
+	f.mu.Lock()
+	f.attempts[call]++
+	n := f.attempts[call]
 	f.mu.Unlock()
-	if post {
-		f.servePay(w, r, p)
-		return
+	fate := none
+	if sched := faults(f.seed, call, post); n <= len(sched) {
+		fate = sched[n-1]
 	}
 	var step http.Handler
-	switch {
-	case n%50 == 25:
-		step = htu.TooManyRequests(1)
-	case n%13 == 5:
-		step = htu.Reset()
-	case n%29 == 11:
-		step = htu.Delay(2*time.Second, itemOK)
-	case n%7 == 3:
+	switch fate {
+	case unavailable:
 		step = htu.Status(http.StatusServiceUnavailable)
+	case reset:
+		step = htu.Reset()
+	case stall:
+		step = htu.Delay(2*time.Second, itemOK)
+	case throttled:
+		step = htu.TooManyRequests(1)
+	case lostAnswer:
+		f.pay.ServeHTTP(httptest.NewRecorder(), r) // charged...
+		step = htu.Reset()                         // ...but the answer is lost
 	default:
 		step = itemOK
+		if post {
+			step = f.pay
+		}
 	}
 	step.ServeHTTP(w, r)
-}
-
-func (f *flakyServer) servePay(w http.ResponseWriter, r *http.Request, n int) {
-	switch {
-	case n%11 == 2:
-		htu.Status(http.StatusServiceUnavailable).ServeHTTP(w, r)
-	case n%9 == 4:
-		f.pay.ServeHTTP(httptest.NewRecorder(), r) // charged...
-		htu.Reset().ServeHTTP(w, r)                // ...but the answer is lost
-	default:
-		f.pay.ServeHTTP(w, r)
-	}
 }
 
 // charge is the payment itself: the effect that must happen once per order.

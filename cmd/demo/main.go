@@ -2,8 +2,9 @@
 //
 // With no flags it starts a flaky server on loopback (503s, 429 with
 // Retry-After, dropped connections, slow attempts, payments whose answer is
-// lost) and sends the same workload through rtchain's default chain and,
-// for contrast, through a bare client, then prints both side by side.
+// lost, dealt per call from a seed that -seed sets and the run prints) and
+// sends the same workload through rtchain's default chain and, for
+// contrast, through a bare client, then prints both side by side.
 //
 // With -url it sends the workload to a real endpoint through the chain:
 //
@@ -20,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/signal"
@@ -38,6 +40,10 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
+// urlPerTryTimeout is -per-try-timeout's default with -url: the embedded
+// server answers in microseconds, a real endpoint may need seconds.
+const urlPerTryTimeout = 3 * time.Second
+
 // config is what the flags say.
 type config struct {
 	url           string
@@ -53,6 +59,7 @@ type config struct {
 	verbose       bool
 	json          bool
 	keys          bool
+	seed          uint64
 }
 
 type headerFlags []string
@@ -77,15 +84,17 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.n, "n", 0, "number of calls (default 200 for the embedded server, 10 with -url)")
 	fs.IntVar(&cfg.c, "c", 8, "calls in flight at once")
 	fs.Float64Var(&cfg.rate, "rate", 0, "client rate limit in requests per second, per attempt (0: none)")
-	fs.IntVar(&cfg.retries, "retries", 3, "retries after the first attempt (-1: none)")
+	fs.IntVar(&cfg.retries, "retries", 3, "retries after the first attempt (0 or -1: none)")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "bound on each call, retries included")
-	fs.DurationVar(&cfg.perTryTimeout, "per-try-timeout", 500*time.Millisecond, "bound on each attempt until its response headers (0: none)")
+	fs.DurationVar(&cfg.perTryTimeout, "per-try-timeout", 500*time.Millisecond,
+		"bound on each attempt until its response headers (0: none; with -url the default is "+urlPerTryTimeout.String()+")")
 	var hs headerFlags
 	fs.Var(&hs, "H", "request header 'Name: value' (repeatable)")
 	fs.StringVar(&cfg.data, "data", "", "request body for -url")
 	fs.StringVar(&cfg.dataFile, "data-file", "", "file whose contents are the request body for -url")
 	fs.BoolVar(&cfg.verbose, "v", false, "log each call and retry (log/slog, secrets redacted) to stderr")
 	fs.BoolVar(&cfg.json, "json", false, "print the summary as JSON")
+	fs.Uint64Var(&cfg.seed, "seed", 0, "seed of the embedded server's faults (default: a random one, printed, to repeat a run)")
 	fs.BoolVar(&cfg.keys, "keys", false, "give each POST/PATCH to -url an Idempotency-Key, which makes it retryable: only for servers that honour the header (the embedded server does, so its client always has keys)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `Usage: demo [flags]
@@ -107,6 +116,14 @@ Flags:
 		return nil, err
 	}
 	cfg.headers = hs
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["seed"] {
+		cfg.seed = rand.Uint64()
+	}
+	if !set["per-try-timeout"] && cfg.url != "" {
+		cfg.perTryTimeout = urlPerTryTimeout
+	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags come as -name value)", fs.Arg(0))
 	}

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,7 +38,7 @@ func decode(t *testing.T, out string) []map[string]any {
 }
 
 func TestEmbeddedServer(t *testing.T) {
-	code, out, errOut := runDemo(t, context.Background(), "-n", "60", "-c", "4", "-json")
+	code, out, errOut := runDemo(t, context.Background(), "-n", "60", "-c", "4", "-json", "-seed", "7")
 	require.Equal(t, 0, code, errOut)
 	all := decode(t, out)
 	require.Len(t, all, 2)
@@ -55,8 +57,9 @@ func TestEmbeddedServer(t *testing.T) {
 }
 
 func TestEmbeddedTable(t *testing.T) {
-	code, out, _ := runDemo(t, context.Background(), "-n", "20", "-c", "2")
+	code, out, _ := runDemo(t, context.Background(), "-n", "20", "-c", "2", "-seed", "3")
 	require.Equal(t, 0, code)
+	assert.Contains(t, out, "(-seed 3)", "the seed is printed, to repeat the run")
 	for _, row := range []string{"succeeded", "attempts sent", "retried after 503", "TCP connections opened", "duplicate POST effects", "latency p99"} {
 		assert.Contains(t, out, row)
 	}
@@ -134,4 +137,75 @@ func TestHelp(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, errOut, "Examples:")
 	assert.Contains(t, errOut, "-per-try-timeout")
+}
+
+// A call's schedule is the seed's alone, and never has more faults in a row
+// than 3 retries can get past: the exit status means something.
+func TestScheduleIsReproducibleAndBounded(t *testing.T) {
+	for seed := range uint64(50) {
+		faulted := 0
+		for call := range 200 {
+			post := call%5 == 4
+			f := faults(seed, call, post)
+			require.Equal(t, f, faults(seed, call, post), "same seed, same schedule")
+			require.LessOrEqual(t, len(f), maxFaults)
+			if len(f) > 0 {
+				faulted++
+			}
+		}
+		assert.InDelta(t, 40, faulted, 25, "about 1 call in 5 meets a fault (seed %d)", seed)
+	}
+	schedule := func(seed uint64) (all [][]fault) {
+		for call := range 200 {
+			all = append(all, faults(seed, call, call%5 == 4))
+		}
+		return all
+	}
+	assert.NotEqual(t, schedule(1), schedule(2), "another seed, another schedule")
+}
+
+// The same seed twice: the same attempts, whatever the interleaving.
+func TestSeedRepeatsARun(t *testing.T) {
+	attempts := func() float64 {
+		code, out, errOut := runDemo(t, context.Background(), "-n", "30", "-c", "3", "-json", "-seed", "11")
+		require.Equal(t, 0, code, errOut)
+		return decode(t, out)[0]["attempts_sent"].(float64)
+	}
+	assert.Equal(t, attempts(), attempts())
+}
+
+// Secrets in -url never reach the summary, in the table or in JSON.
+func TestURLSecretsAreRedacted(t *testing.T) {
+	srv := htu.NewServer(t, htu.Status(503))
+	u := strings.Replace(srv.URL, "http://", "http://user:pa55word@", 1) + "/x?token=s3cr3t-tok"
+	for _, format := range [][]string{nil, {"-json"}} {
+		code, out, errOut := runDemo(t, context.Background(), append([]string{"-url", u, "-n", "1", "-retries", "0"}, format...)...)
+		assert.Equal(t, 1, code)
+		for _, leak := range []string{"pa55word", "s3cr3t-tok"} {
+			assert.NotContains(t, out, leak)
+			assert.NotContains(t, errOut, leak)
+		}
+		assert.Contains(t, out, "REDACTED")
+	}
+}
+
+func TestProgressShowsCallsInFlight(t *testing.T) {
+	var buf bytes.Buffer
+	p := progressLine(&buf, "rtchain", 10, true)
+	p(3, 1, 4)
+	assert.Contains(t, buf.String(), "3/10 calls, 1 failed, 4 in flight")
+}
+
+// -url gets a per-try timeout fit for a real endpoint unless one is given.
+func TestPerTryTimeoutPerMode(t *testing.T) {
+	var discard bytes.Buffer
+	cfg, err := parseFlags(nil, &discard)
+	require.NoError(t, err)
+	assert.Equal(t, 500*time.Millisecond, cfg.perTryTimeout)
+	cfg, err = parseFlags([]string{"-url", "http://example.test/"}, &discard)
+	require.NoError(t, err)
+	assert.Equal(t, urlPerTryTimeout, cfg.perTryTimeout)
+	cfg, err = parseFlags([]string{"-url", "http://example.test/", "-per-try-timeout", "0"}, &discard)
+	require.NoError(t, err)
+	assert.Zero(t, cfg.perTryTimeout)
 }

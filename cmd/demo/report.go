@@ -72,18 +72,30 @@ func printJSON(w io.Writer, all []*stats) error {
 }
 
 // progressLine returns a progress reporter: a line redrawn in place on a
-// terminal, or a line at each quarter otherwise.
-func progressLine(w io.Writer, name string, total int, tty bool) func(done, failed int) {
+// terminal (calls done, failed and in flight), or a line at each quarter
+// otherwise.
+func progressLine(w io.Writer, name string, total int, tty bool) func(done, failed, inFlight int) {
 	quarter := max(total/4, 1)
-	return func(done, failed int) {
+	last := -1
+	return func(done, failed, inFlight int) {
 		switch {
 		case tty:
-			fmt.Fprintf(w, "\r%-8s %d/%d calls, %d failed", name, done, total, failed)
+			fmt.Fprintf(w, "\r%-8s %d/%d calls, %d failed, %d in flight ", name, done, total, failed, inFlight)
 			if done == total {
 				fmt.Fprintln(w)
 			}
-		case done%quarter == 0 || done == total:
+		case done != last && (done%quarter == 0 || done == total):
 			fmt.Fprintf(w, "%s: %d/%d calls, %d failed\n", name, done, total, failed)
 		}
+		last = done
 	}
+}
+
+// progressTick is how often a terminal's progress line is redrawn while
+// calls are in flight; 0 (no terminal) redraws only when a call ends.
+func progressTick(tty bool) time.Duration {
+	if tty {
+		return 200 * time.Millisecond
+	}
+	return 0
 }

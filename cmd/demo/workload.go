@@ -112,25 +112,50 @@ func (b *countingBase) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // runWorkload sends calls through client with c workers, each call bounded
-// by timeout, and reports progress. It stops early, cleanly, if ctx ends.
+// by timeout, and reports progress: when a call ends, and every tick while
+// calls are in flight. It stops early, cleanly, if ctx ends.
 func runWorkload(ctx context.Context, client *http.Client, calls []call, c int, timeout time.Duration,
-	progress func(done, failed int)) []outcome {
+	progress func(done, failed, inFlight int), tick time.Duration) []outcome {
 	out := make([]outcome, 0, len(calls))
 	var mu sync.Mutex
-	failed := 0
+	failed, inFlight := 0, 0
 	work := make(chan call)
 	var wg sync.WaitGroup
 	for range c {
 		wg.Go(func() {
 			for cl := range work {
+				mu.Lock()
+				inFlight++
+				mu.Unlock()
 				o := send(ctx, client, cl, timeout)
 				mu.Lock()
+				inFlight--
 				out = append(out, o)
 				if !o.ok() {
 					failed++
 				}
-				progress(len(out), failed) // under the lock: one writer, lines in order
+				progress(len(out), failed, inFlight) // under the lock: one writer, lines in order
 				mu.Unlock()
+			}
+		})
+	}
+	stop := make(chan struct{})
+	var ticker sync.WaitGroup
+	if tick > 0 {
+		ticker.Go(func() {
+			t := time.NewTicker(tick)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					mu.Lock()
+					if len(out) < len(calls) {
+						progress(len(out), failed, inFlight)
+					}
+					mu.Unlock()
+				}
 			}
 		})
 	}
@@ -144,6 +169,8 @@ feed:
 	}
 	close(work)
 	wg.Wait()
+	close(stop)
+	ticker.Wait()
 	return out
 }
 
@@ -173,8 +200,9 @@ func send(ctx context.Context, client *http.Client, cl call, timeout time.Durati
 	return outcome{call: cl, status: resp.StatusCode, err: err, latency: time.Since(start)}
 }
 
-// summarize fills s from the outcomes and the base's counters.
-func summarize(s *stats, outs []outcome, base *countingBase) {
+// summarize fills s from the outcomes and the base's counters; scrub
+// removes secrets from what it quotes.
+func summarize(s *stats, outs []outcome, base *countingBase, scrub func(string) string) {
 	s.Calls = len(outs)
 	lat := make([]time.Duration, 0, len(outs))
 	for _, o := range outs {
@@ -186,9 +214,9 @@ func summarize(s *stats, outs []outcome, base *countingBase) {
 		s.Failed++
 		if s.FirstError == "" {
 			if o.err != nil {
-				s.FirstError = o.err.Error()
+				s.FirstError = scrub(o.err.Error())
 			} else {
-				s.FirstError = fmt.Sprintf("%s %s: status %d", o.call.method, o.call.url, o.status)
+				s.FirstError = scrub(fmt.Sprintf("%s %s: status %d", o.call.method, o.call.url, o.status))
 			}
 		}
 	}
