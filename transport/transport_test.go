@@ -46,8 +46,9 @@ func TestChainDefaultsAndMistakes(t *testing.T) {
 		require.True(t, ok)
 		assert.NotSame(t, http.DefaultTransport, tr, "a transport of its own, not the shared global")
 		want := cleanhttp.DefaultPooledTransport()
-		assert.Equal(t, want.MaxIdleConnsPerHost, tr.MaxIdleConnsPerHost)
-		assert.Equal(t, want.IdleConnTimeout, tr.IdleConnTimeout)
+		assert.Equal(t, transport.DefaultMaxIdleConnsPerHost, tr.MaxIdleConnsPerHost)
+		assert.Equal(t, transport.DefaultMaxIdleConns, tr.MaxIdleConns)
+		assert.Equal(t, want.IdleConnTimeout, tr.IdleConnTimeout, "cleanhttp's otherwise")
 		tr.CloseIdleConnections()
 	})
 	t.Run("nil middleware panics at build time", func(t *testing.T) {

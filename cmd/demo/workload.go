@@ -15,8 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
-
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -94,9 +92,9 @@ type countingBase struct {
 }
 
 func newCountingBase(idle int) *countingBase {
-	b := &countingBase{Transport: cleanhttp.DefaultPooledTransport()}
-	// cleanhttp keeps GOMAXPROCS+1 idle connections per host: fewer than
-	// the calls in flight, which would close and redial connections.
+	// rtchain's pool: cleanhttp's keeps GOMAXPROCS+1 idle connections per
+	// host, fewer than the calls in flight, which would redial.
+	b := &countingBase{Transport: transport.DefaultPooledTransport()}
 	b.MaxIdleConnsPerHost = max(b.MaxIdleConnsPerHost, idle)
 	dial := b.DialContext
 	b.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
