@@ -34,6 +34,9 @@ const (
 type RetryPolicy struct {
 	// MaxRetries is the number of retries after the first attempt.
 	// 0 means DefaultMaxRetries; a negative value disables retries.
+	// Retries of a 429 whose Retry-After asks for a second or more do not
+	// count: the server is throttling, not failing, and said when to come
+	// back. Their waits add up to MaxRetryAfter at most in one call.
 	MaxRetries int
 
 	// BaseDelay scales the backoff: retry k waits a random duration in
@@ -189,6 +192,7 @@ const (
 	GiveUpRetryAfter    = "Retry-After above MaxRetryAfter"
 	GiveUpDeadline      = "wait would end after the deadline"
 	GiveUpNotReplayable = "request body cannot be replayed"
+	GiveUpThrottled     = "throttled for longer than MaxRetryAfter"
 )
 
 // GiveUpEvent describes a retryable attempt that a limit kept from being

@@ -92,6 +92,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	obs := observerFrom(ctx)
 	shift := t.firstHost(req)
+	retriesLeft := t.p.MaxRetries
+	var throttledFor time.Duration // waits asked by 429s, which spend no retries
 	for n := 1; ; n++ {
 		a := t.try(req, rbody, body, t.hostFor(req, n+shift), n, !safe && retries)
 		var another bool // a next attempt would go to another host
@@ -113,10 +115,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !a.refused { // a refusal cost the server nothing: no wait, no budget
 			wait, fromRetryAfter, stop = t.wait(ctx, &a, n, now)
 		}
+		throttled := retries && isThrottled(&a, wait, fromRetryAfter)
 		switch {
-		case n > t.p.MaxRetries:
+		case !throttled && retriesLeft == 0:
 			stop = GiveUpMaxRetries
 		case stop != "":
+		case throttled && throttledFor+wait > t.p.MaxRetryAfter:
+			stop = GiveUpThrottled
 		case hb != nil && !a.refused:
 			if spent = t.budgets.withdrawRetry(hb); !spent {
 				stop = GiveUpBudget
@@ -140,6 +145,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			return t.end(obs, &a, n)
 		}
+		if throttled {
+			throttledFor += wait
+		} else {
+			retriesLeft--
+		}
 		if t.p.OnRetry != nil || (obs != nil && obs.onRetry != nil) {
 			ev := RetryEvent{Attempt: a.public(n), Wait: wait, FromRetryAfter: fromRetryAfter}
 			if t.p.OnRetry != nil {
@@ -154,6 +164,16 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return t.end(obs, &a, n)
 		}
 	}
+}
+
+// isThrottled reports whether attempt a was throttled: a 429 whose
+// Retry-After asks for at least a second. Its retry waits as asked and
+// spends none of MaxRetries: the server is healthy and said when to come
+// back, and the call should not fail for losing the race for the server's
+// next tokens a few times in a row. Such waits add up to MaxRetryAfter at
+// most in one call, so no server can hold a call longer than that.
+func isThrottled(a *attempt, wait time.Duration, fromRetryAfter bool) bool {
+	return fromRetryAfter && wait >= time.Second && a.resp != nil && a.resp.StatusCode == http.StatusTooManyRequests
 }
 
 // pause releases a failed attempt and waits until wait has passed since

@@ -23,8 +23,17 @@ import (
 func TestNewClientThroughARateLimitedOrigin(t *testing.T) {
 	origin := htu.RateLimited(20, 10, time.Second, htu.OK("ok"))
 	srv := htu.NewServer(t, origin)
-	client := transport.NewClient()
+	var gaveUp sync.Map // reason → *atomic.Int32
+	client := transport.NewClientWith(transport.ClientOptions{Retry: transport.RetryPolicy{
+		OnGiveUp: func(e transport.GiveUpEvent) {
+			v, _ := gaveUp.LoadOrStore(e.Reason, new(atomic.Int32))
+			v.(*atomic.Int32).Add(1)
+		},
+	}}) // NewClient's chain, with a hook to say what stopped a retry
 	t.Cleanup(client.CloseIdleConnections)
+	t.Cleanup(func() {
+		gaveUp.Range(func(k, v any) bool { t.Logf("gave up %d times: %v", v.(*atomic.Int32).Load(), k); return true })
+	})
 
 	var ok, failed atomic.Int32
 	var firstErr sync.Once
@@ -167,4 +176,59 @@ func TestBreakerProbeTimeoutReopens(t *testing.T) {
 		assert.Equal(t, []string{"a.test:closed>open", "a.test:open>half-open", "a.test:half-open>open"}, tr.list(),
 			"a probe cut by the per-try timeout is a failure")
 	})
+}
+
+// A 429 that asks for a second or more is waited out without spending
+// MaxRetries; the server's waits add up to MaxRetryAfter at most; a 429 that
+// asks for no wait counts as any failure does.
+func TestThrottledRetriesSpendNoRetries(t *testing.T) {
+	for name, tc := range map[string]struct {
+		resps    []func() *http.Response
+		policy   transport.RetryPolicy
+		attempts int
+		status   int
+		took     time.Duration
+		gaveUp   string
+	}{
+		"five throttles, then served": {
+			resps:    []func() *http.Response{answer(429, "Retry-After", "1"), answer(429, "Retry-After", "1"), answer(429, "Retry-After", "1"), answer(429, "Retry-After", "1"), answer(429, "Retry-After", "1"), answer(200)},
+			policy:   transport.RetryPolicy{MaxRetries: 3},
+			attempts: 6, status: 200, took: 5 * time.Second,
+		},
+		"throttled past MaxRetryAfter in all": {
+			resps:    []func() *http.Response{answer(429, "Retry-After", "2")},
+			policy:   transport.RetryPolicy{MaxRetries: 3, MaxRetryAfter: 5 * time.Second},
+			attempts: 3, status: 429, took: 4 * time.Second, gaveUp: transport.GiveUpThrottled,
+		},
+		"Retry-After: 0 counts": {
+			resps:    []func() *http.Response{answer(429, "Retry-After", "0")},
+			policy:   transport.RetryPolicy{MaxRetries: 3},
+			attempts: 4, status: 429, gaveUp: transport.GiveUpMaxRetries,
+		},
+		"a 503 with Retry-After counts": {
+			resps:    []func() *http.Response{answer(503, "Retry-After", "1")},
+			policy:   transport.RetryPolicy{MaxRetries: 2},
+			attempts: 3, status: 503, took: 2 * time.Second, gaveUp: transport.GiveUpMaxRetries,
+		},
+		"no retries means none": {
+			resps:    []func() *http.Response{answer(429, "Retry-After", "1"), answer(200)},
+			policy:   transport.RetryPolicy{MaxRetries: -1},
+			attempts: 1, status: 429,
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var gaveUp string
+				tc.policy.OnGiveUp = func(e transport.GiveUpEvent) { gaveUp = e.Reason }
+				s := &scripted{resps: tc.resps}
+				resp, took, err := run(t, context.Background(), fast(tc.policy), s)
+				require.NoError(t, err)
+				resp.Body.Close()
+				assert.Equal(t, tc.status, resp.StatusCode)
+				assert.Len(t, s.at, tc.attempts)
+				assert.Equal(t, tc.took, took.Round(time.Millisecond))
+				assert.Equal(t, tc.gaveUp, gaveUp)
+			})
+		})
+	}
 }
