@@ -111,3 +111,43 @@ func ExampleRetryBudget() {
 	fmt.Printf("%d calls, %d requests (without a budget: %d)\n", calls, seen.Load(), calls*4)
 	// Output: 100 calls, 110 requests (without a budget: 400)
 }
+
+// A middleware placed inside Retry runs once per attempt, on a clone of its
+// own: the place to sign each attempt anew (a timestamped signature, a
+// refreshed token), as go-retryablehttp's PrepareRetry does.
+func ExampleRetry_signEachAttempt() {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println("server got", r.Header.Get("X-Signature"))
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+
+	sign := func(next http.RoundTripper) http.RoundTripper {
+		return transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			r := req.Clone(req.Context()) // never modify the request you are given
+			attempt := transport.AttemptFromContext(req.Context())
+			r.Header.Set("X-Signature", fmt.Sprintf("sig(%s %s, attempt %d)", r.Method, r.URL.Path, attempt))
+			return next.RoundTrip(r)
+		})
+	}
+	client := &http.Client{Transport: transport.Chain(nil,
+		transport.Retry(transport.RetryPolicy{BaseDelay: 1}),
+		sign, // inside Retry: once per attempt
+	)}
+	defer client.CloseIdleConnections()
+
+	resp, err := client.Get(srv.URL + "/orders")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status)
+	// Output:
+	// server got sig(GET /orders, attempt 1)
+	// server got sig(GET /orders, attempt 2)
+	// 200 OK
+}

@@ -46,6 +46,13 @@ type RetryPolicy struct {
 	// MaxDelay caps one backoff wait. 0 means DefaultMaxDelay.
 	MaxDelay time.Duration
 
+	// Backoff, when set, replaces the full-jitter backoff: it returns the
+	// wait before the retry that follows the attempt. Its result is capped
+	// at MaxDelay (a negative one means no wait). A Retry-After still
+	// replaces it, and the deadline still holds. It must be safe for
+	// concurrent use.
+	Backoff func(Attempt) time.Duration
+
 	// MaxRetryAfter is the longest Retry-After the server may ask for. A
 	// longer one ends the retries at once and the response is returned as it
 	// came. 0 means DefaultMaxRetryAfter.
@@ -61,6 +68,14 @@ type RetryPolicy struct {
 	// hold whatever it says: MaxRetries, MaxRetryAfter, the context's
 	// deadline, and a body that cannot be replayed.
 	Classifier Classifier
+
+	// Check is a Classifier that can also end the call with an error: when
+	// it returns one, the attempt's response (if any) is drained and
+	// closed, and the call returns the error (in a *RetryError), as
+	// go-retryablehttp's CheckRetry does. Otherwise its Decision counts as
+	// a Classifier's. It is asked before Classifier. It must be safe for
+	// concurrent use.
+	Check func(Attempt) (Decision, error)
 
 	// OnRetry, when set, is called before each wait for a retry, on the
 	// goroutine of the call. It must not read the response body.

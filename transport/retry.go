@@ -287,6 +287,20 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe,
 	if ctx.Err() != nil || a.bodyErr {
 		return false
 	}
+	if t.p.Check != nil {
+		d, err := t.p.Check(a.public(n))
+		if err != nil {
+			a.discard(t.p.DrainLimit, t.p.DrainTimeout)
+			a.resp, a.err, a.cancel = nil, err, nil
+			return false
+		}
+		switch d {
+		case RetryAttempt:
+			return true
+		case StopRetrying:
+			return false
+		}
+	}
 	if t.p.Classifier != nil {
 		switch t.p.Classifier(a.public(n)) {
 		case RetryAttempt:
@@ -313,7 +327,11 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe,
 // now. stop says why there is none: the server asks for more than
 // MaxRetryAfter, or the wait would end after the context's deadline.
 func (t *retryTransport) wait(ctx context.Context, a *attempt, n int, now time.Time) (d time.Duration, fromRetryAfter bool, stop string) {
-	d = backoff(t.p.BaseDelay, t.p.MaxDelay, n)
+	if t.p.Backoff != nil {
+		d = min(max(t.p.Backoff(a.public(n)), 0), t.p.MaxDelay)
+	} else {
+		d = backoff(t.p.BaseDelay, t.p.MaxDelay, n)
+	}
 	if a.resp != nil {
 		if ra, has := ParseRetryAfter(a.resp.Header, now); has {
 			if ra > t.p.MaxRetryAfter {
