@@ -76,8 +76,8 @@ func (a *attemptBody) Read(p []byte) (int, error) {
 			return n, nil
 		}
 		if b.reading == nil {
-			if n, err, done := a.endOfData(); done {
-				return n, err
+			if done, err := a.endOfData(); done {
+				return 0, err
 			}
 			b.startFill(a, len(p))
 		}
@@ -100,28 +100,28 @@ func (a *attemptBody) Read(p []byte) (int, error) {
 
 // endOfData reports, when no read is in flight and a has nothing buffered,
 // whether a's reads are over, and with what.
-func (a *attemptBody) endOfData() (int, error, bool) {
+func (a *attemptBody) endOfData() (done bool, err error) {
 	b := a.b
 	if b.mode == modeSeek {
 		switch {
 		case a.eof:
-			return 0, io.EOF, true
+			return true, io.EOF
 		case b.srcErr != nil:
-			return 0, b.srcErr, true
+			return true, b.srcErr
 		}
-		return 0, nil, false
+		return false, nil
 	}
 	switch {
 	case a.pos != b.consumed:
 		// The record overflowed while this attempt was replaying it: the
 		// bytes it needs next are gone. Never skip them.
-		return 0, ErrNotReplayable, true
+		return true, ErrNotReplayable
 	case b.srcErr != nil:
-		return 0, b.srcErr, true
+		return true, b.srcErr
 	case b.srcEOF:
-		return 0, io.EOF, true
+		return true, io.EOF
 	}
-	return 0, nil, false
+	return false, nil
 }
 
 // startFill starts one read of the caller's body, of up to size bytes, for

@@ -283,7 +283,7 @@ func IsRetryableStatus(code int) bool {
 // under errors.Is; they are timeouts of the transport, not of the caller, and
 // are transient. Retry tells the two apart by the caller's context itself.
 func IsTransientError(err error) bool {
-	if err == nil || isContextError(err) {
+	if err == nil || (!errors.Is(err, ErrPerTryTimeout) && isContextError(err)) {
 		return false
 	}
 	var (
@@ -324,9 +324,6 @@ func isContextError(err error) bool {
 	switch err {
 	case context.Canceled, context.DeadlineExceeded:
 		return true
-	}
-	if errors.Is(err, ErrPerTryTimeout) {
-		return false // the transport's timeout, whatever it wraps
 	}
 	switch u := err.(type) {
 	case interface{ Unwrap() error }:

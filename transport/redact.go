@@ -80,7 +80,14 @@ func (r *redactor) url(u *url.URL) (string, []string) {
 		c.RawQuery, qs = r.query(u.RawQuery)
 		secrets = append(secrets, qs...)
 	}
-	return c.String(), secrets
+	return c.String(), longestFirst(secrets)
+}
+
+// longestFirst sorts secrets for scrub: longer ones go first, so that no
+// part of one survives the removal of another that it contains.
+func longestFirst(secrets []string) []string {
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	return secrets
 }
 
 // query returns raw with the value of every secret parameter replaced, and
@@ -168,22 +175,16 @@ func (r *redactor) value(v string, secrets []string) string {
 	if strings.Contains(v, "://") {
 		if u, err := url.Parse(strings.TrimSpace(v)); err == nil && u.Scheme != "" {
 			s, more := r.url(u)
-			return scrub(s, append(secrets, more...))
+			return scrub(s, longestFirst(append(slices.Clone(secrets), more...)))
 		}
 	}
 	return scrub(v, secrets)
 }
 
-// scrub removes secrets from s, a string that may quote the URL (an error
-// message, a header). Longer secrets go first, so that no part of one
-// survives the removal of another that it contains.
+// scrub removes secrets, sorted longest first (as url returns them), from s,
+// a string that may quote the URL (an error message, a header).
 func scrub(s string, secrets []string) string {
-	if len(secrets) == 0 {
-		return s
-	}
-	sorted := slices.Clone(secrets)
-	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
-	for _, sec := range sorted {
+	for _, sec := range secrets {
 		if len(sec) >= 3 {
 			s = strings.ReplaceAll(s, sec, Redacted)
 		}

@@ -287,27 +287,23 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe,
 	if ctx.Err() != nil || a.bodyErr {
 		return false
 	}
+	d := Default
 	if t.p.Check != nil {
-		d, err := t.p.Check(a.public(n))
-		if err != nil {
+		var err error
+		if d, err = t.p.Check(a.public(n)); err != nil {
 			a.discard(t.p.DrainLimit, t.p.DrainTimeout)
 			a.resp, a.err, a.cancel = nil, err, nil
 			return false
 		}
-		switch d {
-		case RetryAttempt:
-			return true
-		case StopRetrying:
-			return false
-		}
 	}
-	if t.p.Classifier != nil {
-		switch t.p.Classifier(a.public(n)) {
-		case RetryAttempt:
-			return true
-		case StopRetrying:
-			return false
-		}
+	if d == Default && t.p.Classifier != nil {
+		d = t.p.Classifier(a.public(n))
+	}
+	switch d {
+	case RetryAttempt:
+		return true
+	case StopRetrying:
+		return false
 	}
 	if a.err != nil {
 		if a.refused {
