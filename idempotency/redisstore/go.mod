@@ -1,6 +1,6 @@
 module github.com/rtchain/rtchain/idempotency/redisstore
 
-go 1.25.0
+go 1.25
 
 replace github.com/rtchain/rtchain => ../..
 
@@ -16,6 +16,6 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/time v0.15.0 // indirect
+	golang.org/x/sys v0.40.0 // indirect
+	golang.org/x/time v0.14.0 // indirect
 )
