@@ -71,9 +71,9 @@ func (a *attemptBody) Read(p []byte) (int, error) {
 			a.pos += int64(n)
 			return n, nil
 		case b.mode == modeRecord && !b.overflow && a.pos < b.recorded:
-			n := b.replay(p, a.pos) // what is recorded needs no wait
+			n, err := b.replay(p, a.pos) // what is recorded needs no wait
 			a.pos += int64(n)
-			return n, nil
+			return n, err
 		}
 		if b.reading == nil {
 			if done, err := a.endOfData(); done {
@@ -131,7 +131,7 @@ func (a *attemptBody) endOfData() (done bool, err error) {
 // promised to replay.
 func (b *Body) startFill(owner *attemptBody, size int) {
 	size = min(size, chunkSize)
-	if room := b.limit - b.recorded; b.mode == modeRecord && !b.overflow && room > 0 {
+	if room := b.capacity() - b.recorded; b.mode == modeRecord && !b.overflow && room > 0 {
 		size = int(min(int64(size), room))
 	}
 	if cap(b.buf) < size {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 )
 
@@ -23,6 +24,7 @@ type mode uint8
 const (
 	modeEmpty   mode = iota // no body: every attempt gets req.Body as it is
 	modeGetBody             // retries call req.GetBody
+	modeFile                // the first attempt gets the caller's *os.File, retries their own handles
 	modeSeek                // retries rewind the caller's io.Seeker
 	modeRecord              // retries replay a bounded record, then read on
 )
@@ -39,9 +41,14 @@ type Body struct {
 	orig    io.ReadCloser
 	getBody func() (io.ReadCloser, error)
 	seeker  io.Seeker
-	start   int64 // the seeker's offset when New was called
-	limit   int64
-	handed  int // how many attempt bodies Next has returned
+	spare   *os.File // modeFile: the handle retries reopen the file from
+	start   int64    // the seeker's or file's offset when New was called
+	// limit is how many bytes the record keeps in memory, spillLimit how
+	// many more it may keep in a file in spillDir.
+	limit      int64
+	spillLimit int64
+	spillDir   string
+	handed     int // how many attempt bodies Next has returned
 
 	closeOnce sync.Once
 
@@ -62,6 +69,7 @@ type Body struct {
 	// chunks of chunkSize (the last may be shorter), so that it grows
 	// without copying and never holds more than the body.
 	chunks   [][]byte
+	spill    *spillFile // the record past limit, once there is one
 	recorded int64
 	consumed int64 // bytes read from the caller's body, recorded or not
 	overflow bool  // more than limit bytes were read; the record was dropped
@@ -69,22 +77,45 @@ type Body struct {
 	srcErr   error
 }
 
+// Options say how much of a body that can only be read once may be kept so
+// that it can be sent again.
+type Options struct {
+	// Limit is how many bytes are kept in memory. A negative Limit keeps
+	// nothing: such a body is streamed once.
+	Limit int64
+	// SpillLimit is how many more bytes, past Limit, may be kept in a
+	// temporary file; zero or negative keeps nothing on disk. The file is
+	// created only when a body passes Limit, and removed when the replay
+	// ends (on most systems it is unlinked as soon as it is created).
+	SpillLimit int64
+	// SpillDir is the directory of that file; "" means os.TempDir().
+	SpillDir string
+}
+
 // New prepares req's body for replay, keeping at most limit bytes in memory
-// (see the package doc for how each kind of body is handled). It does not
-// read the body. req is not modified.
+// and none on disk. It is NewWith(req, Options{Limit: limit}).
 func New(req *http.Request, limit int64) *Body {
-	b := &Body{orig: req.Body, limit: limit}
+	return NewWith(req, Options{Limit: limit})
+}
+
+// NewWith prepares req's body for replay as o says (see the package doc for
+// how each kind of body is handled). It does not read the body. req is not
+// modified.
+func NewWith(req *http.Request, o Options) *Body {
+	b := &Body{orig: req.Body, limit: o.Limit, spillLimit: o.SpillLimit, spillDir: o.SpillDir}
 	switch {
 	case req.Body == nil || req.Body == http.NoBody:
 		b.mode = modeEmpty
 	case req.GetBody != nil:
 		b.mode, b.getBody = modeGetBody, req.GetBody
+	case asFile(req.Body, b):
+		b.mode = modeFile
 	case canSeek(req.Body, b):
 		b.mode = modeSeek
-	case limit < 0 || req.ContentLength > limit:
+	case o.Limit < 0 || req.ContentLength > b.capacity():
 		// Streamed once: nothing is recorded, but a body that no attempt
 		// has touched yet (the dial failed) can still be sent whole.
-		b.mode, b.limit = modeRecord, 0
+		b.mode, b.limit, b.spillLimit = modeRecord, 0, 0
 	default:
 		b.mode = modeRecord
 	}
@@ -123,6 +154,11 @@ func (b *Body) Next() (io.ReadCloser, error) {
 			return nil, errors.Join(errors.New("bodyreplay: GetBody failed"), err)
 		}
 		return &watchedBody{ReadCloser: rc, b: b}, nil
+	case modeFile:
+		if first {
+			return b.orig, nil // unwrapped: the transport may sendfile it
+		}
+		return b.nextFile()
 	}
 	if !first {
 		if !b.Seal() {
@@ -190,7 +226,7 @@ func (b *Body) endRead(done chan struct{}) {
 // Seal never waits for a read in progress; the bytes such a read returns go
 // to the next attempt. It may be called more than once.
 func (b *Body) Seal() bool {
-	if b.mode == modeEmpty || b.mode == modeGetBody {
+	if b.mode == modeEmpty || b.mode == modeGetBody || b.mode == modeFile {
 		return true
 	}
 	b.mu.Lock()
@@ -214,14 +250,15 @@ func (b *Body) replayableLocked() bool {
 	if b.mode == modeSeek || b.reading == nil || b.srcEOF {
 		return true
 	}
-	return b.recorded < b.limit
+	return b.recorded < b.capacity()
 }
 
 // Err returns the first error that reading the caller's body (or a copy
 // from GetBody) returned, other than io.EOF. A failure of the caller's own
-// body is never a reason to retry.
+// body is never a reason to retry. In the file mode, whose attempts read
+// the file unwrapped, it is always nil.
 func (b *Body) Err() error {
-	if b.mode == modeEmpty {
+	if b.mode == modeEmpty || b.mode == modeFile {
 		return nil
 	}
 	b.mu.Lock()
@@ -230,10 +267,15 @@ func (b *Body) Err() error {
 }
 
 // Close ends the replay: the caller's body is closed now if the last
-// attempt's body is closed already, or else as soon as it is. In the modes
-// where each attempt's body is the caller's own or a fresh copy from GetBody,
-// the RoundTripper closes them and Close does nothing.
+// attempt's body is closed already, or else as soon as it is, and so is the
+// record's file. In the modes where each attempt's body is the caller's own
+// or a fresh copy (GetBody, a reopened file), the RoundTripper closes them,
+// and Close only releases the file mode's spare handle.
 func (b *Body) Close() {
+	if b.mode == modeFile {
+		b.closeOnce.Do(func() { _ = b.spare.Close() })
+		return
+	}
 	if b.mode != modeSeek && b.mode != modeRecord {
 		return
 	}
@@ -246,6 +288,13 @@ func (b *Body) Close() {
 	}
 }
 
+// closeOrig closes the caller's body and removes the record's file: no
+// attempt reads either any more.
 func (b *Body) closeOrig() {
-	b.closeOnce.Do(func() { _ = b.orig.Close() })
+	b.closeOnce.Do(func() {
+		_ = b.orig.Close()
+		b.mu.Lock()
+		b.closeSpill()
+		b.mu.Unlock()
+	})
 }

@@ -2,22 +2,37 @@
 // that a retry sends exactly the bytes the first attempt sent, in bounded
 // memory.
 //
-// New picks the cheapest way the body allows, in this order:
+// New (memory only) and NewWith (memory, then a temporary file) pick the
+// cheapest way the body allows, in this order:
 //
 //   - req.GetBody is set (http.NewRequest sets it for *bytes.Buffer,
 //     *bytes.Reader and *strings.Reader): each retry gets a fresh copy from
-//     it; nothing is kept in memory.
-//   - req.Body is an io.Seeker (an *os.File, say): a retry rewinds it to the
-//     offset it had when New was called; nothing is kept in memory.
-//   - Otherwise the bytes are recorded while the first attempt streams them,
-//     up to a limit. A retry replays the record and then goes on reading the
-//     caller's body where the first attempt stopped. Once more than the limit
-//     has been read the record is dropped and no retry is possible.
-//   - A body with a known length above the limit, or a negative limit, is
-//     streamed once and never recorded; it can still be sent again if no
-//     attempt has read any of it yet (the connection was refused, say).
+//     it; nothing is kept.
+//   - req.Body is a regular *os.File: the first attempt gets it as it is, so
+//     that net/http can hand it to the kernel (sendfile) rather than copy it
+//     through a wrapper; each retry gets a handle of its own on the same
+//     file, opened again and set to the offset the file had when New was
+//     called. An older attempt that the transport is still reading cannot
+//     move a retry's offset. Nothing is kept.
+//   - req.Body is another io.Seeker: a retry rewinds it to the offset it had
+//     when New was called; nothing is kept.
+//   - Otherwise the bytes are recorded while the first attempt streams them:
+//     up to Options.Limit in memory, then up to Options.SpillLimit more in a
+//     temporary file. A retry replays the record and then goes on reading
+//     the caller's body where the first attempt stopped. Once more than both
+//     limits together has been read, or the file fails (a full disk), the
+//     record is dropped and no retry is possible; the attempt in flight goes
+//     on intact.
+//   - A body with a known length above both limits together, or a negative
+//     limit, is streamed once and never recorded; it can still be sent again
+//     if no attempt has read any of it yet (the connection was refused, say).
 //
-// Entry points: New, Body.Next (the body of the next attempt), Bind (tie an
+// The record's file is made only for a body that passes the memory limit,
+// unlinked as soon as it is made where the system allows it (so that
+// nothing is left on disk even if the process dies), and closed with the
+// caller's body, when the replay is over.
+//
+// Entry points: New and NewWith, Body.Next (the body of the next attempt), Bind (tie an
 // attempt's body to the attempt's context), Body.Seal (stop the current
 // attempt, if another is possible, and report whether it is), Body.Err (an
 // error from the caller's own body), Body.Close.

@@ -10,3 +10,10 @@ func (b *Body) RecordCap() int {
 	}
 	return n
 }
+
+// SpillOpen reports whether the record's file is open.
+func (b *Body) SpillOpen() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.spill != nil
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/rtchain/rtchain/bodyreplay"
@@ -45,11 +46,23 @@ func FuzzReplay(f *testing.F) {
 	f.Add(bytes.Repeat([]byte("x"), 70_000), int64(65_536), uint64(3), 40_000, -1)
 	f.Add(bytes.Repeat([]byte("y"), 5000), int64(10_000), uint64(4), 100, 3000)
 	f.Add([]byte{}, int64(0), uint64(5), 0, -1)
+	f.Add(bytes.Repeat([]byte("z"), 100_000), int64(10_000), uint64(200_001), 100_000, -1) // spills 90,000 bytes
+	f.Add(bytes.Repeat([]byte("w"), 100_000), int64(10_000), uint64(100_001), 100_000, -1) // spill too small
 	f.Fuzz(func(t *testing.T, data []byte, limit int64, seed uint64, stop, failAt int) {
 		limit %= 1 << 20
 		rng := rand.New(rand.NewPCG(seed, 0))
 		src := &countingCloser{Reader: &splitReader{data: data, failAt: failAt, rng: rng}}
-		b := bodyreplay.New(request(t, src, 0), limit)
+		// Odd seeds let the record spill to a file past limit.
+		var spill int64
+		dir := t.TempDir()
+		if seed%2 == 1 {
+			spill = int64(seed>>1) % (1 << 20)
+		}
+		b := bodyreplay.NewWith(request(t, src, 0), bodyreplay.Options{Limit: limit, SpillLimit: spill, SpillDir: dir})
+		capacity := max(limit, 0)
+		if limit > 0 && spill > 0 {
+			capacity += spill
+		}
 
 		readUpTo := func(r io.Reader, n int) ([]byte, error) {
 			var out []byte
@@ -83,8 +96,8 @@ func FuzzReplay(f *testing.F) {
 			t.Fatalf("record holds %d bytes, limit %d", c, limit)
 		}
 		replayable := b.Seal()
-		if want := !failed && int64(len(got)) <= max(limit, 0); replayable != want {
-			t.Fatalf("Seal() = %v after reading %d of %d bytes with limit %d (failed %v)", replayable, len(got), len(data), limit, failed)
+		if want := !failed && int64(len(got)) <= capacity; replayable != want {
+			t.Fatalf("Seal() = %v after reading %d of %d bytes with limit %d, spill %d (failed %v)", replayable, len(got), len(data), limit, spill, failed)
 		}
 		_ = first.Close()
 		second, err := b.Next()
@@ -93,6 +106,9 @@ func FuzzReplay(f *testing.F) {
 				t.Fatalf("Next() = %v, want ErrNotReplayable", err)
 			}
 			b.Close()
+			if b.SpillOpen() {
+				t.Fatal("the record's file is still open")
+			}
 			return
 		}
 		if err != nil {
@@ -118,6 +134,12 @@ func FuzzReplay(f *testing.F) {
 		b.Close()
 		if src.closes.Load() != 1 {
 			t.Fatalf("caller's body closed %d times", src.closes.Load())
+		}
+		if b.SpillOpen() {
+			t.Fatal("the record's file is still open")
+		}
+		if left, _ := os.ReadDir(dir); len(left) > 0 {
+			t.Fatalf("the record's file is still on disk: %v", left)
 		}
 	})
 }

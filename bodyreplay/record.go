@@ -2,21 +2,43 @@ package bodyreplay
 
 // The record: the first bytes of a body that has no GetBody and cannot seek,
 // kept while the first attempt streams them, so that a retry can send them
-// again. b.mu is held by every caller.
+// again. The first limit bytes are kept in memory, the next spillLimit in a
+// temporary file (spill.go). b.mu is held by every caller.
 
-// chunkSize is the unit the record grows by.
+// chunkSize is the unit the record grows by in memory.
 const chunkSize = 32 << 10
 
+// capacity is how many bytes the record can hold, in memory and on disk.
+func (b *Body) capacity() int64 {
+	if b.spillLimit > 0 && b.limit > 0 {
+		return b.limit + min(b.spillLimit, 1<<62-b.limit)
+	}
+	return max(b.limit, 0)
+}
+
 // record appends p to the record, or drops the record once it would pass
-// the limit. The record's capacity never exceeds the limit.
+// its capacity, or when its file fails. The memory it holds never exceeds
+// the memory limit.
 func (b *Body) record(p []byte) {
 	if b.overflow || len(p) == 0 {
 		return
 	}
-	if b.recorded+int64(len(p)) > b.limit {
-		b.overflow, b.chunks = true, nil
+	if b.recorded+int64(len(p)) > b.capacity() {
+		b.dropRecord()
 		return
 	}
+	if room := b.limit - b.recorded; room > 0 {
+		n := int(min(int64(len(p)), room))
+		b.keep(p[:n])
+		p = p[n:]
+	}
+	if len(p) > 0 && !b.spillWrite(p) {
+		b.dropRecord()
+	}
+}
+
+// keep appends p, which fits under the memory limit, to the chunks.
+func (b *Body) keep(p []byte) {
 	for len(p) > 0 {
 		last := len(b.chunks) - 1
 		if last < 0 || len(b.chunks[last]) == cap(b.chunks[last]) {
@@ -31,8 +53,18 @@ func (b *Body) record(p []byte) {
 	}
 }
 
+// dropRecord gives the record up: no attempt after the current one can
+// have the whole body.
+func (b *Body) dropRecord() {
+	b.overflow, b.chunks = true, nil
+	b.closeSpill()
+}
+
 // replay copies into p the recorded bytes from pos on.
-func (b *Body) replay(p []byte, pos int64) int {
+func (b *Body) replay(p []byte, pos int64) (int, error) {
+	if pos >= b.limit {
+		return b.spillRead(p, pos)
+	}
 	c := b.chunks[pos/chunkSize]
-	return copy(p, c[pos%chunkSize:])
+	return copy(p, c[pos%chunkSize:]), nil
 }

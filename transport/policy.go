@@ -20,15 +20,17 @@ const (
 	DefaultBaseDelay       = 100 * time.Millisecond
 	DefaultMaxDelay        = 5 * time.Second
 	DefaultMaxRetryAfter   = 30 * time.Second
-	DefaultBodyReplayLimit = 1 << 20 // 1 MiB
-	DefaultDrainLimit      = 4 << 10 // 4 KiB
+	DefaultBodyReplayLimit = 1 << 20   // 1 MiB
+	DefaultBodySpillLimit  = 256 << 20 // 256 MiB
+	DefaultDrainLimit      = 4 << 10   // 4 KiB
 	DefaultDrainTimeout    = 500 * time.Millisecond
 )
 
 // RetryPolicy configures Retry. Its zero value means the documented defaults:
 // 3 retries, full-jitter backoff from 100ms capped at 5s, Retry-After honoured
-// up to 30s, no per-try timeout, bodies up to 1 MiB replayed, failed bodies
-// drained up to 4 KiB or 500ms.
+// up to 30s, no per-try timeout, streamed bodies replayed up to 1 MiB from
+// memory and 256 MiB more from a temporary file, failed bodies drained up to
+// 4 KiB or 500ms.
 //
 // A policy is copied by Retry; changing it afterwards has no effect.
 type RetryPolicy struct {
@@ -98,9 +100,25 @@ type RetryPolicy struct {
 
 	// BodyReplayLimit is how many bytes of a request body without GetBody
 	// (and that is not an io.Seeker) are kept in memory so that a retry can
-	// send them again. A longer body is sent once and not retried. 0 means
-	// DefaultBodyReplayLimit; a negative value keeps nothing.
+	// send them again. 0 means DefaultBodyReplayLimit; a negative value
+	// keeps nothing (such bodies are sent once and never retried).
 	BodyReplayLimit int64
+
+	// BodySpillLimit is how many more bytes of such a body, past
+	// BodyReplayLimit, are kept in a temporary file, so that a large
+	// upload from a plain io.Reader can be retried in bounded memory. The
+	// file is made only for a body that passes BodyReplayLimit, is
+	// unlinked as soon as it is made where the system allows it, and is
+	// closed when the call and its last attempt are done. A body longer
+	// than both limits together is sent once and not retried; if the file
+	// cannot be written (a full disk), the call goes on without a retry.
+	// 0 means DefaultBodySpillLimit; a negative value keeps nothing on
+	// disk. A request that is retried only if it never reached the server
+	// (a POST without an Idempotency-Key) keeps 4 KiB at most, in memory.
+	BodySpillLimit int64
+
+	// BodySpillDir is the directory of those files; "" means os.TempDir().
+	BodySpillDir string
 
 	// DrainLimit is how many bytes of a failed response body are read
 	// before the next attempt, so that its connection can be reused.
@@ -134,6 +152,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	p.MaxRetryAfter = orDefault(p.MaxRetryAfter, DefaultMaxRetryAfter)
 	p.DrainTimeout = orDefault(p.DrainTimeout, DefaultDrainTimeout)
 	p.BodyReplayLimit = orDefault(p.BodyReplayLimit, DefaultBodyReplayLimit)
+	p.BodySpillLimit = orDefault(p.BodySpillLimit, DefaultBodySpillLimit)
 	p.DrainLimit = orDefault(p.DrainLimit, DefaultDrainLimit)
 	if !p.Budget.Disabled {
 		p.Budget = p.Budget.withDefaults()

@@ -77,11 +77,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body *bodyreplay.Body
 	rbody := req.Body
 	if req.Body != nil && req.Body != http.NoBody && retries {
-		limit := t.p.BodyReplayLimit
+		o := bodyreplay.Options{Limit: t.p.BodyReplayLimit, SpillLimit: t.p.BodySpillLimit, SpillDir: t.p.BodySpillDir}
 		if !safe {
-			limit = min(limit, unsentReplayLimit)
+			o.Limit, o.SpillLimit = min(o.Limit, unsentReplayLimit), 0
 		}
-		body = bodyreplay.New(req, limit)
+		body = bodyreplay.NewWith(req, o)
 		defer body.Close()
 		rbody, _ = body.Next() // the first attempt's body never fails
 	}
@@ -160,6 +160,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		if err := t.pause(ctx, &a, now, wait); err != nil {
+			if body != nil {
+				_ = rbody.Close() // the next attempt's body, never sent: a file or a copy to release
+			}
 			a := attempt{err: err}
 			return t.end(obs, &a, n)
 		}

@@ -3,12 +3,16 @@ package transport_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	htu "github.com/rtchain/rtchain/httptestutil"
@@ -86,17 +90,39 @@ func TestRetryBodyReplay(t *testing.T) {
 		require.True(t, bytes.Equal(data, reqs[1].Body), "retry sent %d bytes, want the exact %d", len(reqs[1].Body), size)
 		requireClosedOnce(t, body)
 	})
-	t.Run("limit below the size: one attempt, no retry", func(t *testing.T) {
+	t.Run("past the memory limit: spilled to a file, exact bytes on the retry", func(t *testing.T) {
 		srv := htu.NewServer(t, halfThen503, htu.OK("stored"))
-		client, attempts := newRetrying(t, fast(transport.RetryPolicy{BodyReplayLimit: 1 << 20}))
+		dir := t.TempDir()
+		client, _ := newRetrying(t, fast(transport.RetryPolicy{BodyReplayLimit: 1 << 20, BodySpillDir: dir}))
 		body := newTrackedBody(opaque(data))
 		resp, err := client.Do(newRequest(t, context.Background(), http.MethodPut, srv.URL, body))
 		require.NoError(t, err)
-		readAll(t, resp)
-		require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-		require.Equal(t, int32(1), attempts.n.Load())
+		require.Equal(t, "stored", readAll(t, resp))
+		reqs := srv.Requests()
+		require.Len(t, reqs, 2)
+		require.True(t, bytes.Equal(data, reqs[1].Body), "retry sent %d bytes, want the exact %d", len(reqs[1].Body), size)
 		requireClosedOnce(t, body)
+		left, err := os.ReadDir(dir)
+		require.NoError(t, err)
+		require.Empty(t, left, "the spill file is removed")
 	})
+	for name, p := range map[string]transport.RetryPolicy{
+		"memory only, limit below the size: one attempt, no retry": {BodyReplayLimit: 1 << 20, BodySpillLimit: -1},
+		"memory and file below the size: one attempt, no retry":    {BodyReplayLimit: 1 << 20, BodySpillLimit: 1 << 20},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := htu.NewServer(t, halfThen503, htu.OK("stored"))
+			p.BodySpillDir = t.TempDir()
+			client, attempts := newRetrying(t, fast(p))
+			body := newTrackedBody(opaque(data))
+			resp, err := client.Do(newRequest(t, context.Background(), http.MethodPut, srv.URL, body))
+			require.NoError(t, err)
+			readAll(t, resp)
+			require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+			require.Equal(t, int32(1), attempts.n.Load())
+			requireClosedOnce(t, body)
+		})
+	}
 	t.Run("an io.Seeker is rewound", func(t *testing.T) {
 		srv := htu.NewServer(t, halfThen503, htu.OK("stored"))
 		// A limit far below the size: a seeker needs no record.
@@ -111,6 +137,37 @@ func TestRetryBodyReplay(t *testing.T) {
 		require.Len(t, reqs, 2)
 		require.True(t, bytes.Equal(data, reqs[1].Body))
 		require.Equal(t, 1, f.closes)
+	})
+	t.Run("an *os.File reaches the transport as itself, and retries get their own", func(t *testing.T) {
+		srv := htu.NewServer(t, halfThen503, htu.OK("stored"))
+		path := filepath.Join(t.TempDir(), "upload")
+		require.NoError(t, os.WriteFile(path, append([]byte("skipped"), data...), 0o600))
+		f, err := os.Open(path)
+		require.NoError(t, err)
+		_, err = f.Seek(int64(len("skipped")), 0)
+		require.NoError(t, err)
+		var bodies []io.ReadCloser
+		base := pooledBase(t)
+		spy := transport.RoundTripperFunc(func(r *http.Request) (*http.Response, error) {
+			bodies = append(bodies, r.Body)
+			return base.RoundTrip(r)
+		})
+		client, _ := newRetryingOver(spy, fast(transport.RetryPolicy{BodyReplayLimit: 1}))
+		req := newRequest(t, context.Background(), http.MethodPut, srv.URL, f)
+		req.ContentLength = size
+		resp, err := client.Do(req)
+		require.NoError(t, err)
+		require.Equal(t, "stored", readAll(t, resp))
+		reqs := srv.Requests()
+		require.Len(t, reqs, 2)
+		require.True(t, bytes.Equal(data, reqs[1].Body))
+		require.Len(t, bodies, 2)
+		assert.Same(t, f, bodies[0], "the caller's file, unwrapped: the kernel can sendfile it")
+		retryFile, ok := bodies[1].(*os.File)
+		require.True(t, ok, "the retry's body is a file too: %T", bodies[1])
+		closed := func(f *os.File) bool { _, err := f.Stat(); return errors.Is(err, os.ErrClosed) }
+		require.Eventually(t, func() bool { return closed(f) && closed(retryFile) },
+			5*time.Second, 5*time.Millisecond, "the transport closes each attempt's file")
 	})
 	t.Run("GetBody is used when set", func(t *testing.T) {
 		srv := htu.NewServer(t, htu.Status(503), htu.Status(503), htu.OK("stored"))

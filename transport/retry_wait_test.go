@@ -172,3 +172,28 @@ func TestRetryBackoffGrowsWithJitter(t *testing.T) {
 		}
 	})
 }
+
+// A call whose context ends during the wait before a retry releases the
+// body it had made ready for that retry (a copy from GetBody, a reopened
+// file), which no transport will ever close.
+func TestRetryCancelledInAWaitClosesTheNextBody(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{resps: []func() *http.Response{answer(503, "Retry-After", "5")}}
+		rt := transport.Chain(s, transport.Retry(transport.RetryPolicy{}))
+		ctx, cancel := context.WithCancel(context.Background())
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, "http://api.test/", strings.NewReader("payload"))
+		require.NoError(t, err)
+		var copies []*trackedBody
+		req.GetBody = func() (io.ReadCloser, error) {
+			b := newTrackedBody(strings.NewReader("payload"))
+			copies = append(copies, b)
+			return b, nil
+		}
+		time.AfterFunc(time.Second, cancel)
+		_, err = rt.RoundTrip(req)
+		require.ErrorIs(t, err, context.Canceled)
+		require.Len(t, s.at, 1)
+		require.Len(t, copies, 1)
+		assert.Equal(t, int32(1), copies[0].closes.Load())
+	})
+}
