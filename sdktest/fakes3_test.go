@@ -1,0 +1,125 @@
+package sdktest
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeS3 is an S3 endpoint (path-style) that checks what S3 checks on
+// every request: the SigV4 signature, recomputed, its age, and the payload
+// hash. It stores objects in memory and fails the requests its script
+// says, in order.
+type fakeS3 struct {
+	secret string
+
+	mu       sync.Mutex
+	script   []string // per request: "" serves, "503" SlowDown, "500" InternalError, "lost" stores and drops the answer
+	objects  map[string][]byte
+	puts     int // objects stored: the effects
+	requests []s3Request
+}
+
+// s3Request is what the fake saw of one request.
+type s3Request struct {
+	method, path  string
+	bodyLen       int
+	sigErr        error
+	sdkRequest    string // Amz-Sdk-Request
+	invocationID  string // Amz-Sdk-Invocation-Id
+	retryAttempt  string // rtchain's attempt header, when the client sets one
+	contentSHA256 string
+}
+
+func newFakeS3(t *testing.T, script ...string) (*fakeS3, string) {
+	t.Helper()
+	f := &fakeS3{secret: "fake-secret-key", script: script, objects: map[string][]byte{}}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return f, srv.URL
+}
+
+func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return // the client went away mid-body
+	}
+	seen := s3Request{
+		method: r.Method, path: r.URL.Path, bodyLen: len(body),
+		sigErr:        checkSigV4(r, body, f.secret, time.Now()),
+		sdkRequest:    r.Header.Get("Amz-Sdk-Request"),
+		invocationID:  r.Header.Get("Amz-Sdk-Invocation-Id"),
+		retryAttempt:  r.Header.Get("Retry-Attempt"),
+		contentSHA256: r.Header.Get("X-Amz-Content-Sha256"),
+	}
+	f.mu.Lock()
+	f.requests = append(f.requests, seen)
+	step := ""
+	if len(f.script) > 0 {
+		step, f.script = f.script[0], f.script[1:]
+	}
+	f.mu.Unlock()
+
+	if seen.sigErr != nil {
+		s3Error(w, http.StatusForbidden, "SignatureDoesNotMatch", seen.sigErr.Error())
+		return
+	}
+	switch step {
+	case "503":
+		s3Error(w, http.StatusServiceUnavailable, "SlowDown", "Please reduce your request rate.")
+		return
+	case "500":
+		s3Error(w, http.StatusInternalServerError, "InternalError", "We encountered an internal error.")
+		return
+	}
+	switch r.Method {
+	case http.MethodPut:
+		f.mu.Lock()
+		f.objects[r.URL.Path] = body
+		f.puts++
+		f.mu.Unlock()
+		if step == "lost" {
+			dropAnswer(w)
+			return
+		}
+		w.Header().Set("ETag", `"fake"`)
+	case http.MethodGet:
+		f.mu.Lock()
+		obj, ok := f.objects[r.URL.Path]
+		f.mu.Unlock()
+		if !ok {
+			s3Error(w, http.StatusNotFound, "NoSuchKey", "The specified key does not exist.")
+			return
+		}
+		_, _ = w.Write(obj)
+	default:
+		s3Error(w, http.StatusNotImplemented, "NotImplemented", r.Method)
+	}
+}
+
+func (f *fakeS3) seen() []s3Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]s3Request(nil), f.requests...)
+}
+
+func s3Error(w http.ResponseWriter, code int, s3code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message><RequestId>fake</RequestId></Error>`,
+		s3code, strings.ReplaceAll(msg, "<", "&lt;"))
+}
+
+// dropAnswer closes the connection without an answer: the effect happened,
+// and the client cannot know it.
+func dropAnswer(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		_ = conn.Close()
+	}
+}
