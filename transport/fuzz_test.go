@@ -36,6 +36,13 @@ func FuzzRetryAfter(f *testing.F) {
 		if d < 0 || (!ok && d != 0) {
 			t.Fatalf("ParseRetryAfter(%q, Date %q) = %v, %v", v, date, d, ok)
 		}
+		// The same value as milliseconds, beside a valid Retry-After.
+		for _, name := range []string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
+			ms, ok := transport.ParseRetryAfter(http.Header{name: {v}, "Retry-After": {"3"}}, time.Now())
+			if ms < 0 || !ok || ms > (1<<31)*time.Millisecond {
+				t.Fatalf("%s %q = %v, %v", name, v, ms, ok)
+			}
+		}
 		// Through Retry, whatever the header says, no wait passes the cap.
 		synctest.Test(t, func(t *testing.T) {
 			s := &scripted{resps: []func() *http.Response{answer(503, "Retry-After", v, "Date", date), answer(200)}}

@@ -63,11 +63,13 @@ func TestRetryAfterReplacesBackoff(t *testing.T) {
 		header []string
 		want   time.Duration
 	}{
-		"delay-seconds":     {[]string{"Retry-After", "3"}, 3 * time.Second},
-		"IMF-fixdate":       {[]string{"Retry-After", in.Format(http.TimeFormat)}, 7 * time.Second},
-		"RFC 850":           {[]string{"Retry-After", in.Format(time.RFC850)}, 7 * time.Second},
-		"ANSI C asctime":    {[]string{"Retry-After", in.Format(time.ANSIC)}, 7 * time.Second},
-		"server's own Date": {[]string{"Retry-After", epoch.Add(time.Hour + 5*time.Second).Format(http.TimeFormat), "Date", epoch.Add(time.Hour).Format(http.TimeFormat)}, 5 * time.Second},
+		"delay-seconds":       {[]string{"Retry-After", "3"}, 3 * time.Second},
+		"IMF-fixdate":         {[]string{"Retry-After", in.Format(http.TimeFormat)}, 7 * time.Second},
+		"RFC 850":             {[]string{"Retry-After", in.Format(time.RFC850)}, 7 * time.Second},
+		"ANSI C asctime":      {[]string{"Retry-After", in.Format(time.ANSIC)}, 7 * time.Second},
+		"server's own Date":   {[]string{"Retry-After", epoch.Add(time.Hour + 5*time.Second).Format(http.TimeFormat), "Date", epoch.Add(time.Hour).Format(http.TimeFormat)}, 5 * time.Second},
+		"retry-after-ms wins": {[]string{"Retry-After", "3", "Retry-After-Ms", "1250"}, 1250 * time.Millisecond},
+		"x-ms-retry-after-ms": {[]string{"X-Ms-Retry-After-Ms", "400"}, 400 * time.Millisecond},
 	} {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {

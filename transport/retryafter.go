@@ -10,8 +10,11 @@ import (
 // sensible MaxRetryAfter, far below time.Duration's overflow.
 const maxRetryAfterSeconds = 1 << 31
 
-// ParseRetryAfter reads the Retry-After header of h (RFC 9110 §10.2.3) and
-// reports how long the server asks the client to wait, measured from now.
+// ParseRetryAfter reads how long the server asks the client to wait,
+// measured from now: from retry-after-ms or x-ms-retry-after-ms
+// (milliseconds, as OpenAI's and Azure's APIs send them) when one of them
+// is valid, since they are the more precise, or else from the Retry-After
+// header of h (RFC 9110 §10.2.3).
 // It accepts delay-seconds and an HTTP-date in any of the three formats of
 // http.ParseTime. An HTTP-date is measured against the response's own Date
 // header when it has a valid one, so that clock skew between client and
@@ -22,6 +25,11 @@ const maxRetryAfterSeconds = 1 << 31
 // Huge delay-seconds saturate rather than overflow, so that they exceed any
 // cap. The result is never negative.
 func ParseRetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool) {
+	for _, name := range [...]string{"Retry-After-Ms", "X-Ms-Retry-After-Ms"} {
+		if ms, ok := parseDelaySeconds(strings.TrimSpace(h.Get(name))); ok {
+			return time.Duration(ms) * time.Millisecond, true
+		}
+	}
 	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
 		return 0, false
@@ -43,8 +51,12 @@ func ParseRetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool)
 	return wait, true
 }
 
-// parseDelaySeconds parses 1*DIGIT, saturating at maxRetryAfterSeconds.
+// parseDelaySeconds parses 1*DIGIT, saturating at maxRetryAfterSeconds
+// (read as milliseconds, that is still far above any sensible cap).
 func parseDelaySeconds(v string) (int64, bool) {
+	if v == "" {
+		return 0, false
+	}
 	var n int64
 	for i := 0; i < len(v); i++ {
 		c := v[i]

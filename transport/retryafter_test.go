@@ -20,6 +20,12 @@ func TestParseRetryAfter(t *testing.T) {
 		ok     bool
 	}{
 		{"absent", http.Header{}, 0, false},
+		{"retry-after-ms", http.Header{"Retry-After-Ms": {"1500"}}, 1500 * time.Millisecond, true},
+		{"x-ms-retry-after-ms", http.Header{"X-Ms-Retry-After-Ms": {"250"}}, 250 * time.Millisecond, true},
+		{"milliseconds win", http.Header{"Retry-After-Ms": {"250"}, "Retry-After": {"1"}}, 250 * time.Millisecond, true},
+		{"malformed milliseconds fall back", http.Header{"Retry-After-Ms": {"1.5"}, "Retry-After": {"2"}}, 2 * time.Second, true},
+		{"negative milliseconds ignored", http.Header{"X-Ms-Retry-After-Ms": {"-5"}}, 0, false},
+		{"huge milliseconds saturate", http.Header{"Retry-After-Ms": {"99999999999999999999"}}, (1 << 31) * time.Millisecond, true},
 		{"seconds", http.Header{"Retry-After": {"120"}}, 2 * time.Minute, true},
 		{"zero", http.Header{"Retry-After": {"0"}}, 0, true},
 		{"spaces", http.Header{"Retry-After": {" 5 "}}, 5 * time.Second, true},
