@@ -33,3 +33,35 @@ func Example() {
 	// attempt 1 sent "hello"
 	// attempt 2 sent "hello, world"
 }
+
+func ExampleNewWith() {
+	// A 3 MiB stream: 1 MiB is kept in memory, the rest in a temporary file
+	// (unlinked at once, closed with the replay).
+	upload := io.NopCloser(io.LimitReader(zeros{}, 3<<20))
+	req, _ := http.NewRequest(http.MethodPut, "http://api.example/", upload)
+
+	b := bodyreplay.NewWith(req, bodyreplay.Options{Limit: 1 << 20, SpillLimit: 64 << 20})
+	defer b.Close()
+
+	first, _ := b.Next()
+	n, _ := io.Copy(io.Discard, first) // the server read it all, then answered 503
+	fmt.Println("attempt 1 sent", n, "bytes")
+
+	if b.Seal() {
+		second, _ := b.Next()
+		n, _ := io.Copy(io.Discard, second)
+		fmt.Println("attempt 2 sent", n, "bytes")
+		_ = second.Close()
+	}
+	_ = first.Close()
+	// Output:
+	// attempt 1 sent 3145728 bytes
+	// attempt 2 sent 3145728 bytes
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
