@@ -13,7 +13,9 @@
 //     through a wrapper; each retry gets a handle of its own on the same
 //     file, opened again and set to the offset the file had when New was
 //     called. An older attempt that the transport is still reading cannot
-//     move a retry's offset. Nothing is kept.
+//     move a retry's offset. Nothing is kept. (net/http sends a file with
+//     sendfile only when the request's ContentLength is set; with an unknown
+//     length it reads a byte first and copies the rest.)
 //   - req.Body is another io.Seeker: a retry rewinds it to the offset it had
 //     when New was called; nothing is kept.
 //   - Otherwise the bytes are recorded while the first attempt streams them:
