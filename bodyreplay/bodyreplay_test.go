@@ -41,6 +41,16 @@ func request(t *testing.T, body io.Reader, length int64) *http.Request {
 	return req
 }
 
+// patterned is n bytes that differ from one position to the next, so that a
+// byte replayed at the wrong offset shows.
+func patterned(n int) []byte {
+	data := make([]byte, n)
+	for i := range data {
+		data[i] = byte(i % 251)
+	}
+	return data
+}
+
 // readSome reads n bytes of rc (or all of it, n < 0) in chunks of up to
 // chunk bytes.
 func readSome(t *testing.T, rc io.Reader, n, chunk int) []byte {
@@ -179,10 +189,7 @@ func TestSealCutsOffTheOldAttempt(t *testing.T) {
 // A transport may still be reading the old attempt's body on another
 // goroutine when the retry starts: the new attempt must get exact bytes.
 func TestSealRacesWithAReader(t *testing.T) {
-	data := make([]byte, 1<<20)
-	for i := range data {
-		data[i] = byte(i % 251)
-	}
+	data := patterned(1 << 20)
 	for range 20 {
 		b := bodyreplay.New(request(t, &countingCloser{Reader: bytes.NewReader(data)}, 0), 2<<20)
 		first, err := b.Next()

@@ -12,16 +12,6 @@ import (
 	"github.com/rtchain/rtchain/bodyreplay"
 )
 
-// patterned is n bytes that differ from one position to the next, so that a
-// byte replayed at the wrong offset shows.
-func patterned(n int) []byte {
-	data := make([]byte, n)
-	for i := range data {
-		data[i] = byte(i % 251)
-	}
-	return data
-}
-
 func TestSpillReplaysPastTheMemoryLimit(t *testing.T) {
 	data := patterned(3<<20 + 17)
 	dir := t.TempDir()
