@@ -19,7 +19,7 @@ import (
 // retryer off, rtchain's client as its HTTPClient. A 2 MiB PutObject meets
 // a 503 SlowDown and is sent again, signature and payload hash intact.
 func Example_s3() {
-	fake := &fakeS3{secret: "fake-secret-key", objects: map[string][]byte{}, script: []string{"503"}}
+	fake := makeFakeS3("503")
 	srv := httptest.NewServer(fake) // stands for S3
 	defer srv.Close()
 
@@ -27,7 +27,7 @@ func Example_s3() {
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(srv.URL), // not needed against AWS itself
 		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDFAKE", "fake-secret-key", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDFAKE", fakeSecret, ""),
 		HTTPClient:   transport.NewClient(),
 		Retryer:      aws.NopRetryer{}, // rtchain retries; the SDK must not retry on top
 	})

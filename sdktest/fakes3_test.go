@@ -36,9 +36,17 @@ type s3Request struct {
 	contentSHA256 string
 }
 
+// fakeSecret is the secret key the fake S3 checks signatures with.
+const fakeSecret = "fake-secret-key"
+
+// makeFakeS3 returns a fake S3 that plays script; newFakeS3 also serves it.
+func makeFakeS3(script ...string) *fakeS3 {
+	return &fakeS3{secret: fakeSecret, script: script, objects: map[string][]byte{}}
+}
+
 func newFakeS3(t *testing.T, script ...string) (*fakeS3, string) {
 	t.Helper()
-	f := &fakeS3{secret: "fake-secret-key", script: script, objects: map[string][]byte{}}
+	f := makeFakeS3(script...)
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	return f, srv.URL

@@ -18,13 +18,13 @@ import (
 )
 
 // newS3 is the recipe: the SDK's own retries off (aws.NopRetryer), rtchain's
-// client as its HTTPClient.
-func newS3(f *fakeS3, url string, hc *http.Client) *s3.Client {
+// client as its HTTPClient. It signs with secret.
+func newS3(secret, url string, hc *http.Client) *s3.Client {
 	return s3.New(s3.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(url),
 		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDFAKE", f.secret, ""),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKIDFAKE", secret, ""),
 		HTTPClient:   hc,
 		Retryer:      aws.NopRetryer{},
 	})
@@ -58,7 +58,7 @@ func TestS3RetriedBelowTheSDK(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, url := newFakeS3(t, tc.script...)
-			client := newS3(f, url, fastClient(transport.ClientOptions{}))
+			client := newS3(f.secret, url, fastClient(transport.ClientOptions{}))
 			data := payload(tc.size)
 			_, err := client.PutObject(context.Background(), &s3.PutObjectInput{
 				Bucket: aws.String("bucket"), Key: aws.String("key"), Body: bytes.NewReader(data),
@@ -76,7 +76,7 @@ func TestS3RetriedBelowTheSDK(t *testing.T) {
 	}
 	t.Run("UploadPart 6 MiB (multipart), 500 then success", func(t *testing.T) {
 		f, url := newFakeS3(t, "500")
-		client := newS3(f, url, fastClient(transport.ClientOptions{}))
+		client := newS3(f.secret, url, fastClient(transport.ClientOptions{}))
 		data := payload(6 << 20)
 		_, err := client.UploadPart(context.Background(), &s3.UploadPartInput{
 			Bucket: aws.String("bucket"), Key: aws.String("big"), UploadId: aws.String("upload-1"),
@@ -93,7 +93,7 @@ func TestS3RetriedBelowTheSDK(t *testing.T) {
 	})
 	t.Run("GetObject, 503 then the object", func(t *testing.T) {
 		f, url := newFakeS3(t, "", "503")
-		client := newS3(f, url, fastClient(transport.ClientOptions{}))
+		client := newS3(f.secret, url, fastClient(transport.ClientOptions{}))
 		data := payload(5000)
 		_, err := client.PutObject(context.Background(), &s3.PutObjectInput{
 			Bucket: aws.String("bucket"), Key: aws.String("key"), Body: bytes.NewReader(data),
@@ -114,7 +114,7 @@ func TestS3RetriedBelowTheSDK(t *testing.T) {
 // call succeeds.
 func TestS3LostAnswer(t *testing.T) {
 	f, url := newFakeS3(t, "lost")
-	client := newS3(f, url, fastClient(transport.ClientOptions{}))
+	client := newS3(f.secret, url, fastClient(transport.ClientOptions{}))
 	data := payload(300_000)
 	_, err := client.PutObject(context.Background(), &s3.PutObjectInput{
 		Bucket: aws.String("bucket"), Key: aws.String("key"), Body: bytes.NewReader(data),
@@ -133,7 +133,7 @@ func TestS3LostAnswer(t *testing.T) {
 // signer, is not signed and tells the server which attempt it sees.
 func TestS3AttemptHeaders(t *testing.T) {
 	f, url := newFakeS3(t, "503", "500")
-	client := newS3(f, url, fastClient(transport.ClientOptions{
+	client := newS3(f.secret, url, fastClient(transport.ClientOptions{
 		Headers: transport.HeaderOptions{AttemptHeader: "Retry-Attempt"},
 	}))
 	_, err := client.PutObject(context.Background(), &s3.PutObjectInput{

@@ -16,7 +16,7 @@ import (
 // differs from its signed hash, is refused.
 func TestFakeS3RefusesWhatS3Refuses(t *testing.T) {
 	f, url := newFakeS3(t)
-	client := newS3(&fakeS3{secret: "another-secret"}, url, fastClient(transport.ClientOptions{}))
+	client := newS3("another-secret", url, fastClient(transport.ClientOptions{}))
 	_, err := client.PutObject(context.Background(), &s3.PutObjectInput{
 		Bucket: aws.String("bucket"), Key: aws.String("key"), Body: bytes.NewReader(payload(10)),
 	})
