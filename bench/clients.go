@@ -36,14 +36,14 @@ var Libs = []Lib{
 	{"bare", func(base http.RoundTripper, _ bool) http.RoundTripper { return base }},
 	{"rtchain", func(base http.RoundTripper, budget bool) http.RoundTripper {
 		return transport.NewClientWith(transport.ClientOptions{
-			Base:   base,
-			Logger: quiet,
+			Base: base,
+			Log:  transport.LogOptions{Logger: quiet},
 			Retry: transport.RetryPolicy{
 				MaxRetries: MaxRetries, BaseDelay: time.Nanosecond, MaxDelay: time.Nanosecond,
 				Budget: transport.RetryBudget{Disabled: !budget},
 			},
-			NoBreaker: !budget, // a breaker would fail fast in an outage: not a like-for-like retry count
-			Timeout:   -1,
+			Breaker: transport.BreakerOptions{Disabled: !budget}, // a breaker would fail fast in an outage: not a like-for-like retry count
+			Timeout: -1,
 		}).Transport
 	}},
 	{"go-retryablehttp", func(base http.RoundTripper, _ bool) http.RoundTripper {

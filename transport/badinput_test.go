@@ -23,7 +23,7 @@ func fullChain(t *testing.T, base http.RoundTripper) http.RoundTripper {
 	t.Helper()
 	l, _, _ := jsonLogger(slog.LevelDebug)
 	return transport.NewClientWith(transport.ClientOptions{
-		Base: base, Logger: l, LogHeaders: true,
+		Base: base, Log: transport.LogOptions{Logger: l, LogHeaders: true},
 		Retry:   transport.RetryPolicy{BaseDelay: time.Millisecond, PerTryTimeout: time.Second},
 		Headers: transport.HeaderOptions{Static: http.Header{"User-Agent": {"bad-input"}}, AttemptHeader: "Retry-Attempt"},
 	}).Transport

@@ -44,13 +44,13 @@ func BenchmarkOverhead(b *testing.B) {
 	}{
 		{"base", canned},
 		{"Retry", transport.Chain(canned, transport.Retry(transport.RetryPolicy{}))},
-		{"Logging/disabled", transport.Chain(canned, transport.Logging(quiet))},
-		{"Logging/enabled", transport.Chain(canned, transport.Logging(loud))},
-		{"Headers", transport.Chain(canned, transport.Headers(http.Header{"User-Agent": {"x"}}))},
-		{"RateLimit/cool-down only", transport.Chain(canned, transport.RateLimitWith(transport.RateLimitOptions{}))},
-		{"RateLimit/limiter", transport.Chain(canned, transport.RateLimit(rate.NewLimiter(rate.Inf, 1)))},
+		{"Logging/disabled", transport.Chain(canned, transport.Logging(transport.LogOptions{Logger: quiet}))},
+		{"Logging/enabled", transport.Chain(canned, transport.Logging(transport.LogOptions{Logger: loud}))},
+		{"Headers", transport.Chain(canned, transport.Headers(transport.HeaderOptions{Static: http.Header{"User-Agent": {"x"}}}))},
+		{"RateLimit/cool-down only", transport.Chain(canned, transport.RateLimit(transport.RateLimitOptions{}))},
+		{"RateLimit/limiter", transport.Chain(canned, transport.RateLimit(transport.RateLimitOptions{Limiter: rate.NewLimiter(rate.Inf, 1)}))},
 		{"NewClient chain", transport.NewClientWith(transport.ClientOptions{Base: canned}).Transport},
-		{"NewClient chain+disabled logging", transport.NewClientWith(transport.ClientOptions{Base: canned, Logger: quiet}).Transport},
+		{"NewClient chain+disabled logging", transport.NewClientWith(transport.ClientOptions{Base: canned, Log: transport.LogOptions{Logger: quiet}}).Transport},
 	} {
 		b.Run(bc.name, func(b *testing.B) { benchRoundTrip(b, bc.rt) })
 	}

@@ -68,6 +68,9 @@ func (s BreakerState) String() string {
 // host's circuit opens when at least half of at least 20 requests in a 10s
 // window failed, stays open 5s, then closes after 3 successful probes.
 type BreakerOptions struct {
+	// Disabled leaves the layer out: Breaker returns the transport below
+	// as it is.
+	Disabled bool
 	// FailureRatio of the requests in a window that opens the circuit.
 	// 0 means DefaultBreakerFailureRatio.
 	FailureRatio float64
@@ -88,8 +91,14 @@ type BreakerOptions struct {
 	// Retry-After) is never a failure: the host is healthy and asks the
 	// client to slow down, which RateLimit's cool-down does.
 	IsFailure func(*http.Response, error) bool
-	// OnStateChange, when set, is called on each change of a host's state.
-	// Logging, when outside, logs the changes too.
+	// MaxHosts bounds the hosts whose circuits are kept; past it, the
+	// least recently used host's circuit is dropped, a closed one first.
+	// 0 means DefaultMaxHosts.
+	MaxHosts int
+	// OnStateChange, when set, is called on each change of a host's state,
+	// outside the breaker's locks. It must be safe for concurrent use.
+	// LogBreakerChanges logs the changes; NewClientWith wires it to its
+	// logger.
 	OnStateChange func(host string, from, to BreakerState)
 }
 
@@ -107,9 +116,10 @@ type BreakerOptions struct {
 // It is safe for concurrent use. It panics on negative options or a
 // FailureRatio above 1.
 func Breaker(o BreakerOptions) Middleware {
-	if o.FailureRatio < 0 || o.FailureRatio > 1 || o.MinRequests < 0 || o.Window < 0 || o.CoolDown < 0 || o.Probes < 0 {
+	if o.FailureRatio < 0 || o.FailureRatio > 1 || o.MinRequests < 0 || o.Window < 0 || o.CoolDown < 0 || o.Probes < 0 || o.MaxHosts < 0 {
 		panic("transport: BreakerOptions: negative value or FailureRatio above 1")
 	}
+	o.MaxHosts = orDefault(o.MaxHosts, DefaultMaxHosts)
 	o.FailureRatio = orDefault(o.FailureRatio, DefaultBreakerFailureRatio)
 	o.MinRequests = orDefault(o.MinRequests, DefaultBreakerMinRequests)
 	o.Window = orDefault(o.Window, DefaultBreakerWindow)
@@ -119,11 +129,11 @@ func Breaker(o BreakerOptions) Middleware {
 		o.IsFailure = IsHostFailure
 	}
 	return func(next http.RoundTripper) http.RoundTripper {
-		if next == nil {
-			panic("transport: Breaker: nil RoundTripper")
+		next = wrapped("Breaker", next)
+		if o.Disabled {
+			return next
 		}
-		return &breakerTransport{next: next, o: o, hosts: newHostTable(DefaultMaxHosts,
-			func() *circuit { return &circuit{} },
+		return &breakerTransport{next: next, o: o, hosts: newHostTable(o.MaxHosts, nil,
 			func(c *circuit) bool { // a closed circuit holds no verdict
 				c.mu.Lock()
 				defer c.mu.Unlock()
@@ -153,6 +163,8 @@ type breakerTransport struct {
 	hosts *hostTable[circuit]
 }
 
+var _ http.RoundTripper = (*breakerTransport)(nil)
+
 // circuit is one host's state, guarded by its own mutex.
 type circuit struct {
 	mu          sync.Mutex
@@ -171,7 +183,7 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	host := hostOf(req)
 	c := t.hosts.get(host)
 	probe, ch, err := t.admit(c, host)
-	t.report(req, host, ch)
+	t.report(host, ch)
 	if err != nil {
 		closeRequestBody(req)
 		return nil, err
@@ -182,12 +194,15 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	case rerr == nil || ctx.Err() == nil:
 		failed = t.o.IsFailure(resp, rerr)
 	case errors.Is(context.Cause(ctx), ErrPerTryTimeout):
-		failed = true // the host did not answer in time, whatever the error says
+		// A per-try clock above this layer (Retry outside a Chain) cut
+		// the attempt: the host did not answer in time. In a Chain the
+		// clock runs below, and its timeout arrives here as rerr.
+		failed = true
 	default:
 		t.release(c, probe) // the caller gave up: says nothing of the host
 		return resp, rerr
 	}
-	t.report(req, host, t.record(c, probe, failed))
+	t.report(host, t.record(c, probe, failed))
 	return resp, rerr
 }
 
@@ -271,16 +286,12 @@ func (c *circuit) set(s BreakerState) *change {
 	return ch
 }
 
-// report tells the hook and an outer Logging of a change, outside the lock.
-func (t *breakerTransport) report(req *http.Request, host string, ch *change) {
-	if ch == nil {
-		return
-	}
-	if t.o.OnStateChange != nil {
+// report tells the hook of a change, outside the lock. A change of state is
+// the host's, not the call's that happened to trigger it: it goes to the
+// breaker's own hook only, never to the call's Trace.
+func (t *breakerTransport) report(host string, ch *change) {
+	if ch != nil && t.o.OnStateChange != nil {
 		t.o.OnStateChange(host, ch.from, ch.to)
-	}
-	if obs := observerFrom(req.Context()); obs != nil && obs.onBreaker != nil {
-		obs.onBreaker(host, ch.from, ch.to)
 	}
 }
 

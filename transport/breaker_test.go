@@ -59,7 +59,13 @@ func (tr *transitions) list() []string {
 
 func statusOf(t *testing.T, rt http.RoundTripper, url string) (int, error) {
 	t.Helper()
-	resp, err := rt.RoundTrip(newRequest(t, context.Background(), http.MethodGet, url, nil))
+	return statusIn(t, context.Background(), rt, url)
+}
+
+// statusIn is statusOf with the request's context.
+func statusIn(t *testing.T, ctx context.Context, rt http.RoundTripper, url string) (int, error) {
+	t.Helper()
+	resp, err := rt.RoundTrip(newRequest(t, ctx, http.MethodGet, url, nil))
 	if err != nil {
 		return 0, err
 	}
@@ -180,9 +186,9 @@ func TestBreakerInsideRetry(t *testing.T) {
 		base := &switchable{code: 503}
 		l, records, _ := jsonLogger(slog.LevelDebug)
 		rt := transport.Chain(base,
-			transport.Logging(l),
+			transport.Logging(transport.LogOptions{Logger: l}),
 			transport.Retry(transport.RetryPolicy{}),
-			transport.Breaker(transport.BreakerOptions{MinRequests: 1}))
+			transport.Breaker(transport.BreakerOptions{MinRequests: 1, OnStateChange: transport.LogBreakerChanges(l)}))
 		_, err := statusOf(t, rt, "http://a.test/")
 		require.ErrorIs(t, err, transport.ErrCircuitOpen)
 		var rerr *transport.RetryError
@@ -197,6 +203,6 @@ func TestBreakerInsideRetry(t *testing.T) {
 				assert.Equal(t, "open", r["to"])
 			}
 		}
-		assert.True(t, saw, "Logging logs the state change")
+		assert.True(t, saw, "LogBreakerChanges logs the state change")
 	})
 }

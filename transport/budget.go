@@ -35,12 +35,17 @@ type RetryBudget struct {
 	// MaxBanked caps the tokens a run of successes saves for later, and is
 	// what a new host starts with. 0 means DefaultBudgetMaxBanked.
 	MaxBanked float64
+	// MaxHosts bounds the hosts whose budgets are kept; past it, the least
+	// recently used host's budget is dropped (a host seen again starts
+	// full). 0 means DefaultMaxHosts.
+	MaxHosts int
 }
 
 func (b RetryBudget) withDefaults() RetryBudget {
-	if b.Ratio < 0 || b.MaxBanked < 0 || math.IsNaN(b.Ratio+b.MinPerSecond+b.MaxBanked) {
-		panic("transport: RetryBudget: negative or NaN Ratio or MaxBanked")
+	if b.Ratio < 0 || b.MaxBanked < 0 || b.MaxHosts < 0 || math.IsNaN(b.Ratio+b.MinPerSecond+b.MaxBanked) {
+		panic("transport: RetryBudget: negative or NaN Ratio, MaxBanked or MaxHosts")
 	}
+	b.MaxHosts = orDefault(b.MaxHosts, DefaultMaxHosts)
 	b.Ratio = orDefault(b.Ratio, DefaultBudgetRatio)
 	b.MinPerSecond = orDefault(b.MinPerSecond, DefaultBudgetMinPerSecond)
 	b.MaxBanked = orDefault(b.MaxBanked, DefaultBudgetMaxBanked)
@@ -72,13 +77,11 @@ func newBudgets(conf RetryBudget) *budgets {
 		deposit: int64(conf.Ratio * milli),
 		banked:  int64(conf.MaxBanked * milli),
 	}
-	b.hosts = newHostTable(DefaultMaxHosts, func() *hostBudget {
-		hb := &hostBudget{}
+	b.hosts = newHostTable(conf.MaxHosts, func(hb *hostBudget) {
 		hb.balance.Store(b.banked)
 		if conf.MinPerSecond > 0 {
 			hb.floor = rate.NewLimiter(rate.Limit(conf.MinPerSecond), int(math.Ceil(conf.MinPerSecond)))
 		}
-		return hb
 	}, nil)
 	return b
 }

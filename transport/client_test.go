@@ -77,7 +77,7 @@ func TestNewClientWith(t *testing.T) {
 		l, records, _ := jsonLogger(slog.LevelDebug)
 		client := transport.NewClientWith(transport.ClientOptions{
 			Base:    pooledBase(t),
-			Logger:  l,
+			Log:     transport.LogOptions{Logger: l},
 			Retry:   fast(transport.RetryPolicy{}),
 			Headers: transport.HeaderOptions{Static: http.Header{"User-Agent": {"app/2"}}, AttemptHeader: "Retry-Attempt"},
 		})

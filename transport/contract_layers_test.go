@@ -3,6 +3,7 @@ package transport_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"testing"
 	"time"
@@ -19,15 +20,18 @@ import (
 // servers: the caller's request is left as it was and its body is closed
 // exactly once, whether the layer sends the request, refuses it, or gives
 // up on it.
+var errNoToken = errors.New("no token today")
+
 func TestLayersKeepTheRoundTripperContract(t *testing.T) {
 	data := []byte("a streamed body, no GetBody, no length")
-	var budgetReason string
+	var budgetReason transport.GiveUpReason
 	for _, tc := range []struct {
 		name string
 		// setup returns the transport under test over base, after any calls
 		// that put it in the state the case needs.
 		setup   func(t *testing.T, base http.RoundTripper, url string) http.RoundTripper
 		steps   []http.Handler
+		method  string // PUT when empty
 		timeout time.Duration
 		wantErr error
 		// check, when set, runs after the call.
@@ -53,14 +57,14 @@ func TestLayersKeepTheRoundTripperContract(t *testing.T) {
 		{
 			name: "RateLimit, admitted",
 			setup: func(t *testing.T, base http.RoundTripper, _ string) http.RoundTripper {
-				return transport.Chain(base, transport.RateLimit(rate.NewLimiter(rate.Inf, 1)))
+				return transport.Chain(base, transport.RateLimit(transport.RateLimitOptions{Limiter: rate.NewLimiter(rate.Inf, 1)}))
 			},
 			steps: []http.Handler{htu.OK("ok")},
 		},
 		{
 			name: "RateLimit, a cool-down past the deadline refuses",
 			setup: func(t *testing.T, base http.RoundTripper, url string) http.RoundTripper {
-				rt := transport.Chain(base, transport.RateLimitWith(transport.RateLimitOptions{}))
+				rt := transport.Chain(base, transport.RateLimit(transport.RateLimitOptions{}))
 				openWith(t, rt, url) // the 429 with Retry-After: 30 starts a cool-down
 				return rt
 			},
@@ -73,7 +77,7 @@ func TestLayersKeepTheRoundTripperContract(t *testing.T) {
 			setup: func(t *testing.T, base http.RoundTripper, _ string) http.RoundTripper {
 				l := rate.NewLimiter(rate.Every(time.Hour), 1)
 				l.Allow() // the only token is spent
-				return transport.Chain(base, transport.RateLimit(l))
+				return transport.Chain(base, transport.RateLimit(transport.RateLimitOptions{Limiter: l}))
 			},
 			steps:   []http.Handler{htu.OK("ok")},
 			timeout: 100 * time.Millisecond,
@@ -102,6 +106,44 @@ func TestLayersKeepTheRoundTripperContract(t *testing.T) {
 			steps:   []http.Handler{htu.Hang()},
 			wantErr: transport.ErrPerTryTimeout,
 		},
+		{
+			name: "Logging, enabled, with a retry",
+			setup: func(t *testing.T, base http.RoundTripper, _ string) http.RoundTripper {
+				l, _, _ := jsonLogger(slog.LevelDebug)
+				return transport.Chain(base, transport.Logging(transport.LogOptions{Logger: l, LogHeaders: true}),
+					transport.Retry(fast(transport.RetryPolicy{})))
+			},
+			steps: []http.Handler{htu.Status(503), htu.OK("ok")},
+		},
+		{
+			name: "Headers, static, dynamic and attempt fields",
+			setup: func(t *testing.T, base http.RoundTripper, _ string) http.RoundTripper {
+				return transport.Chain(base, transport.Headers(transport.HeaderOptions{
+					Static:        http.Header{"User-Agent": {"app/1"}},
+					Dynamic:       func(*http.Request) (http.Header, error) { return http.Header{"Authorization": {"Bearer t"}}, nil },
+					AttemptHeader: "Retry-Attempt",
+				}))
+			},
+			steps: []http.Handler{htu.OK("ok")},
+		},
+		{
+			name: "Headers, dynamic fields fail",
+			setup: func(t *testing.T, base http.RoundTripper, _ string) http.RoundTripper {
+				return transport.Chain(base, transport.Headers(transport.HeaderOptions{
+					Dynamic: func(*http.Request) (http.Header, error) { return nil, errNoToken },
+				}))
+			},
+			steps:   []http.Handler{htu.OK("ok")},
+			wantErr: errNoToken,
+		},
+		{
+			name: "IdempotencyKeys, a POST gets a key",
+			setup: func(t *testing.T, base http.RoundTripper, _ string) http.RoundTripper {
+				return transport.Chain(base, transport.IdempotencyKeys())
+			},
+			steps:  []http.Handler{htu.OK("ok")},
+			method: http.MethodPost,
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := htu.NewServer(t, tc.steps...)
@@ -113,7 +155,11 @@ func TestLayersKeepTheRoundTripperContract(t *testing.T) {
 				defer cancel()
 			}
 			body := newTrackedBody(opaque(data))
-			req := newRequest(t, ctx, http.MethodPut, srv.URL+"/path?q=1", body)
+			method := tc.method
+			if method == "" {
+				method = http.MethodPut
+			}
+			req := newRequest(t, ctx, method, srv.URL+"/path?q=1", body)
 			req.Header.Set("X-Caller", "mine")
 			before := snap(req)
 			resp, err := rt.RoundTrip(req)

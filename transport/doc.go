@@ -9,35 +9,51 @@
 //
 //   - NewClient returns an *http.Client over the default chain;
 //     NewClientWith configures it (ClientOptions).
-//   - Chain stacks middleware over a base RoundTripper (by default a pooled
-//     cleanhttp transport); the first middleware is the outermost. Anything
-//     outside Retry runs once per call, anything inside once per attempt.
-//   - Retry, configured by RetryPolicy, is the attempt loop. Its rules are
-//     exported as small functions: IsIdempotent, HasIdempotencyKey,
-//     IsRetryableStatus, IsTransientError, ParseRetryAfter. A Classifier
-//     overrides them; OnRetry observes each retry. RetryError is the error
-//     of a call that ended on an error; ErrPerTryTimeout marks an attempt cut
-//     by RetryPolicy.PerTryTimeout.
-//   - Logging and LoggingWith (LogOptions) log calls and retries through
-//     log/slog, with secrets redacted.
-//   - RetryBudget (on by default in RetryPolicy) bounds retries to a share
-//     of calls per host; RetryPolicy.Hosts fails retries over to equivalent
-//     instances; OnGiveUp says which limit stopped a retry.
-//   - Breaker (BreakerOptions) is a circuit breaker per host, inside Retry;
-//     an open circuit fails fast with ErrCircuitOpen (*CircuitOpenError).
-//     IsHostFailure is what it counts by default: 5xx, transient errors and
-//     timeouts, never a 429 (throttling is not failure).
+//   - Chain stacks middleware over a base RoundTripper (by default
+//     DefaultPooledTransport); the first middleware is the outermost.
+//     Anything outside Retry runs once per call, anything inside once per
+//     attempt.
+//   - Each middleware has one constructor, which takes its options struct
+//     (the zero value means the documented defaults): Retry(RetryPolicy),
+//     Breaker(BreakerOptions), RateLimit(RateLimitOptions),
+//     Logging(LogOptions), Headers(HeaderOptions); IdempotencyKeys() has
+//     none.
+//   - Retry is the attempt loop. Its rules are small exported functions:
+//     IsIdempotent, HasIdempotencyKey, IsRetryableStatus, IsTransientError,
+//     ParseRetryAfter. A Classifier (or Check) overrides them; a Backoff
+//     replaces the full jitter. RetryError is the error of a call that ended
+//     on an error; ErrPerTryTimeout marks an attempt cut by
+//     RetryPolicy.PerTryTimeout, whose clock Chain runs just above the base.
+//     RetryBudget (on by default) bounds retries to a share of calls per
+//     host; RetryPolicy.Hosts fails retries over to equivalent instances.
+//   - Trace, attached with WithTrace, observes a call: each retry
+//     (RetryEvent), each limit that stopped one (GiveUpEvent, GiveUpReason),
+//     each attempt held back by RateLimit (PacedEvent), and the end of the
+//     call (CallEndEvent). Logging is built on it; RetryPolicy.OnRetry and
+//     OnGiveUp are its transport-wide form.
+//   - Breaker is a circuit breaker per host, inside Retry; an open circuit
+//     fails fast with ErrCircuitOpen (*CircuitOpenError). IsHostFailure is
+//     what it counts by default: 5xx, transient errors and timeouts, never a
+//     429 (throttling is not failure). Its changes of state go to
+//     BreakerOptions.OnStateChange; LogBreakerChanges logs them.
+//   - RateLimit spends an x/time/rate token per attempt and honours
+//     servers' cool-downs, per host.
+//   - Logging logs calls and retries through log/slog, with secrets
+//     redacted (Redacted, RedactURL).
+//   - Headers sets static, dynamic and attempt-number header fields on each
+//     attempt; AttemptFromContext tells any middleware inside Retry which
+//     attempt it is handling.
 //   - IdempotencyKeys gives each POST and PATCH one Idempotency-Key for all
 //     of its attempts.
-//   - RateLimit and RateLimitWith (RateLimitOptions) spend an x/time/rate
-//     token per attempt and honour servers' cool-downs, per host.
-//   - Headers and HeadersWith (HeaderOptions) set static, dynamic and
-//     attempt-number header fields on each attempt; AttemptFromContext tells
-//     any middleware inside Retry which attempt it is handling.
 //   - Middleware and RoundTripperFunc are the plumbing for writing your own.
 //
-// Every middleware honours the http.RoundTripper contract: the caller's
-// request is never modified, its body is always closed, and a response is
-// never returned together with an error. Every middleware forwards
-// CloseIdleConnections to the transport below it.
+// Per-host state (budgets, circuits, cool-downs and limiters) is kept for
+// up to DefaultMaxHosts hosts per middleware, least recently used first
+// out; each middleware's options can change the bound.
+//
+// Every middleware is safe for concurrent use and honours the
+// http.RoundTripper contract: the caller's request is never modified, its
+// body is always closed, and a response is never returned together with an
+// error. Every middleware forwards CloseIdleConnections to the transport
+// below it.
 package transport

@@ -65,7 +65,7 @@ func ExampleLogging() {
 		},
 	}))
 	get(&http.Client{Transport: transport.Chain(nil,
-		transport.Logging(logger),
+		transport.Logging(transport.LogOptions{Logger: logger}),
 		transport.Retry(transport.RetryPolicy{}),
 	)}, srv.URL+"/?token=secret")
 	// Output:
@@ -75,12 +75,12 @@ func ExampleLogging() {
 }
 
 // Headers inside Retry runs once per attempt: the attempt header counts them.
-func ExampleHeadersWith() {
+func ExampleHeaders() {
 	srv := flaky("Retry-Attempt")
 	defer srv.Close()
 	get(&http.Client{Transport: transport.Chain(nil,
 		transport.Retry(transport.RetryPolicy{}),
-		transport.HeadersWith(transport.HeaderOptions{
+		transport.Headers(transport.HeaderOptions{
 			Static:        http.Header{"User-Agent": {"example/1.0"}},
 			AttemptHeader: "Retry-Attempt",
 		}),
@@ -119,7 +119,7 @@ func ExampleRateLimit() {
 	defer srv.Close()
 	get(&http.Client{Transport: transport.Chain(nil,
 		transport.Retry(transport.RetryPolicy{}),
-		transport.RateLimit(rate.NewLimiter(100, 1)), // 100 requests a second
+		transport.RateLimit(transport.RateLimitOptions{Limiter: rate.NewLimiter(100, 1)}), // 100 requests a second
 	)}, srv.URL)
 	// Output: 200 X=
 }

@@ -29,7 +29,7 @@ func ExampleNewClientWith() {
 	}))
 	client := transport.NewClientWith(transport.ClientOptions{
 		IdempotencyKeys: true, // this server honours Idempotency-Key
-		Logger:          logger,
+		Log:             transport.LogOptions{Logger: logger},
 		Headers:         transport.HeaderOptions{Static: http.Header{"User-Agent": {"shop/1.0"}}},
 	})
 	defer client.CloseIdleConnections()

@@ -6,3 +6,24 @@ import "net/http"
 func HostCount(rt http.RoundTripper) int {
 	return rt.(*rateTransport).hosts.len()
 }
+
+// HostTable is the per-host table over ints, for tests.
+type HostTable struct{ t *hostTable[int] }
+
+// NewHostTable returns a table of at most max hosts; idle, when set, says
+// which states may be dropped first.
+func NewHostTable(max int, idle func(*int) bool) HostTable {
+	return HostTable{newHostTable(max, nil, idle)}
+}
+
+// Get returns host's state, creating it if needed.
+func (h HostTable) Get(host string) *int { return h.t.get(host) }
+
+// Has reports whether the table holds host, without using it.
+func (h HostTable) Has(host string) bool {
+	_, ok := h.t.m.Load(host)
+	return ok
+}
+
+// Len returns how many hosts the table holds.
+func (h HostTable) Len() int { return h.t.len() }

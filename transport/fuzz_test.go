@@ -123,7 +123,7 @@ func FuzzRedaction(f *testing.F) {
 			}
 			return nil, &url.Error{Op: "Get", URL: req.URL.String(), Err: context.DeadlineExceeded}
 		})
-		rt := transport.Chain(base, transport.LoggingWith(transport.LogOptions{Logger: l, LogHeaders: true}),
+		rt := transport.Chain(base, transport.Logging(transport.LogOptions{Logger: l, LogHeaders: true}),
 			transport.Retry(transport.RetryPolicy{MaxRetries: 1, BaseDelay: time.Nanosecond}))
 		req, err := http.NewRequest(http.MethodGet, u, nil)
 		if err != nil {

@@ -8,7 +8,7 @@ import (
 	"strconv"
 )
 
-// HeaderOptions configures HeadersWith.
+// HeaderOptions configures Headers. Its zero value sets nothing.
 type HeaderOptions struct {
 	// Static fields are set on each attempt that does not already have them
 	// (User-Agent, an API version, ...).
@@ -23,15 +23,13 @@ type HeaderOptions struct {
 	AttemptHeader string
 }
 
-// Headers returns a middleware that sets each field of h that the request
-// does not already have. Inside Retry it runs once per attempt. The caller's
-// request is never modified: a request that needs fields is copied.
-func Headers(h http.Header) Middleware {
-	return HeadersWith(HeaderOptions{Static: h})
-}
-
-// HeadersWith is Headers with dynamic fields and an attempt header.
-func HeadersWith(o HeaderOptions) Middleware {
+// Headers returns a middleware that sets the fields of o on each request
+// that does not already have them: static ones, dynamic ones asked for on
+// every request, and the attempt number. Inside Retry it runs once per
+// attempt. The caller's request is never modified: a request that needs
+// fields is copied. Options that set nothing leave the chain as it is.
+// It is safe for concurrent use if o.Dynamic is.
+func Headers(o HeaderOptions) Middleware {
 	static := make(http.Header, len(o.Static))
 	for k, vs := range o.Static {
 		static[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
@@ -40,9 +38,11 @@ func HeadersWith(o HeaderOptions) Middleware {
 	if o.AttemptHeader != "" {
 		o.AttemptHeader = http.CanonicalHeaderKey(o.AttemptHeader)
 	}
+	empty := len(o.Static) == 0 && o.Dynamic == nil && o.AttemptHeader == ""
 	return func(next http.RoundTripper) http.RoundTripper {
-		if next == nil {
-			panic("transport: Headers: nil RoundTripper")
+		next = wrapped("Headers", next)
+		if empty {
+			return next
 		}
 		return &headerTransport{next: next, o: o}
 	}
@@ -52,6 +52,8 @@ type headerTransport struct {
 	next http.RoundTripper
 	o    HeaderOptions
 }
+
+var _ http.RoundTripper = (*headerTransport)(nil)
 
 func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var dynamic http.Header
@@ -93,36 +95,15 @@ func setMissing(h, add http.Header) {
 	}
 }
 
-// withHeader returns a shallow copy of req with a header of its own: the
-// cheapest copy that lets a middleware set fields without touching the
-// caller's request.
-func withHeader(req *http.Request) *http.Request {
-	r := new(http.Request)
-	*r = *req
-	r.Header = req.Header.Clone()
-	if r.Header == nil {
-		r.Header = make(http.Header)
-	}
-	return r
-}
-
-func closeRequestBody(req *http.Request) {
-	if req.Body != nil {
-		_ = req.Body.Close()
-	}
-}
-
 // IdempotencyKeys returns a middleware that gives each POST and PATCH that
 // has neither an Idempotency-Key nor an X-Idempotency-Key header a fresh
 // random key (a UUID from crypto/rand). Placed outside Retry, it makes every
 // attempt of a call carry the same key, which makes the call safe to retry
 // against a server that honours the key. Other methods, and keys the caller
-// set, are left alone.
+// set, are left alone. It is safe for concurrent use.
 func IdempotencyKeys() Middleware {
 	return func(next http.RoundTripper) http.RoundTripper {
-		if next == nil {
-			panic("transport: IdempotencyKeys: nil RoundTripper")
-		}
+		next = wrapped("IdempotencyKeys", next)
 		return &keysTransport{next: next}
 	}
 }
@@ -164,3 +145,5 @@ func newUUID() string {
 
 // CloseIdleConnections closes the idle connections of the transport below.
 func (t *headerTransport) CloseIdleConnections() { closeIdle(t.next) }
+
+func (t *keysTransport) below() http.RoundTripper { return t.next }

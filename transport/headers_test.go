@@ -24,9 +24,9 @@ func chainClient(t *testing.T, mws ...transport.Middleware) *http.Client {
 
 func TestHeadersStatic(t *testing.T) {
 	srv := htu.NewServer(t)
-	client := chainClient(t, transport.Headers(http.Header{
+	client := chainClient(t, transport.Headers(transport.HeaderOptions{Static: http.Header{
 		"user-agent": {"rtchain-test/1"}, "X-Api-Version": {"2024-01-01"},
-	}))
+	}}))
 	req := newRequest(t, context.Background(), http.MethodGet, srv.URL, nil)
 	req.Header.Set("X-Api-Version", "caller-wins")
 	before := snap(req)
@@ -44,7 +44,7 @@ func TestHeadersPerAttempt(t *testing.T) {
 	var tokens int
 	client := chainClient(t,
 		transport.Retry(fast(transport.RetryPolicy{})),
-		transport.HeadersWith(transport.HeaderOptions{
+		transport.Headers(transport.HeaderOptions{
 			Dynamic: func(*http.Request) (http.Header, error) {
 				tokens++
 				return http.Header{"Authorization": {fmt.Sprintf("Bearer token-%d", tokens)}}, nil
@@ -71,7 +71,7 @@ func TestHeadersPerAttempt(t *testing.T) {
 func TestHeadersDynamicError(t *testing.T) {
 	srv := htu.NewServer(t)
 	boom := errors.New("token service down")
-	client := chainClient(t, transport.HeadersWith(transport.HeaderOptions{
+	client := chainClient(t, transport.Headers(transport.HeaderOptions{
 		Dynamic: func(*http.Request) (http.Header, error) { return nil, boom },
 	}))
 	body := newTrackedBody(strings.NewReader("data"))

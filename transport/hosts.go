@@ -7,56 +7,117 @@ import (
 	"sync/atomic"
 )
 
+// DefaultMaxHosts bounds how many hosts each middleware keeps state for
+// (RetryBudget.MaxHosts, BreakerOptions.MaxHosts, RateLimitOptions.MaxHosts)
+// when its options say 0. A host's state takes a few hundred bytes at most.
+const DefaultMaxHosts = 16384
+
 // hostTable maps a URL host (case-insensitively) to per-host state, created
-// on demand, read without locks, and bounded: past max hosts, an idle state
-// (one whose loss forgets nothing that matters) is dropped, or any one if
-// none is idle. Budget, RateLimit and Breaker each keep one.
+// on demand and read without locks. It is bounded: past max hosts, a new
+// host takes the place of the least recently used one, found by the CLOCK
+// algorithm (a host used since the hand last passed it gets a second
+// chance), preferring one whose state is idle (its loss forgets nothing
+// that matters: a closed circuit, a cool-down that is over). Budget,
+// RateLimit and Breaker each keep one.
 type hostTable[T any] struct {
-	m        sync.Map // host → *T
-	n        atomic.Int64
-	max      int
-	newState func() *T
-	idle     func(*T) bool
+	m    sync.Map // host → *hostEntry[T]
+	max  int
+	init func(*T) // sets up a new host's state; nil for the zero value
+	idle func(*T) bool
+
+	mu   sync.Mutex // guards ring and hand
+	ring []ringSlot[T]
+	hand int
 }
 
-func newHostTable[T any](max int, newState func() *T, idle func(*T) bool) *hostTable[T] {
-	return &hostTable[T]{max: max, newState: newState, idle: idle}
+type hostEntry[T any] struct {
+	used  atomic.Bool // set on each use, cleared as the clock hand passes
+	state T
 }
 
+type ringSlot[T any] struct {
+	host string
+	e    *hostEntry[T]
+}
+
+func newHostTable[T any](max int, init func(*T), idle func(*T) bool) *hostTable[T] {
+	return &hostTable[T]{max: max, init: init, idle: idle}
+}
+
+// get returns host's state, creating it if needed. The common case, a host
+// already in the table, takes no lock and allocates nothing.
 func (h *hostTable[T]) get(host string) *T {
 	if v, ok := h.m.Load(host); ok {
-		return v.(*T)
+		return v.(*hostEntry[T]).touch()
 	}
 	if lower := strings.ToLower(host); lower != host {
 		host = lower
 		if v, ok := h.m.Load(host); ok {
-			return v.(*T)
+			return v.(*hostEntry[T]).touch()
 		}
 	}
-	v, loaded := h.m.LoadOrStore(host, h.newState())
-	if !loaded && h.n.Add(1) > int64(h.max) {
-		h.evict(host)
+	// A new host starts unmarked: it sits just behind the clock hand, so it
+	// is the last the hand reaches, and a use before then marks it.
+	e := &hostEntry[T]{}
+	if h.init != nil {
+		h.init(&e.state)
 	}
-	return v.(*T)
+	if v, loaded := h.m.LoadOrStore(host, e); loaded {
+		return v.(*hostEntry[T]).touch()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.ring) < h.max {
+		h.ring = append(h.ring, ringSlot[T]{host, e})
+		return &e.state
+	}
+	i := h.victim()
+	h.m.CompareAndDelete(h.ring[i].host, h.ring[i].e)
+	h.ring[i] = ringSlot[T]{host, e}
+	return &e.state
 }
 
-func (h *hostTable[T]) evict(keep string) {
-	var victim any
-	h.m.Range(func(k, v any) bool {
-		if k == keep {
-			return true
-		}
-		victim = k
-		return h.idle != nil && !h.idle(v.(*T)) // stop at the first idle one
-	})
-	if victim != nil {
-		h.m.Delete(victim)
-		h.n.Add(-1)
+// touch marks e used, writing only when the mark is not already there, so
+// that hosts read by many goroutines do not bounce a cache line.
+func (e *hostEntry[T]) touch() *T {
+	if !e.used.Load() {
+		e.used.Store(true)
 	}
+	return &e.state
+}
+
+// victim moves the clock hand to the slot to reuse: the first one not used
+// since the hand last passed and idle, or, after two turns without such a
+// slot, the first one not used. h.mu is held; the ring is full.
+func (h *hostTable[T]) victim() int {
+	fallback := -1
+	for range 2 * len(h.ring) {
+		i := h.hand
+		h.hand = (h.hand + 1) % len(h.ring)
+		e := h.ring[i].e
+		if e.used.Load() {
+			e.used.Store(false)
+			continue
+		}
+		if h.idle == nil || h.idle(&e.state) {
+			return i
+		}
+		if fallback < 0 {
+			fallback = i
+		}
+	}
+	if fallback < 0 { // every host in use on each turn: take the hand's
+		fallback = h.hand
+	}
+	return fallback
 }
 
 // len returns how many hosts the table holds.
-func (h *hostTable[T]) len() int { return int(h.n.Load()) }
+func (h *hostTable[T]) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.ring)
+}
 
 func hostOf(req *http.Request) string {
 	if req.URL == nil {

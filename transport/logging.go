@@ -11,7 +11,7 @@ import (
 // Warn, an error Error. Each retry is Info.
 const retryLevel = slog.LevelInfo
 
-// LogOptions configures LoggingWith. The zero value logs to slog.Default(),
+// LogOptions configures Logging. The zero value logs to slog.Default(),
 // without headers, with the default redaction.
 type LogOptions struct {
 	// Logger receives the records. nil means slog.Default().
@@ -30,23 +30,18 @@ type LogOptions struct {
 // Logging returns a middleware that logs one record per call (method,
 // redacted URL, status, attempts, duration, error) and, when Retry is inside
 // it, one record per retry (attempt, reason, wait, whether the wait came from
-// Retry-After). Levels follow the outcome: Debug for success, Info for 4xx
-// and retries, Warn for 5xx, Error for errors. Secrets are redacted (see
-// LogOptions.Redact). A nil logger means slog.Default().
+// Retry-After) and per limit that stopped one. Levels follow the outcome:
+// Debug for success, Info for 4xx and retries, Warn for 5xx, Error for
+// errors. Secrets are redacted (see LogOptions.Redact). It learns of retries
+// through the call's Trace (see WithTrace).
 //
 // When the logger has no level enabled, Logging costs nothing: it passes the
-// request straight on.
-func Logging(l *slog.Logger) Middleware {
-	return LoggingWith(LogOptions{Logger: l})
-}
-
-// LoggingWith is Logging with options.
-func LoggingWith(o LogOptions) Middleware {
+// request straight on. It is safe for concurrent use.
+func Logging(o LogOptions) Middleware {
+	r := newRedactor(o.Redact)
 	return func(next http.RoundTripper) http.RoundTripper {
-		if next == nil {
-			panic("transport: Logging: nil RoundTripper")
-		}
-		return &logTransport{next: next, o: o, r: newRedactor(o.Redact)}
+		next = wrapped("Logging", next)
+		return &logTransport{next: next, o: o, r: r}
 	}
 }
 
@@ -55,6 +50,8 @@ type logTransport struct {
 	o    LogOptions
 	r    *redactor
 }
+
+var _ http.RoundTripper = (*logTransport)(nil)
 
 func (t *logTransport) logger() *slog.Logger {
 	if t.o.Logger != nil {
@@ -69,18 +66,17 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !l.Enabled(ctx, slog.LevelError) {
 		return t.next.RoundTrip(req)
 	}
-	obs := &callObserver{
-		onBreaker: func(host string, from, to BreakerState) { t.logBreaker(ctx, l, host, from, to) },
-	}
+	attempts := 1
+	tr := &Trace{CallEnd: func(e CallEndEvent) { attempts = e.Attempts }}
 	if l.Enabled(ctx, retryLevel) {
-		obs.onRetry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
-		obs.onGiveUp = func(e GiveUpEvent) { t.logGiveUp(ctx, l, req, e) }
+		tr.Retry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
+		tr.GiveUp = func(e GiveUpEvent) { t.logGiveUp(ctx, l, req, e) }
 	}
 	start := time.Now()
-	resp, err := t.next.RoundTrip(req.WithContext(withObserver(ctx, obs)))
+	resp, err := t.next.RoundTrip(req.WithContext(WithTrace(ctx, tr)))
 	level := callLevel(resp, err)
 	if l.Enabled(ctx, level) {
-		t.logCall(ctx, l, level, req, resp, err, max(obs.attempts, 1), time.Since(start))
+		t.logCall(ctx, l, level, req, resp, err, attempts, time.Since(start))
 	}
 	return resp, err
 }
@@ -136,17 +132,22 @@ func (t *logTransport) logGiveUp(ctx context.Context, l *slog.Logger, req *http.
 		slog.String("method", req.Method), slog.String("url", u),
 		slog.Int("attempt", e.Attempt.Number),
 		slog.String("reason", scrub(e.Attempt.reason(), secrets)),
-		slog.String("stopped_by", e.Reason))
+		slog.String("stopped_by", e.Reason.String()))
 }
 
-// logBreaker logs a circuit's change: Warn when it opens, Info otherwise.
-func (t *logTransport) logBreaker(ctx context.Context, l *slog.Logger, host string, from, to BreakerState) {
-	level := slog.LevelInfo
-	if to == Open {
-		level = slog.LevelWarn
+// LogBreakerChanges returns a BreakerOptions.OnStateChange that logs each
+// change of a host's circuit to l: Warn when it opens, Info otherwise. A
+// change is the host's, not any one call's, so Logging does not log it;
+// NewClientWith wires this hook when ClientOptions.Log.Logger is set.
+func LogBreakerChanges(l *slog.Logger) func(host string, from, to BreakerState) {
+	return func(host string, from, to BreakerState) {
+		level := slog.LevelInfo
+		if to == Open {
+			level = slog.LevelWarn
+		}
+		l.LogAttrs(context.Background(), level, "circuit state",
+			slog.String("host", host), slog.String("from", from.String()), slog.String("to", to.String()))
 	}
-	l.LogAttrs(ctx, level, "circuit state",
-		slog.String("host", host), slog.String("from", from.String()), slog.String("to", to.String()))
 }
 
 // CloseIdleConnections closes the idle connections of the transport below.

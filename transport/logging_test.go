@@ -41,7 +41,7 @@ func jsonLogger(level slog.Level) (*slog.Logger, func(t *testing.T) []map[string
 func loggingClient(t *testing.T, o transport.LogOptions, p transport.RetryPolicy) *http.Client {
 	t.Helper()
 	client, _ := newRetrying(t, p)
-	client.Transport = transport.Chain(client.Transport, transport.LoggingWith(o))
+	client.Transport = transport.Chain(client.Transport, transport.Logging(o))
 	return client
 }
 
@@ -144,7 +144,7 @@ func TestLoggingScrubsErrorsThatQuoteTheURL(t *testing.T) {
 		// Like an http.Client nested in a custom transport: the error quotes the URL.
 		return nil, &url.Error{Op: "Get", URL: req.URL.String(), Err: io.ErrUnexpectedEOF}
 	})
-	rt := transport.Chain(base, transport.Logging(l), transport.Retry(fast(transport.RetryPolicy{MaxRetries: 1})))
+	rt := transport.Chain(base, transport.Logging(transport.LogOptions{Logger: l}), transport.Retry(fast(transport.RetryPolicy{MaxRetries: 1})))
 	_, err := rt.RoundTrip(newRequest(t, context.Background(), http.MethodGet,
 		"http://bob:"+secret+"@api.test/x?token="+secret, nil))
 	require.Error(t, err)
@@ -159,7 +159,7 @@ func TestLoggingDisabledPassesTheRequestThrough(t *testing.T) {
 		got = r
 		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
 	})
-	_, err := transport.Chain(base, transport.Logging(l)).RoundTrip(req)
+	_, err := transport.Chain(base, transport.Logging(transport.LogOptions{Logger: l})).RoundTrip(req)
 	require.NoError(t, err)
 	assert.Same(t, req, got, "a disabled logger adds nothing to the request")
 }
@@ -182,7 +182,9 @@ func TestLoggingSurvivesABrokenRoundTripper(t *testing.T) {
 	l, records, _ := jsonLogger(slog.LevelDebug)
 	base := transport.RoundTripperFunc(func(*http.Request) (*http.Response, error) { return nil, nil })
 	req := newRequest(t, context.Background(), http.MethodGet, "http://api.test/", nil)
-	assert.NotPanics(t, func() { _, _ = transport.Chain(base, transport.Logging(l)).RoundTrip(req) })
+	assert.NotPanics(t, func() {
+		_, _ = transport.Chain(base, transport.Logging(transport.LogOptions{Logger: l})).RoundTrip(req)
+	})
 	require.Len(t, records(t), 1)
 	assert.Equal(t, "ERROR", records(t)[0]["level"])
 }
@@ -210,7 +212,7 @@ func TestLoggingRedactsEveryEncodingOfASecret(t *testing.T) {
 				}
 				return nil, &url.Error{Op: "Get", URL: req.URL.String(), Err: io.ErrUnexpectedEOF}
 			})
-			rt := transport.Chain(base, transport.LoggingWith(transport.LogOptions{Logger: l, LogHeaders: true}),
+			rt := transport.Chain(base, transport.Logging(transport.LogOptions{Logger: l, LogHeaders: true}),
 				transport.Retry(fast(transport.RetryPolicy{MaxRetries: 2})))
 			u := &url.URL{Scheme: "http", Host: "api.test", Path: "/x", RawQuery: tc.query}
 			req := newRequest(t, context.Background(), http.MethodGet, u.String(), nil)

@@ -2,92 +2,133 @@ package transport
 
 import (
 	"context"
-	"sync"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
 	"time"
+
+	"github.com/rtchain/rtchain/bodyreplay"
 )
 
-// tryTimer is RetryPolicy.PerTryTimeout for one attempt: it cancels the
-// attempt when it fires, and it can be paused while a middleware inside
-// Retry waits on the client's side (for a rate limit, say), so that the
-// timeout bounds the attempt's time on the network, not in queues.
-type tryTimer struct {
-	mu        sync.Mutex
-	t         *time.Timer
-	deadline  time.Time
-	remaining time.Duration
-	paused    int
-	fired     bool
-	cancel    func() // cancels the attempt with a per-try timeout as its cause
+// The per-try timeout is a layer of its own at the bottom of the chain:
+// Retry puts RetryPolicy.PerTryTimeout in each attempt's context, and the
+// layer that Chain puts just above the base starts the clock when the
+// attempt gets there. (A Retry built outside Chain has no such layer below
+// it, and puts one just inside itself.) So the clock measures the attempt's time on the
+// network only, never its waits in the layers above (RateLimit), and an
+// attempt it cuts comes back up the chain as an error from below, which a
+// Breaker counts like any other timeout of the transport.
+
+// ErrPerTryTimeout is matched (errors.Is) by the error of an attempt that
+// RetryPolicy.PerTryTimeout cut short. So is context.DeadlineExceeded.
+var ErrPerTryTimeout = errors.New("transport: per-try timeout")
+
+type perTryTimeoutError struct{ d time.Duration }
+
+func (e *perTryTimeoutError) Error() string {
+	return fmt.Sprintf("transport: attempt timed out after %v (PerTryTimeout)", e.d)
 }
 
-type tryTimerKey struct{}
+// Timeout reports true, so that net.Error and os.IsTimeout see a timeout.
+func (e *perTryTimeoutError) Timeout() bool { return true }
 
-func startTryTimer(d time.Duration, cancel func()) *tryTimer {
-	tt := &tryTimer{cancel: cancel, deadline: time.Now().Add(d)}
-	tt.t = time.AfterFunc(d, tt.fire)
-	return tt
+func (e *perTryTimeoutError) Is(target error) bool {
+	return target == ErrPerTryTimeout || target == context.DeadlineExceeded
 }
 
-func (tt *tryTimer) fire() {
-	tt.mu.Lock()
-	if tt.paused > 0 || tt.fired { // a pause raced with the timer: it wins
-		tt.remaining = 0
-		tt.mu.Unlock()
-		return
+type perTryKey struct{}
+
+// withPerTry returns ctx with the per-try timeout d for the layer below, or
+// ctx itself when there is nothing to say: no timeout here, and none from
+// an outer Retry to override.
+func withPerTry(ctx context.Context, d time.Duration) context.Context {
+	if d <= 0 && perTryFrom(ctx) <= 0 {
+		return ctx
 	}
-	tt.fired = true
-	tt.mu.Unlock()
-	tt.cancel()
+	return context.WithValue(ctx, perTryKey{}, d)
 }
 
-func (tt *tryTimer) pause() {
-	tt.mu.Lock()
-	defer tt.mu.Unlock()
-	if tt.paused++; tt.paused == 1 && !tt.fired {
-		tt.t.Stop()
-		tt.remaining = time.Until(tt.deadline)
-	}
+func perTryFrom(ctx context.Context) time.Duration {
+	d, _ := ctx.Value(perTryKey{}).(time.Duration)
+	return d
 }
 
-func (tt *tryTimer) resume() {
-	tt.mu.Lock()
-	tt.paused--
-	if tt.paused > 0 || tt.fired {
-		tt.mu.Unlock()
-		return
-	}
-	if tt.remaining <= 0 {
-		tt.fired = true
-		tt.mu.Unlock()
-		tt.cancel()
-		return
-	}
-	tt.deadline = time.Now().Add(tt.remaining)
-	tt.t.Reset(tt.remaining)
-	tt.mu.Unlock()
+// perTryTransport runs the per-try clock around the transport below it.
+// last says to take the timeout out of the attempt's context, for a clock
+// that is not at the bottom of its chain.
+type perTryTransport struct {
+	next http.RoundTripper
+	last bool
 }
 
-// stop ends the timer when the attempt's headers are in, and reports
-// whether it had fired.
-func (tt *tryTimer) stop() (fired bool) {
-	tt.mu.Lock()
-	defer tt.mu.Unlock()
-	tt.t.Stop()
-	fired = tt.fired
-	tt.fired = true // no resume may restart it
-	return fired
+var _ http.RoundTripper = (*perTryTransport)(nil)
+
+func (t *perTryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	d := perTryFrom(req.Context())
+	if d <= 0 {
+		return t.next.RoundTrip(req)
+	}
+	ctx, cancel := context.WithCancelCause(req.Context())
+	if t.last {
+		ctx = context.WithValue(ctx, perTryKey{}, time.Duration(0))
+	}
+	timeout := &perTryTimeoutError{d}
+	timer := time.AfterFunc(d, func() { cancel(timeout) })
+	r := req.WithContext(ctx)
+	bodyreplay.Bind(r.Body, ctx) // a stalled caller's body cannot outlast the clock
+	resp, err := t.next.RoundTrip(r)
+	switch {
+	case !timer.Stop():
+		// The clock ran out: whatever came back is cut or about to be.
+		closeBody(resp)
+		cancel(nil)
+		return nil, timeout
+	case resp == nil || err != nil:
+		cancel(nil)
+		return resp, err
+	case resp.Body == nil:
+		cancel(nil)
+		return resp, nil
+	}
+	// The body stays readable after the headers, under the caller's
+	// context alone, until the caller closes it.
+	resp.Body = onClose(resp.Body, func() { cancel(nil) })
+	return resp, nil
 }
 
-// PausePerTryTimeout stops the clock of RetryPolicy.PerTryTimeout for the
-// attempt ctx belongs to, until resume is called: a middleware inside Retry
-// calls it around a wait on the client's side, so that the wait does not
-// count against the attempt. RateLimit does. Without a per-try timeout it
-// does nothing. resume must be called exactly once.
-func PausePerTryTimeout(ctx context.Context) (resume func()) {
-	tt, ok := ctx.Value(tryTimerKey{}).(*tryTimer)
-	if !ok {
-		return func() {}
+// CloseIdleConnections closes the idle connections of the transport below.
+func (t *perTryTransport) CloseIdleConnections() { closeIdle(t.next) }
+
+// onClose returns body with a Close that also runs hook, once, however
+// often it is called. A body that can be written to (101 Switching
+// Protocols) stays writable.
+func onClose(body io.ReadCloser, hook func()) io.ReadCloser {
+	hb := &hookBody{ReadCloser: body, hook: hook}
+	if w, ok := body.(io.Writer); ok {
+		return hookReadWriteBody{hb, w}
 	}
-	tt.pause()
-	return tt.resume
+	return hb
 }
+
+type hookBody struct {
+	io.ReadCloser
+	hook func()
+	done atomic.Bool
+}
+
+func (b *hookBody) Close() error {
+	err := b.ReadCloser.Close()
+	if b.done.CompareAndSwap(false, true) {
+		b.hook()
+	}
+	return err
+}
+
+type hookReadWriteBody struct {
+	*hookBody
+	w io.Writer
+}
+
+func (b hookReadWriteBody) Write(p []byte) (int, error) { return b.w.Write(p) }

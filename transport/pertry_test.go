@@ -50,7 +50,7 @@ func TestPerTryTimeoutPausesForClientSideWaits(t *testing.T) {
 					})
 				},
 			}),
-			transport.RateLimitWith(transport.RateLimitOptions{}))
+			transport.RateLimit(transport.RateLimitOptions{}))
 		require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
 		second.Wait()
 		mu.Lock()
@@ -60,24 +60,91 @@ func TestPerTryTimeoutPausesForClientSideWaits(t *testing.T) {
 	})
 }
 
-func TestPausePerTryTimeoutStillBoundsTheRest(t *testing.T) {
+// The clock runs below every layer of a Chain: a middleware inside Retry
+// that waits on the client's side (300ms here) spends none of it, and the
+// time on the network is still bounded.
+func TestPerTryTimeoutCountsOnlyTheNetwork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var attempts atomic.Int32
-		// Waits 300ms paused, then hangs on the "network" until cancelled.
-		base := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		hang := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 			attempts.Add(1)
-			resume := transport.PausePerTryTimeout(req.Context())
-			time.Sleep(300 * time.Millisecond)
-			resume()
 			<-req.Context().Done()
 			return nil, req.Context().Err()
 		})
-		rt := transport.Chain(base, transport.Retry(transport.RetryPolicy{MaxRetries: -1, PerTryTimeout: 100 * time.Millisecond}))
+		queue := func(next http.RoundTripper) http.RoundTripper {
+			return transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+				time.Sleep(300 * time.Millisecond) // a client-side queue
+				return next.RoundTrip(req)
+			})
+		}
+		rt := transport.Chain(hang, transport.Retry(transport.RetryPolicy{MaxRetries: -1, PerTryTimeout: 100 * time.Millisecond}), queue)
 		start := time.Now()
 		err := do(t, rt, context.Background(), "http://a.test/")
 		require.ErrorIs(t, err, transport.ErrPerTryTimeout)
-		assert.Equal(t, 400*time.Millisecond, time.Since(start), "300ms paused + 100ms on the clock")
+		assert.Equal(t, 400*time.Millisecond, time.Since(start), "300ms queued + 100ms on the clock")
 		assert.Equal(t, int32(1), attempts.Load())
-		assert.NotPanics(t, func() { transport.PausePerTryTimeout(context.Background())() })
+	})
+}
+
+// A layer between Retry and the base sees an attempt cut by the clock as an
+// error from below, with its own context intact: the caller did not give up.
+func TestPerTryTimeoutIsAnErrorFromBelow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hang := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		})
+		var seen error
+		var ctxErr error
+		spy := func(next http.RoundTripper) http.RoundTripper {
+			return transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+				resp, err := next.RoundTrip(req)
+				seen, ctxErr = err, req.Context().Err()
+				return resp, err
+			})
+		}
+		rt := transport.Chain(hang, transport.Retry(transport.RetryPolicy{MaxRetries: -1, PerTryTimeout: 100 * time.Millisecond}), spy)
+		require.ErrorIs(t, do(t, rt, context.Background(), "http://a.test/"), transport.ErrPerTryTimeout)
+		require.ErrorIs(t, seen, transport.ErrPerTryTimeout)
+		assert.True(t, transport.IsTransientError(seen))
+		assert.NoError(t, ctxErr, "the attempt's context above the clock is not cancelled")
+	})
+}
+
+// Retry used without Chain still has a clock: just inside it.
+func TestPerTryTimeoutWithoutChain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var attempts atomic.Int32
+		hang := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			attempts.Add(1)
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		})
+		rt := transport.Retry(transport.RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, PerTryTimeout: 100 * time.Millisecond})(hang)
+		err := do(t, rt, context.Background(), "http://a.test/")
+		require.ErrorIs(t, err, transport.ErrPerTryTimeout)
+		assert.Equal(t, int32(2), attempts.Load(), "a per-try timeout is retried")
+	})
+}
+
+// The response that comes back in time stays readable after the clock
+// would have run out, and closing it releases the attempt's context once.
+func TestPerTryTimeoutLeavesTheBodyReadable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var attemptCtx context.Context
+		base := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+			attemptCtx = req.Context()
+			return answer(200)(), nil
+		})
+		rt := transport.Chain(base, transport.Retry(transport.RetryPolicy{PerTryTimeout: 100 * time.Millisecond}))
+		req, err := http.NewRequest(http.MethodGet, "http://a.test/", nil)
+		require.NoError(t, err)
+		resp, err := rt.RoundTrip(req)
+		require.NoError(t, err)
+		time.Sleep(time.Second)
+		require.NoError(t, attemptCtx.Err(), "the clock stopped when the headers came")
+		require.NoError(t, resp.Body.Close())
+		require.NoError(t, resp.Body.Close())
+		assert.ErrorIs(t, attemptCtx.Err(), context.Canceled, "Close released the attempt")
 	})
 }

@@ -1,16 +1,8 @@
 package transport
 
 import (
-	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -60,9 +52,14 @@ type RetryPolicy struct {
 	// came. 0 means DefaultMaxRetryAfter.
 	MaxRetryAfter time.Duration
 
-	// PerTryTimeout bounds one attempt until its response headers arrive; a
-	// hung attempt is cut and counts as a transient error. The body of the
-	// response that is returned is not bound by it. 0 means no per-try timeout.
+	// PerTryTimeout bounds one attempt's time on the network, until its
+	// response headers arrive; a hung attempt is cut and counts as a
+	// transient error (ErrPerTryTimeout). The clock runs at the bottom of
+	// the chain, just above the base transport, so that waits inside Retry
+	// on the client's side (RateLimit, a Headers.Dynamic token fetch) do
+	// not count, and a Breaker sees the timeout as an error from the
+	// transport below it. The body of the response that is returned is not
+	// bound by it. 0 means no per-try timeout.
 	PerTryTimeout time.Duration
 
 	// Classifier, when set, is asked about every attempt before the built-in
@@ -80,12 +77,15 @@ type RetryPolicy struct {
 	Check func(Attempt) (Decision, error)
 
 	// OnRetry, when set, is called before each wait for a retry, on the
-	// goroutine of the call. It must not read the response body.
+	// goroutine of the call, for every call through this Retry: the
+	// transport-wide form of Trace.Retry, which sees the same events. It
+	// must not read the response body.
 	OnRetry func(RetryEvent)
 
-	// OnGiveUp, when set, is called when an attempt that could have been
-	// retried is not, because a limit stopped it (see GiveUpEvent), on the
-	// goroutine of the call. It must not read the response body.
+	// OnGiveUp, when set, is called when a limit kept an attempt that
+	// could have been retried from being retried (see GiveUpReason), on
+	// the goroutine of the call: the transport-wide form of Trace.GiveUp.
+	// It must not read the response body.
 	OnGiveUp func(GiveUpEvent)
 
 	// Budget bounds retries to a share of calls, per host (see RetryBudget).
@@ -171,190 +171,4 @@ func orDefault[T comparable](v, def T) T {
 		return def
 	}
 	return v
-}
-
-// Attempt is the outcome of one attempt, as a Classifier or OnRetry sees it.
-// Exactly one of Response and Err is set.
-type Attempt struct {
-	// Request is the request this attempt sent. Do not modify it.
-	Request *http.Request
-	// Number is 1 for the first attempt, 2 for the first retry, and so on.
-	Number int
-	// Response is the attempt's response. Do not read or close its body.
-	Response *http.Response
-	// Err is the attempt's transport error.
-	Err error
-	// NotSent reports that the request provably never reached the server:
-	// no connection was had, the request headers were never completely
-	// written, or an HTTP/2 server refused the stream. Only known for requests that are not idempotent; false when
-	// unknown.
-	NotSent bool
-}
-
-// Decision is a Classifier's verdict on an attempt.
-type Decision int
-
-const (
-	// Default applies the built-in rules (see Retry).
-	Default Decision = iota
-	// RetryAttempt retries the attempt, if the limits allow.
-	RetryAttempt
-	// StopRetrying returns the attempt's outcome to the caller.
-	StopRetrying
-)
-
-// Classifier overrides the built-in retry rules for some attempts. It returns
-// Default for the attempts it has no opinion on. It must be safe for
-// concurrent use.
-type Classifier func(Attempt) Decision
-
-// RetryEvent describes a retry about to happen, for RetryPolicy.OnRetry.
-type RetryEvent struct {
-	// Attempt is the attempt that failed and is about to be retried.
-	Attempt Attempt
-	// Wait is how long Retry waits before the next attempt.
-	Wait time.Duration
-	// FromRetryAfter reports whether Wait is the server's Retry-After
-	// rather than the backoff.
-	FromRetryAfter bool
-}
-
-// Why a retryable attempt was not retried, in GiveUpEvent.Reason.
-const (
-	GiveUpMaxRetries    = "MaxRetries reached"
-	GiveUpBudget        = "retry budget exhausted"
-	GiveUpRetryAfter    = "Retry-After above MaxRetryAfter"
-	GiveUpDeadline      = "wait would end after the deadline"
-	GiveUpNotReplayable = "request body cannot be replayed"
-	GiveUpThrottled     = "throttled for longer than MaxRetryAfter"
-)
-
-// GiveUpEvent describes a retryable attempt that a limit kept from being
-// retried, for RetryPolicy.OnGiveUp. Its outcome goes to the caller.
-type GiveUpEvent struct {
-	Attempt Attempt
-	// Reason is one of the GiveUp constants.
-	Reason string
-}
-
-// Reason is a short description of why the attempt failed: its status
-// ("503 Service Unavailable") or its error.
-func (e RetryEvent) Reason() string { return e.Attempt.reason() }
-
-// reason is the attempt's status, or its error.
-func (a Attempt) reason() string {
-	if a.Response != nil {
-		return a.Response.Status
-	}
-	if a.Err != nil {
-		return a.Err.Error()
-	}
-	return ""
-}
-
-// IsIdempotent reports whether method is idempotent under RFC 9110 §9.2.2
-// (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), and so safe to send twice.
-func IsIdempotent(method string) bool {
-	switch method {
-	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
-		http.MethodPut, http.MethodDelete:
-		return true
-	}
-	return false
-}
-
-// HasIdempotencyKey reports whether h carries an Idempotency-Key or
-// X-Idempotency-Key header, which makes any method safe to retry (net/http's
-// own transport honours the same two names).
-func HasIdempotencyKey(h http.Header) bool {
-	// A present but nil slice is net/http's way of marking a request as
-	// replayable without sending a key, so presence is what counts.
-	if _, ok := h["Idempotency-Key"]; ok {
-		return true
-	}
-	_, ok := h["X-Idempotency-Key"]
-	return ok
-}
-
-// IsRetryableStatus reports whether a response with this status is worth
-// retrying: 408, 429, 500, 502, 503 and 504. 501 and 505 are permanent.
-func IsRetryableStatus(code int) bool {
-	switch code {
-	case http.StatusRequestTimeout, http.StatusTooManyRequests,
-		http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	}
-	return false
-}
-
-// IsTransientError reports whether err, returned by a RoundTripper, is worth
-// retrying: a timeout of the transport (dial, TLS handshake, response
-// headers, the per-try timeout), a refused or reset connection, a connection
-// that ended before the response, an HTTP/2 stream the server refused,
-// failed or cancelled, a GOAWAY. A context's own error (context.Canceled or
-// context.DeadlineExceeded itself, however wrapped: a caller that gave up),
-// TLS certificate errors and errors in the request itself (bad URL,
-// unsupported scheme) are not. Unknown errors are not retried: a Classifier
-// can widen the rule.
-//
-// net and net/http make their timeout errors match context.DeadlineExceeded
-// under errors.Is; they are timeouts of the transport, not of the caller, and
-// are transient. Retry tells the two apart by the caller's context itself.
-func IsTransientError(err error) bool {
-	if err == nil || (!errors.Is(err, ErrPerTryTimeout) && isContextError(err)) {
-		return false
-	}
-	var (
-		certErr    *tls.CertificateVerificationError
-		unknownCA  x509.UnknownAuthorityError
-		hostErr    x509.HostnameError
-		invalidErr x509.CertificateInvalidError
-		alertErr   tls.AlertError
-		recordErr  tls.RecordHeaderError
-	)
-	if errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) ||
-		errors.As(err, &invalidErr) || errors.As(err, &alertErr) || errors.As(err, &recordErr) {
-		return false
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
-		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, ErrPerTryTimeout) {
-		return true
-	}
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return dnsErr.IsTimeout || dnsErr.IsTemporary
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return true
-	}
-	var opErr *net.OpError
-	return errors.As(err, &opErr) || isHTTP2Transient(err)
-}
-
-// isContextError reports whether err is, or wraps, one of the context
-// package's own errors: the error of a context that ended. It compares
-// identities, not errors.Is, because net's and net/http's timeouts claim to
-// be context.DeadlineExceeded while being the transport's own.
-func isContextError(err error) bool {
-	switch err {
-	case context.Canceled, context.DeadlineExceeded:
-		return true
-	}
-	switch u := err.(type) {
-	case interface{ Unwrap() error }:
-		if e := u.Unwrap(); e != nil {
-			return isContextError(e)
-		}
-	case interface{ Unwrap() []error }:
-		for _, e := range u.Unwrap() {
-			if isContextError(e) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -10,20 +10,21 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// DefaultMaxHosts bounds how many hosts RateLimit keeps state for.
-const DefaultMaxHosts = 1024
-
-// RateLimitOptions configures RateLimitWith. Its zero value limits nothing
-// but still honours servers' cool-downs.
+// RateLimitOptions configures RateLimit. Its zero value limits nothing but
+// still honours servers' cool-downs.
 type RateLimitOptions struct {
+	// Disabled leaves the layer out: RateLimit returns the transport below
+	// as it is.
+	Disabled bool
 	// Limiter, when set, is one limiter shared by every request.
 	Limiter *rate.Limiter
 	// PerHost, when positive, gives each URL host a limiter of its own with
 	// this rate and PerHostBurst (0 means 1).
 	PerHost      rate.Limit
 	PerHostBurst int
-	// MaxHosts bounds the hosts kept in memory; past it, the state of an
-	// idle host is dropped. 0 means DefaultMaxHosts.
+	// MaxHosts bounds the hosts kept in memory; past it, the least
+	// recently used host's state is dropped (see DefaultMaxHosts). 0 means
+	// DefaultMaxHosts.
 	MaxHosts int
 	// NoCoolDown turns off the server-driven cool-down: by default, a 429 or
 	// 503 with Retry-After makes every request to that host wait until then.
@@ -32,41 +33,38 @@ type RateLimitOptions struct {
 	MaxCoolDown time.Duration
 }
 
-// RateLimit returns a middleware that takes one token from l for each
-// attempt (placed inside Retry, every attempt is a request the server sees),
-// waiting for it under the request's context. When a response to a host is
-// a 429 or 503 with Retry-After, every request to that host, from any
-// goroutine, waits until then instead of adding to the overload. A wait that
-// the context ends or that would pass its deadline returns an error at once,
-// without sending. RateLimit panics if l is nil.
-func RateLimit(l *rate.Limiter) Middleware {
-	if l == nil {
-		panic("transport: RateLimit: nil *rate.Limiter")
-	}
-	return RateLimitWith(RateLimitOptions{Limiter: l})
-}
-
-// RateLimitWith is RateLimit with per-host limits and cool-down options. It
-// panics on a negative MaxHosts or MaxCoolDown.
-func RateLimitWith(o RateLimitOptions) Middleware {
+// RateLimit returns a middleware that paces requests on the client's side,
+// as o says. Placed inside Retry, every attempt is a request the server
+// sees, and each takes one token from o.Limiter and from its host's
+// limiter (o.PerHost). When a response is a 429 or 503 with Retry-After,
+// every request to that host, from any goroutine, waits until then instead
+// of adding to the overload (a cool-down, capped at o.MaxCoolDown). A wait
+// that the context ends, or that would pass its deadline, returns an error
+// at once without sending (errors.Is(err, context.DeadlineExceeded) for the
+// deadline). Each wait is reported to the call's Trace (Trace.Paced).
+//
+// Options that limit nothing and keep no cool-downs (Disabled, or
+// NoCoolDown without limiters) leave the chain as it is. It is safe for
+// concurrent use. It panics on a negative MaxHosts or MaxCoolDown.
+func RateLimit(o RateLimitOptions) Middleware {
 	if o.MaxHosts < 0 || o.MaxCoolDown < 0 {
 		panic("transport: RateLimitOptions: negative MaxHosts or MaxCoolDown")
 	}
 	o.MaxHosts = orDefault(o.MaxHosts, DefaultMaxHosts)
 	o.MaxCoolDown = orDefault(o.MaxCoolDown, DefaultMaxRetryAfter)
 	o.PerHostBurst = max(o.PerHostBurst, 1)
+	idle := o.Disabled || (o.Limiter == nil && o.PerHost <= 0 && o.NoCoolDown)
 	return func(next http.RoundTripper) http.RoundTripper {
-		if next == nil {
-			panic("transport: RateLimit: nil RoundTripper")
+		next = wrapped("RateLimit", next)
+		if idle {
+			return next
 		}
 		// The host table belongs to this transport: its state is shared by
 		// all requests through it, and by nothing else.
-		return &rateTransport{next: next, o: o, hosts: newHostTable(o.MaxHosts, func() *hostState {
-			hs := &hostState{}
+		return &rateTransport{next: next, o: o, hosts: newHostTable(o.MaxHosts, func(hs *hostState) {
 			if o.PerHost > 0 {
 				hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
 			}
-			return hs
 		}, func(hs *hostState) bool { return hs.coolUntil.Load() < time.Now().UnixNano() })}
 	}
 }
@@ -77,21 +75,19 @@ type rateTransport struct {
 	hosts *hostTable[hostState]
 }
 
+var _ http.RoundTripper = (*rateTransport)(nil)
+
 type hostState struct {
 	limiter   *rate.Limiter // nil without PerHost
 	coolUntil atomic.Int64  // Unix nanoseconds; 0 for none
 }
 
 func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
 	var hs *hostState
 	if t.o.PerHost > 0 || !t.o.NoCoolDown {
 		hs = t.hosts.get(hostOf(req))
 	}
-	resume := PausePerTryTimeout(ctx) // waiting here is not the network's fault
-	err := t.admit(ctx, hs)
-	resume()
-	if err != nil {
+	if err := t.admit(req, hs); err != nil {
 		closeRequestBody(req)
 		return nil, err
 	}
@@ -106,41 +102,53 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// admit waits out the host's cool-down, then takes the tokens.
-func (t *rateTransport) admit(ctx context.Context, hs *hostState) error {
+// admit waits out the host's cool-down, then takes the tokens, and reports
+// each wait to the call's Trace.
+func (t *rateTransport) admit(req *http.Request, hs *hostState) error {
+	ctx := req.Context()
 	if hs != nil {
 		for {
 			until := hs.coolUntil.Load()
 			if until == 0 { // never cooled down: no need for the clock
 				break
 			}
-			wait := time.Until(time.Unix(0, until))
+			start := time.Now()
+			end := time.Unix(0, until)
+			wait := end.Sub(start)
 			if wait <= 0 {
 				break
 			}
-			if deadline, ok := ctx.Deadline(); ok && deadline.Before(time.Unix(0, until)) {
+			if !endsInTime(ctx, end) {
 				return fmt.Errorf("transport: rate limit: host cooling down for %v: %w", wait.Round(time.Millisecond), context.DeadlineExceeded)
 			}
 			if err := sleep(ctx, wait); err != nil {
 				return fmt.Errorf("transport: rate limit: %w", err)
 			}
+			traceFrom(ctx).paced(PacedEvent{Request: req, Wait: time.Since(start), Reason: PacedByCoolDown})
 		}
 	}
 	if t.o.Limiter != nil {
-		if err := wait(ctx, t.o.Limiter); err != nil {
+		if err := take(req, t.o.Limiter); err != nil {
 			return err
 		}
 	}
 	if hs != nil && hs.limiter != nil {
-		return wait(ctx, hs.limiter)
+		return take(req, hs.limiter)
 	}
 	return nil
 }
 
-func wait(ctx context.Context, l *rate.Limiter) error {
+// take takes a token from l, waiting for it under the request's context.
+func take(req *http.Request, l *rate.Limiter) error {
+	if l.Allow() { // the common case: a token is ready
+		return nil
+	}
+	ctx := req.Context()
+	start := time.Now()
 	err := l.Wait(ctx)
 	switch {
 	case err == nil:
+		traceFrom(ctx).paced(PacedEvent{Request: req, Wait: time.Since(start), Reason: PacedByLimit})
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("transport: rate limit: %w", ctx.Err())

@@ -54,7 +54,7 @@ func do(t *testing.T, rt http.RoundTripper, ctx context.Context, url string) err
 func TestRateLimitOneTokenPerAttempt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		base := newTimedBase()
-		rt := transport.Chain(base, transport.RateLimit(rate.NewLimiter(1, 1)))
+		rt := transport.Chain(base, transport.RateLimit(transport.RateLimitOptions{Limiter: rate.NewLimiter(1, 1)}))
 		for range 3 {
 			require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
 		}
@@ -65,7 +65,7 @@ func TestRateLimitOneTokenPerAttempt(t *testing.T) {
 func TestRateLimitPerHost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		base := newTimedBase()
-		rt := transport.Chain(base, transport.RateLimitWith(transport.RateLimitOptions{PerHost: 1}))
+		rt := transport.Chain(base, transport.RateLimit(transport.RateLimitOptions{PerHost: 1}))
 		for _, h := range []string{"a", "b", "a", "B"} {
 			require.NoError(t, do(t, rt, context.Background(), "http://"+h+".test/"))
 		}
@@ -79,7 +79,7 @@ func TestRateLimitWaitEndsWithTheContext(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			base := newTimedBase()
-			rt := transport.Chain(base, transport.RateLimit(rate.NewLimiter(rate.Every(time.Hour), 1)))
+			rt := transport.Chain(base, transport.RateLimit(transport.RateLimitOptions{Limiter: rate.NewLimiter(rate.Every(time.Hour), 1)}))
 			require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(time.Second, cancel)
@@ -94,7 +94,7 @@ func TestRateLimitWaitEndsWithTheContext(t *testing.T) {
 	})
 	t.Run("deadline too near: at once", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			rt := transport.Chain(newTimedBase(), transport.RateLimit(rate.NewLimiter(rate.Every(time.Hour), 1)))
+			rt := transport.Chain(newTimedBase(), transport.RateLimit(transport.RateLimitOptions{Limiter: rate.NewLimiter(rate.Every(time.Hour), 1)}))
 			require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -115,7 +115,7 @@ func TestRateLimitCoolDown(t *testing.T) {
 			}
 			return answer(200)()
 		}
-		rt := transport.Chain(base, transport.RateLimitWith(transport.RateLimitOptions{}))
+		rt := transport.Chain(base, transport.RateLimit(transport.RateLimitOptions{}))
 		require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
 		require.NoError(t, do(t, rt, context.Background(), "http://b.test/"))
 		require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
@@ -144,7 +144,7 @@ func TestRateLimitCoolDownIsSharedAcrossGoroutines(t *testing.T) {
 		transport.Retry(fast(transport.RetryPolicy{
 			OnRetry: func(transport.RetryEvent) { once.Do(func() { close(release) }) },
 		})),
-		transport.RateLimitWith(transport.RateLimitOptions{}))
+		transport.RateLimit(transport.RateLimitOptions{}))
 
 	var wg sync.WaitGroup
 	call := func() {
@@ -169,7 +169,7 @@ func TestRateLimitCoolDownIsSharedAcrossGoroutines(t *testing.T) {
 }
 
 func TestRateLimitHostsAreBounded(t *testing.T) {
-	rt := transport.RateLimitWith(transport.RateLimitOptions{PerHost: rate.Inf, MaxHosts: 8})(newTimedBase())
+	rt := transport.RateLimit(transport.RateLimitOptions{PerHost: rate.Inf, MaxHosts: 8})(newTimedBase())
 	for i := range 100 {
 		require.NoError(t, do(t, rt, context.Background(), fmt.Sprintf("http://h%d.test/", i)))
 	}

@@ -41,18 +41,29 @@ const unsentReplayLimit = 4 << 10
 //
 // The caller's request is never modified: an attempt that needs its own
 // body or context is a clone. The caller's body is closed exactly once.
+// Retries, give-ups and the end of each call are reported to the Trace of
+// the call's context (see WithTrace) and to RetryPolicy.OnRetry/OnGiveUp.
 //
-// Retry panics if p has a negative duration.
+// It is safe for concurrent use. It panics if p has a negative duration.
 func Retry(p RetryPolicy) Middleware {
 	p = p.withDefaults()
+	var hooks *Trace // the policy's hooks, for every call
+	if p.OnRetry != nil || p.OnGiveUp != nil {
+		hooks = &Trace{Retry: p.OnRetry, GiveUp: p.OnGiveUp}
+	}
 	return func(next http.RoundTripper) http.RoundTripper {
-		if next == nil {
-			panic("transport: Retry: nil RoundTripper")
+		_, inChain := next.(link)
+		next = wrapped("Retry", next)
+		if p.PerTryTimeout > 0 && !inChain {
+			// No Chain below, so no clock at its bottom: it runs just
+			// inside Retry, and takes the timeout out of the context so
+			// that a Chain further down does not run a second one.
+			next = &perTryTransport{next: next, last: true}
 		}
 		// The budget belongs to this transport: shared by all its calls.
-		t := &retryTransport{next: next, p: p, budgets: newBudgets(p.Budget)}
+		t := &retryTransport{next: next, p: p, hooks: hooks, budgets: newBudgets(p.Budget)}
 		if len(p.Hosts) > 0 {
-			t.circuits = newHostTable(DefaultMaxHosts, func() *atomic.Int64 { return new(atomic.Int64) }, nil)
+			t.circuits = newHostTable[atomic.Int64](DefaultMaxHosts, nil, nil)
 		}
 		return t
 	}
@@ -61,6 +72,7 @@ func Retry(p RetryPolicy) Middleware {
 type retryTransport struct {
 	next    http.RoundTripper
 	p       RetryPolicy
+	hooks   *Trace   // OnRetry and OnGiveUp; nil without them
 	budgets *budgets // nil when disabled
 	// circuits remembers, per host of RetryPolicy.Hosts, until when an open
 	// circuit below said it refuses requests (Unix nanoseconds), so that a
@@ -90,7 +102,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		hb = t.budgets.hosts.get(req.URL.Host)
 		t.budgets.depositCall(hb)
 	}
-	obs := observerFrom(ctx)
+	c := call{t: t, req: req, trace: join(traceFrom(ctx), t.hooks)}
 	shift := t.firstHost(req)
 	retriesLeft := t.p.MaxRetries
 	var throttledFor time.Duration // waits asked by 429s, which spend no retries
@@ -103,7 +115,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			another = next != "" && !strings.EqualFold(next, a.req.URL.Host)
 		}
 		if !t.retryable(ctx, &a, n, safe, another) {
-			return t.end(obs, &a, n)
+			return c.end(&a, n)
 		}
 		// Decide everything before touching the body in flight: a call that
 		// stops here returns this attempt's response, and its connection,
@@ -111,7 +123,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		now := time.Now()
 		var wait time.Duration
 		var fromRetryAfter, spent bool
-		var stop string
+		var stop GiveUpReason
 		if !a.refused { // a refusal cost the server nothing: no wait, no budget
 			wait, fromRetryAfter, stop = t.wait(ctx, &a, n, now)
 		}
@@ -119,7 +131,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		switch {
 		case !throttled && retriesLeft == 0:
 			stop = GiveUpMaxRetries
-		case stop != "":
+		case stop != 0:
 		case throttled && throttledFor+wait > t.p.MaxRetryAfter:
 			stop = GiveUpThrottled
 		case hb != nil && !a.refused:
@@ -127,7 +139,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				stop = GiveUpBudget
 			}
 		}
-		if stop == "" && body != nil {
+		if stop == 0 && body != nil {
 			// Seals the attempt in flight, only if the body can be
 			// replayed, and gets the next copy (GetBody, Seek).
 			next, err := body.Next()
@@ -139,34 +151,39 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			rbody = next
 		}
-		if stop != "" {
+		if stop != 0 {
 			if retries {
-				t.gaveUp(obs, &a, n, stop)
+				c.trace.giveUp(GiveUpEvent{Attempt: a.public(n), Reason: stop})
 			}
-			return t.end(obs, &a, n)
+			return c.end(&a, n)
 		}
 		if throttled {
 			throttledFor += wait
 		} else {
 			retriesLeft--
 		}
-		if t.p.OnRetry != nil || (obs != nil && obs.onRetry != nil) {
-			ev := RetryEvent{Attempt: a.public(n), Wait: wait, FromRetryAfter: fromRetryAfter}
-			if t.p.OnRetry != nil {
-				t.p.OnRetry(ev)
-			}
-			if obs != nil && obs.onRetry != nil {
-				obs.onRetry(ev)
-			}
-		}
+		c.trace.retry(RetryEvent{Attempt: a.public(n), Wait: wait, FromRetryAfter: fromRetryAfter})
 		if err := t.pause(ctx, &a, now, wait); err != nil {
 			if body != nil {
 				_ = rbody.Close() // the next attempt's body, never sent: a file or a copy to release
 			}
-			a := attempt{err: err}
-			return t.end(obs, &a, n)
+			return c.end(&attempt{err: err}, n)
 		}
 	}
+}
+
+// call is what one call through Retry reports to.
+type call struct {
+	t     *retryTransport
+	req   *http.Request
+	trace *Trace // the context's and the policy's hooks; nil for none
+}
+
+// end delivers attempt n's outcome and reports the end of the call.
+func (c *call) end(a *attempt, n int) (*http.Response, error) {
+	resp, err := a.deliver(n)
+	c.trace.callEnd(CallEndEvent{Request: c.req, Attempts: n, Response: resp, Err: err})
+	return resp, err
 }
 
 // isThrottled reports whether attempt a was throttled: a 429 whose
@@ -193,28 +210,6 @@ func (t *retryTransport) pause(ctx context.Context, a *attempt, now time.Time, w
 	}
 	a.discard(t.p.DrainLimit, drain)
 	return sleep(ctx, wait-time.Since(now))
-}
-
-func (t *retryTransport) gaveUp(obs *callObserver, a *attempt, n int, reason string) {
-	if t.p.OnGiveUp == nil && (obs == nil || obs.onGiveUp == nil) {
-		return
-	}
-	ev := GiveUpEvent{Attempt: a.public(n), Reason: reason}
-	if t.p.OnGiveUp != nil {
-		t.p.OnGiveUp(ev)
-	}
-	if obs != nil && obs.onGiveUp != nil {
-		obs.onGiveUp(ev)
-	}
-}
-
-// end reports the call's attempt count to an outer observer and delivers
-// attempt n's outcome.
-func (t *retryTransport) end(obs *callObserver, a *attempt, n int) (*http.Response, error) {
-	if obs != nil {
-		obs.attempts = n
-	}
-	return a.deliver(n)
 }
 
 // CloseIdleConnections closes the idle connections of the transport below.
@@ -280,52 +275,10 @@ func (t *retryTransport) noteRefusal(host string, err error) {
 	t.circuits.get(host).Store(open.Until.UnixNano())
 }
 
-func (a *attempt) public(n int) Attempt {
-	return Attempt{Request: a.req, Number: n, Response: a.resp, Err: a.err, NotSent: a.notSent}
-}
-
-// retryable applies the rules of Retry, and the Classifier, to attempt n.
-// another reports whether a next attempt would go to another host.
-func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe, another bool) bool {
-	if ctx.Err() != nil || a.bodyErr {
-		return false
-	}
-	d := Default
-	if t.p.Check != nil {
-		var err error
-		if d, err = t.p.Check(a.public(n)); err != nil {
-			a.discard(t.p.DrainLimit, t.p.DrainTimeout)
-			a.resp, a.err, a.cancel = nil, err, nil
-			return false
-		}
-	}
-	if d == Default && t.p.Classifier != nil {
-		d = t.p.Classifier(a.public(n))
-	}
-	switch d {
-	case RetryAttempt:
-		return true
-	case StopRetrying:
-		return false
-	}
-	if a.err != nil {
-		if a.refused {
-			return another // only another host can answer now
-		}
-		return (safe || a.notSent) && IsTransientError(a.err)
-	}
-	if !safe {
-		return false
-	}
-	code := a.resp.StatusCode
-	return IsRetryableStatus(code) ||
-		(code == http.StatusConflict && HasIdempotencyKey(a.req.Header))
-}
-
 // wait chooses the wait before the retry that follows attempt n, decided at
 // now. stop says why there is none: the server asks for more than
 // MaxRetryAfter, or the wait would end after the context's deadline.
-func (t *retryTransport) wait(ctx context.Context, a *attempt, n int, now time.Time) (d time.Duration, fromRetryAfter bool, stop string) {
+func (t *retryTransport) wait(ctx context.Context, a *attempt, n int, now time.Time) (d time.Duration, fromRetryAfter bool, stop GiveUpReason) {
 	if t.p.Backoff != nil {
 		d = min(max(t.p.Backoff(a.public(n)), 0), t.p.MaxDelay)
 	} else {
@@ -339,10 +292,10 @@ func (t *retryTransport) wait(ctx context.Context, a *attempt, n int, now time.T
 			d, fromRetryAfter = ra, true
 		}
 	}
-	if deadline, has := ctx.Deadline(); has && now.Add(d).After(deadline) {
+	if !endsInTime(ctx, now.Add(d)) {
 		return d, fromRetryAfter, GiveUpDeadline
 	}
-	return d, fromRetryAfter, ""
+	return d, fromRetryAfter, 0
 }
 
 // backoff is the full-jitter wait before retry k (k ≥ 1): a random duration
@@ -358,20 +311,4 @@ func backoff(base, maxDelay time.Duration, k int) time.Duration {
 		return 0
 	}
 	return time.Duration(rand.Int64N(int64(ceil)))
-}
-
-// sleep waits for d, or until ctx ends, whichever is first. It returns the
-// context's error if the context ended.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-timer.C:
-		return nil
-	}
 }

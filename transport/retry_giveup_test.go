@@ -164,7 +164,7 @@ func TestNextBodyFailureReturnsTheLastOutcome(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := htu.NewServer(t, htu.Status(503), htu.OK("second"))
-			var gaveUp []string
+			var gaveUp []transport.GiveUpReason
 			client, _ := newRetrying(t, fast(transport.RetryPolicy{
 				OnGiveUp: func(e transport.GiveUpEvent) { gaveUp = append(gaveUp, e.Reason) },
 			}))
@@ -175,7 +175,7 @@ func TestNextBodyFailureReturnsTheLastOutcome(t *testing.T) {
 			assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 			assert.Equal(t, http.StatusText(http.StatusServiceUnavailable), readAll(t, resp), "the last response, whole")
 			assert.Equal(t, 1, srv.Count())
-			assert.Equal(t, []string{transport.GiveUpNotReplayable}, gaveUp)
+			assert.Equal(t, []transport.GiveUpReason{transport.GiveUpNotReplayable}, gaveUp)
 		})
 	}
 }

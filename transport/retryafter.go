@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -68,4 +69,29 @@ func parseDelaySeconds(v string) (int64, bool) {
 		}
 	}
 	return min(n, maxRetryAfterSeconds), true
+}
+
+// endsInTime reports whether a wait that ends at end ends before ctx's
+// deadline, if it has one: the one rule by which Retry (before a retry) and
+// RateLimit (before sending) give up at once on a wait that could only end
+// with the caller's deadline.
+func endsInTime(ctx context.Context, end time.Time) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || !end.After(deadline)
+}
+
+// sleep waits for d, or until ctx ends, whichever is first. It returns the
+// context's error if the context ended.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
 }

@@ -188,7 +188,7 @@ func TestThrottledRetriesSpendNoRetries(t *testing.T) {
 		attempts int
 		status   int
 		took     time.Duration
-		gaveUp   string
+		gaveUp   transport.GiveUpReason
 	}{
 		"five throttles, then served": {
 			resps:    []func() *http.Response{answer(429, "Retry-After", "1"), answer(429, "Retry-After", "1"), answer(429, "Retry-After", "1"), answer(429, "Retry-After", "1"), answer(429, "Retry-After", "1"), answer(200)},
@@ -218,7 +218,7 @@ func TestThrottledRetriesSpendNoRetries(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				var gaveUp string
+				var gaveUp transport.GiveUpReason
 				tc.policy.OnGiveUp = func(e transport.GiveUpEvent) { gaveUp = e.Reason }
 				s := &scripted{resps: tc.resps}
 				resp, took, err := run(t, context.Background(), fast(tc.policy), s)

@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -54,24 +53,58 @@ func DefaultPooledTransport() *http.Transport {
 
 // Chain wraps base with mws and returns the result. The first middleware is
 // the outermost: it sees each call first and its response last. A nil base
-// means a fresh DefaultPooledTransport(). Chain panics if any
-// middleware is nil, or returns a nil RoundTripper, so that a mistake is
-// found when the client is built rather than on its first request.
+// means a fresh DefaultPooledTransport(). Just above base, Chain puts the
+// clock of RetryPolicy.PerTryTimeout, so that it measures time on the
+// network only; a request that no Retry gave a per-try timeout passes it
+// untouched. Chain panics if any middleware is nil, or returns a nil
+// RoundTripper, so that a mistake is found when the client is built rather
+// than on its first request.
 func Chain(base http.RoundTripper, mws ...Middleware) http.RoundTripper {
 	if base == nil {
 		base = DefaultPooledTransport()
 	}
-	rt := base
+	if len(mws) == 0 {
+		return base
+	}
+	var rt http.RoundTripper = &perTryTransport{next: base}
 	for i := len(mws) - 1; i >= 0; i-- {
 		if mws[i] == nil {
 			panic("transport: Chain: nil Middleware")
 		}
-		rt = mws[i](rt)
+		rt = mws[i](link{rt})
 		if rt == nil {
 			panic("transport: Chain: Middleware returned a nil RoundTripper")
 		}
 	}
-	return rt
+	return unlink(rt)
+}
+
+// link is what Chain hands each middleware: the chain below it, marked as
+// built by Chain, and so with the per-try clock at its bottom. rtchain's
+// own middlewares take the RoundTripper out of it when they are built
+// (wrapped); another middleware keeps it, at the cost of one call.
+type link struct{ http.RoundTripper }
+
+// CloseIdleConnections closes the idle connections of the chain below.
+func (l link) CloseIdleConnections() { closeIdle(l.RoundTripper) }
+
+func unlink(rt http.RoundTripper) http.RoundTripper {
+	for {
+		l, ok := rt.(link)
+		if !ok {
+			return rt
+		}
+		rt = l.RoundTripper
+	}
+}
+
+// wrapped returns the RoundTripper that the middleware called name wraps,
+// out of Chain's link, and panics if there is none.
+func wrapped(name string, next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		panic("transport: " + name + ": nil RoundTripper")
+	}
+	return unlink(next)
 }
 
 // closeIdle forwards CloseIdleConnections to rt when it has the method, as
@@ -88,28 +121,18 @@ func closeIdle(rt http.RoundTripper) {
 const DefaultClientTimeout = 30 * time.Second
 
 // ClientOptions configures NewClientWith. Its zero value is NewClient's
-// default chain.
+// default chain. Each layer is configured by its own options, and is left
+// out of the chain by one rule: when its options leave it nothing to do
+// (Log without a Logger, IdempotencyKeys false, Breaker or RateLimit
+// Disabled, Headers empty).
 type ClientOptions struct {
 	// Base is the RoundTripper at the bottom of the chain. nil means
 	// DefaultPooledTransport().
 	Base http.RoundTripper
-	// Logger turns logging on (see Logging). nil means no logging at all:
-	// the client is quiet by default.
-	Logger *slog.Logger
-	// LogHeaders and Redact are passed to LoggingWith when Logger is set.
-	LogHeaders bool
-	Redact     []string
-	// Retry configures the Retry layer.
-	Retry RetryPolicy
-	// Breaker configures the Breaker layer. nil means BreakerOptions{}.
-	Breaker *BreakerOptions
-	// NoBreaker leaves out the Breaker layer.
-	NoBreaker bool
-	// RateLimit configures the RateLimit layer. nil means no limits but the
-	// servers' cool-downs (429 or 503 with Retry-After).
-	RateLimit *RateLimitOptions
-	// Headers configures the Headers layer; it is left out when empty.
-	Headers HeaderOptions
+	// Log configures the Logging layer, which is in the chain when
+	// Log.Logger is set: the client is quiet by default. The logger also
+	// gets the Breaker's changes of state (LogBreakerChanges).
+	Log LogOptions
 	// IdempotencyKeys adds the IdempotencyKeys layer: each POST and PATCH
 	// without a key gets one, which makes it retryable. Turn it on only for
 	// servers known to honour Idempotency-Key (Stripe, Adyen, PayPal, a
@@ -118,6 +141,16 @@ type ClientOptions struct {
 	// POST and PATCH are retried only when they provably never reached the
 	// server, or when the caller set a key.
 	IdempotencyKeys bool
+	// Retry configures the Retry layer.
+	Retry RetryPolicy
+	// Breaker configures the Breaker layer: a circuit per host by default.
+	Breaker BreakerOptions
+	// RateLimit configures the RateLimit layer. By default it sets no
+	// limits but keeps the servers' cool-downs (429 or 503 with
+	// Retry-After).
+	RateLimit RateLimitOptions
+	// Headers configures the Headers layer.
+	Headers HeaderOptions
 	// Timeout is the client's http.Client.Timeout. 0 means
 	// DefaultClientTimeout; a negative value means none.
 	Timeout time.Duration
@@ -141,35 +174,27 @@ func NewClient() *http.Client {
 }
 
 // NewClientWith returns an *http.Client over the default chain as o
-// configures it, in this order, outermost first: Logging (if o.Logger),
-// IdempotencyKeys (if o.IdempotencyKeys), Retry, Breaker, RateLimit,
-// Headers (if any), o.Base.
+// configures it, in this order, outermost first: Logging, IdempotencyKeys,
+// Retry, Breaker, RateLimit, Headers, o.Base; a layer with nothing to do is
+// left out (see ClientOptions).
 func NewClientWith(o ClientOptions) *http.Client {
 	var mws []Middleware
-	if o.Logger != nil {
-		mws = append(mws, LoggingWith(LogOptions{Logger: o.Logger, LogHeaders: o.LogHeaders, Redact: o.Redact}))
+	if l := o.Log.Logger; l != nil {
+		mws = append(mws, Logging(o.Log))
+		if hook := o.Breaker.OnStateChange; hook != nil {
+			logChange := LogBreakerChanges(l)
+			o.Breaker.OnStateChange = func(host string, from, to BreakerState) {
+				hook(host, from, to)
+				logChange(host, from, to)
+			}
+		} else {
+			o.Breaker.OnStateChange = LogBreakerChanges(l)
+		}
 	}
 	if o.IdempotencyKeys {
 		mws = append(mws, IdempotencyKeys())
 	}
-	mws = append(mws, Retry(o.Retry))
-	if !o.NoBreaker {
-		bo := BreakerOptions{}
-		if o.Breaker != nil {
-			bo = *o.Breaker
-		}
-		mws = append(mws, Breaker(bo))
-	}
-	rl := RateLimitOptions{}
-	if o.RateLimit != nil {
-		rl = *o.RateLimit
-	}
-	if rl.Limiter != nil || rl.PerHost > 0 || !rl.NoCoolDown {
-		mws = append(mws, RateLimitWith(rl))
-	}
-	if len(o.Headers.Static) > 0 || o.Headers.Dynamic != nil || o.Headers.AttemptHeader != "" {
-		mws = append(mws, HeadersWith(o.Headers))
-	}
+	mws = append(mws, Retry(o.Retry), Breaker(o.Breaker), RateLimit(o.RateLimit), Headers(o.Headers))
 	timeout := o.Timeout
 	switch {
 	case timeout == 0:

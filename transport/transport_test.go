@@ -75,12 +75,12 @@ func TestCloseIdleConnectionsReachesTheBase(t *testing.T) {
 	for name, rt := range map[string]func(base http.RoundTripper) http.RoundTripper{
 		"every middleware": func(base http.RoundTripper) http.RoundTripper {
 			return transport.Chain(base,
-				transport.Logging(slog.New(slog.DiscardHandler)),
+				transport.Logging(transport.LogOptions{Logger: slog.New(slog.DiscardHandler)}),
 				transport.IdempotencyKeys(),
 				transport.Retry(transport.RetryPolicy{}),
 				transport.Breaker(transport.BreakerOptions{}),
-				transport.RateLimitWith(transport.RateLimitOptions{}),
-				transport.Headers(http.Header{"User-Agent": {"test"}}))
+				transport.RateLimit(transport.RateLimitOptions{}),
+				transport.Headers(transport.HeaderOptions{Static: http.Header{"User-Agent": {"test"}}}))
 		},
 		"NewClientWith": func(base http.RoundTripper) http.RoundTripper {
 			return transport.NewClientWith(transport.ClientOptions{Base: base}).Transport

@@ -40,10 +40,10 @@ func newChain(cfg *config, base http.RoundTripper, s *stats, stderr io.Writer) *
 		o.Retry.Budget = transport.RetryBudget{Ratio: embeddedBudget}
 	}
 	if cfg.rate > 0 {
-		o.RateLimit = &transport.RateLimitOptions{Limiter: rate.NewLimiter(rate.Limit(cfg.rate), 1)}
+		o.RateLimit = transport.RateLimitOptions{Limiter: rate.NewLimiter(rate.Limit(cfg.rate), 1)}
 	}
 	if cfg.verbose {
-		o.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		o.Log.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	if len(cfg.headers) > 0 {
 		o.Headers.Static = http.Header{}

@@ -1,0 +1,205 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+)
+
+// What is worth retrying: the rules of Retry, each a small exported
+// function, and the decision that combines them with a Classifier.
+
+// retryable applies the rules of Retry, and the Classifier, to attempt n.
+// another reports whether a next attempt would go to another host.
+func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe, another bool) bool {
+	if ctx.Err() != nil || a.bodyErr {
+		return false
+	}
+	d := Default
+	if t.p.Check != nil {
+		var err error
+		if d, err = t.p.Check(a.public(n)); err != nil {
+			a.discard(t.p.DrainLimit, t.p.DrainTimeout)
+			a.resp, a.err = nil, err
+			return false
+		}
+	}
+	if d == Default && t.p.Classifier != nil {
+		d = t.p.Classifier(a.public(n))
+	}
+	switch d {
+	case RetryAttempt:
+		return true
+	case StopRetrying:
+		return false
+	}
+	if a.err != nil {
+		if a.refused {
+			return another // only another host can answer now
+		}
+		return (safe || a.notSent) && IsTransientError(a.err)
+	}
+	if !safe {
+		return false
+	}
+	code := a.resp.StatusCode
+	return IsRetryableStatus(code) ||
+		(code == http.StatusConflict && HasIdempotencyKey(a.req.Header))
+}
+
+// IsIdempotent reports whether method is idempotent under RFC 9110 §9.2.2
+// (GET, HEAD, OPTIONS, TRACE, PUT, DELETE), and so safe to send twice.
+func IsIdempotent(method string) bool {
+	switch method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace,
+		http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// HasIdempotencyKey reports whether h carries an Idempotency-Key or
+// X-Idempotency-Key header, which makes any method safe to retry (net/http's
+// own transport honours the same two names).
+func HasIdempotencyKey(h http.Header) bool {
+	// A present but nil slice is net/http's way of marking a request as
+	// replayable without sending a key, so presence is what counts.
+	if _, ok := h["Idempotency-Key"]; ok {
+		return true
+	}
+	_, ok := h["X-Idempotency-Key"]
+	return ok
+}
+
+// IsRetryableStatus reports whether a response with this status is worth
+// retrying: 408, 429, 500, 502, 503 and 504. 501 and 505 are permanent.
+func IsRetryableStatus(code int) bool {
+	switch code {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests,
+		http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// IsTransientError reports whether err, returned by a RoundTripper, is worth
+// retrying: a timeout of the transport (dial, TLS handshake, response
+// headers, the per-try timeout), a refused or reset connection, a connection
+// that ended before the response, an HTTP/2 stream the server refused,
+// failed or cancelled, a GOAWAY. A context's own error (context.Canceled or
+// context.DeadlineExceeded itself, however wrapped: a caller that gave up),
+// TLS certificate errors and errors in the request itself (bad URL,
+// unsupported scheme) are not. Unknown errors are not retried: a Classifier
+// can widen the rule.
+//
+// net and net/http make their timeout errors match context.DeadlineExceeded
+// under errors.Is; they are timeouts of the transport, not of the caller, and
+// are transient. Retry tells the two apart by the caller's context itself.
+func IsTransientError(err error) bool {
+	if err == nil || (!errors.Is(err, ErrPerTryTimeout) && isContextError(err)) {
+		return false
+	}
+	var (
+		certErr    *tls.CertificateVerificationError
+		unknownCA  x509.UnknownAuthorityError
+		hostErr    x509.HostnameError
+		invalidErr x509.CertificateInvalidError
+		alertErr   tls.AlertError
+		recordErr  tls.RecordHeaderError
+	)
+	if errors.As(err, &certErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) ||
+		errors.As(err, &invalidErr) || errors.As(err, &alertErr) || errors.As(err, &recordErr) {
+		return false
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, ErrPerTryTimeout) {
+		return true
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return dnsErr.IsTimeout || dnsErr.IsTemporary
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) || isHTTP2Transient(err)
+}
+
+// isContextError reports whether err is, or wraps, one of the context
+// package's own errors: the error of a context that ended. It compares
+// identities, not errors.Is, because net's and net/http's timeouts claim to
+// be context.DeadlineExceeded while being the transport's own.
+func isContextError(err error) bool {
+	switch err {
+	case context.Canceled, context.DeadlineExceeded:
+		return true
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		if e := u.Unwrap(); e != nil {
+			return isContextError(e)
+		}
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if isContextError(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// net/http does not export its HTTP/2 error types, so they are recognised by
+// type name and by the reset code in their message.
+
+// http2TransientCodes are the stream reset codes worth a retry: the server
+// refused the stream or failed or cancelled it, or asked the client to slow
+// down. Protocol, flow-control and framing errors are not transient.
+var http2TransientCodes = []string{"REFUSED_STREAM", "INTERNAL_ERROR", "CANCEL", "ENHANCE_YOUR_CALM"}
+
+// isHTTP2Transient reports whether err is an HTTP/2 failure worth a retry: a
+// stream reset with a transient code, a GOAWAY, or a lost connection.
+func isHTTP2Transient(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		switch fmt.Sprintf("%T", e) {
+		case "http.http2StreamError":
+			msg := e.Error()
+			for _, code := range http2TransientCodes {
+				if strings.Contains(msg, "; "+code) {
+					return true
+				}
+			}
+			return false
+		case "http.http2GoAwayError":
+			return true
+		}
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "http2: client connection lost") ||
+		strings.Contains(msg, "http2: client conn is closed") ||
+		strings.Contains(msg, "http2: Transport received Server's graceful shutdown GOAWAY")
+}
+
+// isRefusedStream reports whether the server reset the stream with
+// REFUSED_STREAM, which RFC 9113 §8.7 guarantees means it did not process
+// the request: any method may then be retried.
+func isRefusedStream(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if fmt.Sprintf("%T", e) == "http.http2StreamError" {
+			return strings.Contains(e.Error(), "; REFUSED_STREAM")
+		}
+	}
+	return false
+}

@@ -1,0 +1,289 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Trace is a set of hooks that observe one call on its way through the
+// chain, as httptrace.ClientTrace observes one request: Retry reports each
+// retry, each limit that stopped one, and the end of the call; RateLimit
+// reports each attempt it held back. Events go up only: a hook cannot
+// change what the chain does. Any field may be nil.
+//
+// Attach a Trace to a call's context with WithTrace. Logging does, and so
+// can any outer middleware (OpenTelemetry, metrics) or the caller itself.
+// Hooks run on the goroutine of the call, synchronously: they must be quick
+// and must not read or close a response body. A Trace that is shared by
+// concurrent calls must be safe for concurrent use.
+type Trace struct {
+	// Retry is called before the wait for each retry.
+	Retry func(RetryEvent)
+	// GiveUp is called when a limit kept a retryable attempt from being
+	// retried (see GiveUpReason); that attempt's outcome goes to the caller.
+	GiveUp func(GiveUpEvent)
+	// Paced is called when a layer held an attempt back on the client's
+	// side before sending it, after the wait.
+	Paced func(PacedEvent)
+	// CallEnd is called once, when Retry returns the call's outcome.
+	CallEnd func(CallEndEvent)
+}
+
+type traceKey struct{}
+
+// WithTrace returns a context that carries t, for the calls made with it.
+// If ctx already carries a Trace, both see every event: t's hooks first,
+// then the older ones. A nil t returns ctx.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	if t == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, traceKey{}, join(t, traceFrom(ctx)))
+}
+
+// traceFrom returns the Trace in ctx, or nil.
+func traceFrom(ctx context.Context) *Trace {
+	t, _ := ctx.Value(traceKey{}).(*Trace)
+	return t
+}
+
+// join returns a Trace that calls a's hooks, then b's. It allocates only
+// when both are set.
+func join(a, b *Trace) *Trace {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	}
+	return &Trace{
+		Retry:   both(a.Retry, b.Retry),
+		GiveUp:  both(a.GiveUp, b.GiveUp),
+		Paced:   both(a.Paced, b.Paced),
+		CallEnd: both(a.CallEnd, b.CallEnd),
+	}
+}
+
+func both[E any](f, g func(E)) func(E) {
+	switch {
+	case f == nil:
+		return g
+	case g == nil:
+		return f
+	}
+	return func(e E) { f(e); g(e) }
+}
+
+// The emitters are nil-safe, so that a layer calls them without checking.
+
+func (t *Trace) retry(e RetryEvent) {
+	if t != nil && t.Retry != nil {
+		t.Retry(e)
+	}
+}
+
+func (t *Trace) giveUp(e GiveUpEvent) {
+	if t != nil && t.GiveUp != nil {
+		t.GiveUp(e)
+	}
+}
+
+func (t *Trace) paced(e PacedEvent) {
+	if t != nil && t.Paced != nil {
+		t.Paced(e)
+	}
+}
+
+func (t *Trace) callEnd(e CallEndEvent) {
+	if t != nil && t.CallEnd != nil {
+		t.CallEnd(e)
+	}
+}
+
+// Attempt is the outcome of one attempt, as a Classifier, a Trace or
+// OnRetry sees it. Exactly one of Response and Err is set.
+type Attempt struct {
+	// Request is the request this attempt sent. Do not modify it.
+	Request *http.Request
+	// Number is 1 for the first attempt, 2 for the first retry, and so on.
+	Number int
+	// Response is the attempt's response. Do not read or close its body.
+	Response *http.Response
+	// Err is the attempt's transport error.
+	Err error
+	// NotSent reports that the request provably never reached the server:
+	// no connection was had, the request headers were never completely
+	// written, or an HTTP/2 server refused the stream. Only known for
+	// requests that are not idempotent; false when unknown.
+	NotSent bool
+}
+
+// reason is the attempt's status, or its error.
+func (a Attempt) reason() string {
+	if a.Response != nil {
+		return a.Response.Status
+	}
+	if a.Err != nil {
+		return a.Err.Error()
+	}
+	return ""
+}
+
+// Decision is a Classifier's verdict on an attempt.
+type Decision int
+
+const (
+	// Default applies the built-in rules (see Retry).
+	Default Decision = iota
+	// RetryAttempt retries the attempt, if the limits allow.
+	RetryAttempt
+	// StopRetrying returns the attempt's outcome to the caller.
+	StopRetrying
+)
+
+// Classifier overrides the built-in retry rules for some attempts. It returns
+// Default for the attempts it has no opinion on. It must be safe for
+// concurrent use.
+type Classifier func(Attempt) Decision
+
+// RetryEvent describes a retry about to happen.
+type RetryEvent struct {
+	// Attempt is the attempt that failed and is about to be retried.
+	Attempt Attempt
+	// Wait is how long Retry waits before the next attempt.
+	Wait time.Duration
+	// FromRetryAfter reports whether Wait is the server's Retry-After
+	// rather than the backoff.
+	FromRetryAfter bool
+}
+
+// Reason is a short description of why the attempt failed: its status
+// ("503 Service Unavailable") or its error.
+func (e RetryEvent) Reason() string { return e.Attempt.reason() }
+
+// GiveUpReason says which limit kept a retryable attempt from being retried.
+type GiveUpReason int
+
+// The limits that stop retries.
+const (
+	// GiveUpMaxRetries: RetryPolicy.MaxRetries were spent.
+	GiveUpMaxRetries GiveUpReason = iota + 1
+	// GiveUpBudget: the host's retry budget was empty (see RetryBudget).
+	GiveUpBudget
+	// GiveUpRetryAfter: the server asked for a wait above
+	// RetryPolicy.MaxRetryAfter.
+	GiveUpRetryAfter
+	// GiveUpDeadline: the wait would end after the context's deadline.
+	GiveUpDeadline
+	// GiveUpNotReplayable: the request body cannot be sent again.
+	GiveUpNotReplayable
+	// GiveUpThrottled: the waits asked by 429s in this call would pass
+	// RetryPolicy.MaxRetryAfter.
+	GiveUpThrottled
+)
+
+// String describes the limit in a few words.
+func (r GiveUpReason) String() string {
+	switch r {
+	case GiveUpMaxRetries:
+		return "MaxRetries reached"
+	case GiveUpBudget:
+		return "retry budget exhausted"
+	case GiveUpRetryAfter:
+		return "Retry-After above MaxRetryAfter"
+	case GiveUpDeadline:
+		return "wait would end after the deadline"
+	case GiveUpNotReplayable:
+		return "request body cannot be replayed"
+	case GiveUpThrottled:
+		return "throttled for longer than MaxRetryAfter"
+	}
+	return fmt.Sprintf("GiveUpReason(%d)", int(r))
+}
+
+// GiveUpEvent describes a retryable attempt that a limit kept from being
+// retried. Its outcome goes to the caller.
+type GiveUpEvent struct {
+	Attempt Attempt
+	// Reason is the limit that stopped the retry.
+	Reason GiveUpReason
+}
+
+// PaceReason says why an attempt was held back before it was sent.
+type PaceReason int
+
+// Why RateLimit held an attempt back.
+const (
+	// PacedByCoolDown: the host asked every client to wait (a 429 or 503
+	// with Retry-After).
+	PacedByCoolDown PaceReason = iota + 1
+	// PacedByLimit: a client-side limit (an x/time/rate limiter) had no
+	// token ready.
+	PacedByLimit
+)
+
+// String returns "cool-down" or "limit".
+func (r PaceReason) String() string {
+	switch r {
+	case PacedByCoolDown:
+		return "cool-down"
+	case PacedByLimit:
+		return "limit"
+	}
+	return fmt.Sprintf("PaceReason(%d)", int(r))
+}
+
+// PacedEvent describes an attempt that was held back on the client's side
+// and then let through.
+type PacedEvent struct {
+	// Request is the attempt that waited.
+	Request *http.Request
+	// Wait is how long it waited.
+	Wait time.Duration
+	// Reason is what it waited for.
+	Reason PaceReason
+}
+
+// CallEndEvent describes the end of a call through Retry.
+type CallEndEvent struct {
+	// Request is the caller's request.
+	Request *http.Request
+	// Attempts is how many attempts were sent (1 when none was retried).
+	Attempts int
+	// Response is what the call returns, or nil. Do not read its body.
+	Response *http.Response
+	// Err is what the call returns, or nil.
+	Err error
+}
+
+// RetryError is the error Retry returns when a call ends on an error: the
+// last attempt's error, with how many attempts were made. errors.Is and
+// errors.As reach the cause through Unwrap.
+type RetryError struct {
+	// Attempts is how many attempts were sent (1 when none was retried).
+	Attempts int
+	// Err is the last attempt's error, or the context's error when the
+	// call's context ended during a wait.
+	Err error
+}
+
+// Error says how many attempts were made and what the last one ended with.
+func (e *RetryError) Error() string {
+	if e.Attempts == 1 {
+		return "transport: after 1 attempt: " + e.Err.Error()
+	}
+	return fmt.Sprintf("transport: after %d attempts: %v", e.Attempts, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the cause is a timeout, so that url.Error.Timeout
+// and os.IsTimeout, which do not unwrap, still see one.
+func (e *RetryError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
+}
