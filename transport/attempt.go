@@ -60,19 +60,26 @@ func (s *sendTrace) notSent() bool {
 }
 
 // try sends attempt n to host ("" for the request's own) with rbody, the
-// attempt's body that body (nil when there is nothing to replay) handed out.
+// attempt's body that body (nil when there is nothing to replay) handed out,
+// and sets a to its outcome.
 // traced asks to learn whether a failed attempt reached the server. The
 // first attempt is the caller's request as it is when nothing about it
 // changes (no body to replay, no context of its own); otherwise, and for
 // every retry, a clone is sent.
-func (t *retryTransport) try(req *http.Request, rbody io.ReadCloser, body *bodyreplay.Body, host string, n int, traced bool) attempt {
+func (t *retryTransport) try(a *attempt, req *http.Request, rbody io.ReadCloser, body *bodyreplay.Body, host string, n int, traced bool) {
 	ctx := req.Context()
+	own := false // ctx is the attempt's own
 	if n > 1 {
-		ctx = context.WithValue(ctx, attemptKey{}, n) // for AttemptFromContext
+		ctx, own = context.WithValue(ctx, attemptKey{}, n), true // for AttemptFromContext
 	}
-	ctx = withPerTry(ctx, t.p.PerTryTimeout) // for the clock at the bottom of the chain
+	if d := t.p.PerTryTimeout; d > 0 || perTryFrom(ctx) > 0 {
+		// For the clock at the bottom of the chain; 0 overrides an outer
+		// Retry's.
+		ctx, own = context.WithValue(ctx, perTryKey{}, d), true
+	}
 	var trace *sendTrace
 	if traced {
+		own = true
 		trace = &sendTrace{}
 		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 			GetConn:      func(string) { trace.getConn.Store(true) },
@@ -82,9 +89,8 @@ func (t *retryTransport) try(req *http.Request, rbody io.ReadCloser, body *bodyr
 	if body != nil {
 		bodyreplay.Bind(rbody, ctx) // a stalled caller's body cannot hold the attempt
 	}
-	var a attempt
-	a.req = req
-	if ctx != req.Context() || rbody != req.Body || host != "" {
+	*a = attempt{req: req}
+	if own || rbody != req.Body || host != "" {
 		a.req = req.Clone(ctx)
 		a.req.Body = rbody
 		if host != "" && !strings.EqualFold(host, req.URL.Host) {
@@ -114,7 +120,6 @@ func (t *retryTransport) try(req *http.Request, rbody io.ReadCloser, body *bodyr
 	if a.err != nil && body != nil && body.Err() != nil {
 		a.err, a.bodyErr = body.Err(), true
 	}
-	return a
 }
 
 // discard drains and closes a failed attempt's response, bounded by limit

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -133,12 +134,9 @@ func Breaker(o BreakerOptions) Middleware {
 		if o.Disabled {
 			return next
 		}
-		return &breakerTransport{next: next, o: o, hosts: newHostTable(o.MaxHosts, nil,
-			func(c *circuit) bool { // a closed circuit holds no verdict
-				c.mu.Lock()
-				defer c.mu.Unlock()
-				return c.state == Closed
-			})}
+		return &breakerTransport{next: next, o: o, hosts: newHostTable(o.MaxHosts,
+			func(c *circuit) { c.closed.Store(true) },
+			func(c *circuit) bool { return c.closed.Load() })} // a closed circuit holds no verdict
 	}
 }
 
@@ -165,13 +163,17 @@ type breakerTransport struct {
 
 var _ http.RoundTripper = (*breakerTransport)(nil)
 
-// circuit is one host's state, guarded by its own mutex.
+// circuit is one host's state, guarded by its own mutex, but for what the
+// common case (a success through a closed circuit) needs, which is atomic:
+// it takes no lock and reads no clock.
 type circuit struct {
+	closed    atomic.Bool  // state == Closed, readable without mu
+	successes atomic.Int64 // in the window
+	failures  atomic.Int64 // in the window; written under mu
+
 	mu          sync.Mutex
 	state       BreakerState
 	windowStart time.Time
-	requests    int
-	failures    int
 	openUntil   time.Time
 	probing     int // probes in flight
 	probeOK     int
@@ -208,9 +210,12 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 // admit lets a request through, as a probe when half-open, or refuses it.
 func (t *breakerTransport) admit(c *circuit, host string) (probe bool, ch *change, err error) {
+	if c.closed.Load() { // the common case: no lock, no clock
+		return false, nil, nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == Closed { // the common case reads no clock
+	if c.state == Closed {
 		return false, nil, nil
 	}
 	now := time.Now()
@@ -238,6 +243,14 @@ func (t *breakerTransport) release(c *circuit, probe bool) {
 
 // record counts an outcome and moves the state.
 func (t *breakerTransport) record(c *circuit, probe, failed bool) *change {
+	if !probe && !failed && c.closed.Load() {
+		// A success alone opens a circuit only when it brings the window
+		// to MinRequests with enough failures in it already.
+		ok := c.successes.Add(1)
+		if f := c.failures.Load(); f == 0 || !t.tripped(ok, f) {
+			return nil
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if probe {
@@ -249,7 +262,7 @@ func (t *breakerTransport) record(c *circuit, probe, failed bool) *change {
 			return t.open(c)
 		}
 		if c.probeOK++; c.probeOK >= t.o.Probes {
-			c.windowStart, c.requests, c.failures = time.Now(), 0, 0
+			c.resetWindow(time.Now())
 			return c.set(Closed)
 		}
 		return nil
@@ -261,15 +274,28 @@ func (t *breakerTransport) record(c *circuit, probe, failed bool) *change {
 		// The window rolls over here, where it matters: successes alone
 		// never open a circuit, so they need not read the clock.
 		if now := time.Now(); now.Sub(c.windowStart) >= t.o.Window {
-			c.windowStart, c.requests, c.failures = now, 0, 0
+			c.resetWindow(now)
 		}
-		c.failures++
+		c.failures.Add(1)
 	}
-	c.requests++
-	if c.requests >= t.o.MinRequests && float64(c.failures) >= t.o.FailureRatio*float64(c.requests) {
+	if t.tripped(c.successes.Load(), c.failures.Load()) {
 		return t.open(c)
 	}
 	return nil
+}
+
+// tripped reports whether a window of ok successes and failed failures
+// opens the circuit.
+func (t *breakerTransport) tripped(ok, failed int64) bool {
+	n := ok + failed
+	return n >= int64(t.o.MinRequests) && float64(failed) >= t.o.FailureRatio*float64(n)
+}
+
+// resetWindow starts a new window at now. c.mu is held.
+func (c *circuit) resetWindow(now time.Time) {
+	c.windowStart = now
+	c.successes.Store(0)
+	c.failures.Store(0)
 }
 
 func (t *breakerTransport) open(c *circuit) *change {
@@ -283,6 +309,7 @@ func (c *circuit) set(s BreakerState) *change {
 	}
 	ch := &change{c.state, s}
 	c.state = s
+	c.closed.Store(s == Closed)
 	return ch
 }
 

@@ -20,7 +20,8 @@ const DefaultMaxHosts = 16384
 // that matters: a closed circuit, a cool-down that is over). Budget,
 // RateLimit and Breaker each keep one.
 type hostTable[T any] struct {
-	m    sync.Map // host → *hostEntry[T]
+	m    sync.Map                     // host → *hostEntry[T]
+	last atomic.Pointer[hostEntry[T]] // the host of the latest miss: most clients call one host
 	max  int
 	init func(*T) // sets up a new host's state; nil for the zero value
 	idle func(*T) bool
@@ -31,6 +32,7 @@ type hostTable[T any] struct {
 }
 
 type hostEntry[T any] struct {
+	host  string      // the key, lower-cased
 	used  atomic.Bool // set on each use, cleared as the clock hand passes
 	state T
 }
@@ -47,24 +49,28 @@ func newHostTable[T any](max int, init func(*T), idle func(*T) bool) *hostTable[
 // get returns host's state, creating it if needed. The common case, a host
 // already in the table, takes no lock and allocates nothing.
 func (h *hostTable[T]) get(host string) *T {
+	if e := h.last.Load(); e != nil && e.host == host {
+		return e.touch()
+	}
 	if v, ok := h.m.Load(host); ok {
-		return v.(*hostEntry[T]).touch()
+		return h.hit(v)
 	}
 	if lower := strings.ToLower(host); lower != host {
 		host = lower
 		if v, ok := h.m.Load(host); ok {
-			return v.(*hostEntry[T]).touch()
+			return h.hit(v)
 		}
 	}
 	// A new host starts unmarked: it sits just behind the clock hand, so it
 	// is the last the hand reaches, and a use before then marks it.
-	e := &hostEntry[T]{}
+	e := &hostEntry[T]{host: host}
 	if h.init != nil {
 		h.init(&e.state)
 	}
 	if v, loaded := h.m.LoadOrStore(host, e); loaded {
-		return v.(*hostEntry[T]).touch()
+		return h.hit(v)
 	}
+	h.last.Store(e)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.ring) < h.max {
@@ -73,8 +79,17 @@ func (h *hostTable[T]) get(host string) *T {
 	}
 	i := h.victim()
 	h.m.CompareAndDelete(h.ring[i].host, h.ring[i].e)
+	h.last.CompareAndSwap(h.ring[i].e, nil)
 	h.ring[i] = ringSlot[T]{host, e}
 	return &e.state
+}
+
+// hit returns the state of v, an entry found in the map, and remembers it
+// as the latest.
+func (h *hostTable[T]) hit(v any) *T {
+	e := v.(*hostEntry[T])
+	h.last.Store(e)
+	return e.touch()
 }
 
 // touch marks e used, writing only when the mark is not already there, so

@@ -40,16 +40,6 @@ func (e *perTryTimeoutError) Is(target error) bool {
 
 type perTryKey struct{}
 
-// withPerTry returns ctx with the per-try timeout d for the layer below, or
-// ctx itself when there is nothing to say: no timeout here, and none from
-// an outer Retry to override.
-func withPerTry(ctx context.Context, d time.Duration) context.Context {
-	if d <= 0 && perTryFrom(ctx) <= 0 {
-		return ctx
-	}
-	return context.WithValue(ctx, perTryKey{}, d)
-}
-
 func perTryFrom(ctx context.Context) time.Duration {
 	d, _ := ctx.Value(perTryKey{}).(time.Duration)
 	return d

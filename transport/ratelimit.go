@@ -73,6 +73,9 @@ type rateTransport struct {
 	next  http.RoundTripper
 	o     RateLimitOptions
 	hosts *hostTable[hostState]
+	// cooled is set once any host has asked for a cool-down: until then,
+	// without per-host limiters, no request needs its host's state.
+	cooled atomic.Bool
 }
 
 var _ http.RoundTripper = (*rateTransport)(nil)
@@ -84,7 +87,7 @@ type hostState struct {
 
 func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var hs *hostState
-	if t.o.PerHost > 0 || !t.o.NoCoolDown {
+	if t.o.PerHost > 0 || t.cooled.Load() {
 		hs = t.hosts.get(hostOf(req))
 	}
 	if err := t.admit(req, hs); err != nil {
@@ -92,11 +95,15 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	resp, err := t.next.RoundTrip(req)
-	if hs != nil && !t.o.NoCoolDown && resp != nil &&
+	if !t.o.NoCoolDown && resp != nil &&
 		(resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		now := time.Now()
 		if d, ok := ParseRetryAfter(resp.Header, now); ok && d > 0 {
+			if hs == nil {
+				hs = t.hosts.get(hostOf(req))
+			}
 			hs.extendCoolDown(now.Add(min(d, t.o.MaxCoolDown)).UnixNano())
+			t.cooled.Store(true)
 		}
 	}
 	return resp, err

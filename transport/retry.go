@@ -106,8 +106,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	shift := t.firstHost(req)
 	retriesLeft := t.p.MaxRetries
 	var throttledFor time.Duration // waits asked by 429s, which spend no retries
+	var a attempt
 	for n := 1; ; n++ {
-		a := t.try(req, rbody, body, t.hostFor(req, n+shift), n, !safe && retries)
+		t.try(&a, req, rbody, body, t.hostFor(req, n+shift), n, !safe && retries)
 		var another bool // a next attempt would go to another host
 		if a.refused && a.req.URL != nil {
 			t.noteRefusal(a.req.URL.Host, a.err)
