@@ -66,19 +66,26 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !l.Enabled(ctx, slog.LevelError) {
 		return t.next.RoundTrip(req)
 	}
-	attempts := 1
-	tr := &Trace{CallEnd: func(e CallEndEvent) { attempts = e.Attempts }}
+	c := &loggedCall{attempts: 1} // one allocation for the Trace and what it learns
+	c.CallEnd = func(e CallEndEvent) { c.attempts = e.Attempts }
 	if l.Enabled(ctx, retryLevel) {
-		tr.Retry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
-		tr.GiveUp = func(e GiveUpEvent) { t.logGiveUp(ctx, l, req, e) }
+		c.Retry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
+		c.GiveUp = func(e GiveUpEvent) { t.logGiveUp(ctx, l, req, e) }
 	}
 	start := time.Now()
-	resp, err := t.next.RoundTrip(req.WithContext(WithTrace(ctx, tr)))
+	resp, err := t.next.RoundTrip(req.WithContext(WithTrace(ctx, &c.Trace)))
 	level := callLevel(resp, err)
 	if l.Enabled(ctx, level) {
-		t.logCall(ctx, l, level, req, resp, err, attempts, time.Since(start))
+		t.logCall(ctx, l, level, req, resp, err, c.attempts, time.Since(start))
 	}
 	return resp, err
+}
+
+// loggedCall is the Trace Logging attaches to a call, and the attempt
+// count it learns from it.
+type loggedCall struct {
+	Trace
+	attempts int
 }
 
 func callLevel(resp *http.Response, err error) slog.Level {

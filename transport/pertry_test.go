@@ -60,17 +60,23 @@ func TestPerTryTimeoutPausesForClientSideWaits(t *testing.T) {
 	})
 }
 
+// hanging is a base that never answers: each attempt, counted in attempts,
+// waits for its context to end.
+func hanging(attempts *atomic.Int32) http.RoundTripper {
+	return transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		attempts.Add(1)
+		<-req.Context().Done()
+		return nil, req.Context().Err()
+	})
+}
+
 // The clock runs below every layer of a Chain: a middleware inside Retry
 // that waits on the client's side (300ms here) spends none of it, and the
 // time on the network is still bounded.
 func TestPerTryTimeoutCountsOnlyTheNetwork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var attempts atomic.Int32
-		hang := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			attempts.Add(1)
-			<-req.Context().Done()
-			return nil, req.Context().Err()
-		})
+		hang := hanging(&attempts)
 		queue := func(next http.RoundTripper) http.RoundTripper {
 			return transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
 				time.Sleep(300 * time.Millisecond) // a client-side queue
@@ -90,10 +96,7 @@ func TestPerTryTimeoutCountsOnlyTheNetwork(t *testing.T) {
 // error from below, with its own context intact: the caller did not give up.
 func TestPerTryTimeoutIsAnErrorFromBelow(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		hang := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			<-req.Context().Done()
-			return nil, req.Context().Err()
-		})
+		hang := hanging(new(atomic.Int32))
 		var seen error
 		var ctxErr error
 		spy := func(next http.RoundTripper) http.RoundTripper {
@@ -115,11 +118,7 @@ func TestPerTryTimeoutIsAnErrorFromBelow(t *testing.T) {
 func TestPerTryTimeoutWithoutChain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var attempts atomic.Int32
-		hang := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			attempts.Add(1)
-			<-req.Context().Done()
-			return nil, req.Context().Err()
-		})
+		hang := hanging(&attempts)
 		rt := transport.Retry(transport.RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond, PerTryTimeout: 100 * time.Millisecond})(hang)
 		err := do(t, rt, context.Background(), "http://a.test/")
 		require.ErrorIs(t, err, transport.ErrPerTryTimeout)

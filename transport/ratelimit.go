@@ -98,11 +98,14 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !t.o.NoCoolDown && resp != nil &&
 		(resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		now := time.Now()
-		if d, ok := ParseRetryAfter(resp.Header, now); ok && d > 0 {
+		if d, ok, over := askedWait(resp.Header, now, t.o.MaxCoolDown); ok && d > 0 {
+			if over {
+				d = t.o.MaxCoolDown
+			}
 			if hs == nil {
 				hs = t.hosts.get(hostOf(req))
 			}
-			hs.extendCoolDown(now.Add(min(d, t.o.MaxCoolDown)).UnixNano())
+			hs.extendCoolDown(now.Add(d).UnixNano())
 			t.cooled.Store(true)
 		}
 	}

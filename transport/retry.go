@@ -286,10 +286,9 @@ func (t *retryTransport) wait(ctx context.Context, a *attempt, n int, now time.T
 		d = backoff(t.p.BaseDelay, t.p.MaxDelay, n)
 	}
 	if a.resp != nil {
-		if ra, has := ParseRetryAfter(a.resp.Header, now); has {
-			if ra > t.p.MaxRetryAfter {
-				return ra, true, GiveUpRetryAfter
-			}
+		if ra, has, over := askedWait(a.resp.Header, now, t.p.MaxRetryAfter); over {
+			return ra, true, GiveUpRetryAfter
+		} else if has {
 			d, fromRetryAfter = ra, true
 		}
 	}

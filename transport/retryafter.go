@@ -71,6 +71,16 @@ func parseDelaySeconds(v string) (int64, bool) {
 	return min(n, maxRetryAfterSeconds), true
 }
 
+// askedWait reads the wait the server asks for in h (ParseRetryAfter),
+// measured from now, and holds it against limit: over reports a wait above
+// limit, which Retry refuses (RetryPolicy.MaxRetryAfter) and RateLimit cuts
+// to limit (RateLimitOptions.MaxCoolDown). With endsInTime, it is every
+// bound a server's wait meets.
+func askedWait(h http.Header, now time.Time, limit time.Duration) (d time.Duration, ok, over bool) {
+	d, ok = ParseRetryAfter(h, now)
+	return d, ok, ok && d > limit
+}
+
 // endsInTime reports whether a wait that ends at end ends before ctx's
 // deadline, if it has one: the one rule by which Retry (before a retry) and
 // RateLimit (before sending) give up at once on a wait that could only end
