@@ -145,5 +145,3 @@ func newUUID() string {
 
 // CloseIdleConnections closes the idle connections of the transport below.
 func (t *headerTransport) CloseIdleConnections() { closeIdle(t.next) }
-
-func (t *keysTransport) below() http.RoundTripper { return t.next }
