@@ -20,8 +20,19 @@ type RateLimitedHandler struct {
 	next       http.Handler
 	limiter    *rate.Limiter
 	retryAfter string
+	announce   bool
 	served     atomic.Int64
 	throttled  atomic.Int64
+}
+
+// AnnounceQuota makes h announce its quota on every response, as the IETF
+// httpapi rate-limit draft has it: RateLimit-Policy `"default";q=Q;w=1`
+// (Q the rate per second) and RateLimit `"default";r=R;t=T` (R the whole
+// tokens left, T the seconds until the bucket is full again, rounded up).
+// It returns h, and must be called before h serves.
+func (h *RateLimitedHandler) AnnounceQuota() *RateLimitedHandler {
+	h.announce = true
+	return h
 }
 
 // RateLimited returns a handler that serves next at most perSecond times a
@@ -43,7 +54,15 @@ func RateLimited(perSecond float64, burst int, retryAfter time.Duration, next ht
 
 // ServeHTTP runs next if the bucket has a token, or answers 429.
 func (h *RateLimitedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !h.limiter.Allow() {
+	allowed := h.limiter.Allow()
+	if h.announce {
+		perSecond := float64(h.limiter.Limit())
+		tokens := max(h.limiter.Tokens(), 0)
+		full := math.Ceil((float64(h.limiter.Burst()) - tokens) / perSecond)
+		w.Header().Set("RateLimit-Policy", `"default";q=`+strconv.Itoa(int(perSecond))+`;w=1`)
+		w.Header().Set("RateLimit", `"default";r=`+strconv.Itoa(int(tokens))+`;t=`+strconv.Itoa(int(full)))
+	}
+	if !allowed {
 		h.throttled.Add(1)
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.Header().Set("Retry-After", h.retryAfter)

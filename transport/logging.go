@@ -28,7 +28,8 @@ type LogOptions struct {
 }
 
 // Logging returns a middleware that logs one record per call (method,
-// redacted URL, status, attempts, duration, error) and, when Retry is inside
+// redacted URL, status, attempts, duration, the time RateLimit held it
+// back when it did, error) and, when Retry is inside
 // it, one record per retry (attempt, reason, wait, whether the wait came from
 // Retry-After) and per limit that stopped one. Levels follow the outcome:
 // Debug for success, Info for 4xx and retries, Warn for 5xx, Error for
@@ -68,6 +69,7 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c := &loggedCall{attempts: 1} // one allocation for the Trace and what it learns
 	c.CallEnd = func(e CallEndEvent) { c.attempts = e.Attempts }
+	c.Paced = func(e PacedEvent) { c.paced += e.Wait }
 	if l.Enabled(ctx, retryLevel) {
 		c.Retry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
 		c.GiveUp = func(e GiveUpEvent) { t.logGiveUp(ctx, l, req, e) }
@@ -76,7 +78,7 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(req.WithContext(WithTrace(ctx, &c.Trace)))
 	level := callLevel(resp, err)
 	if l.Enabled(ctx, level) {
-		t.logCall(ctx, l, level, req, resp, err, c.attempts, time.Since(start))
+		t.logCall(ctx, l, level, req, resp, err, c, time.Since(start))
 	}
 	return resp, err
 }
@@ -86,6 +88,7 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 type loggedCall struct {
 	Trace
 	attempts int
+	paced    time.Duration // held back on the client's side, in all
 }
 
 func callLevel(resp *http.Response, err error) slog.Level {
@@ -101,14 +104,17 @@ func callLevel(resp *http.Response, err error) slog.Level {
 }
 
 func (t *logTransport) logCall(ctx context.Context, l *slog.Logger, level slog.Level, req *http.Request,
-	resp *http.Response, err error, attempts int, took time.Duration) {
+	resp *http.Response, err error, c *loggedCall, took time.Duration) {
 	u, secrets := t.r.url(req.URL)
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("method", req.Method), slog.String("url", u))
 	if resp != nil {
 		attrs = append(attrs, slog.Int("status", resp.StatusCode))
 	}
-	attrs = append(attrs, slog.Int("attempts", attempts), slog.Duration("duration", took))
+	attrs = append(attrs, slog.Int("attempts", c.attempts), slog.Duration("duration", took))
+	if c.paced > 0 {
+		attrs = append(attrs, slog.Duration("paced", c.paced))
+	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", scrub(err.Error(), secrets)))
 	}

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -241,4 +243,24 @@ func TestRedactURL(t *testing.T) {
 		assert.NotContains(t, msg, leak)
 	}
 	assert.Contains(t, msg, "page=2")
+}
+
+// A call that RateLimit held back says for how long in its record; one that
+// was not has no such field.
+func TestLoggingSaysHowLongACallWasPaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &scripted{resps: []func() *http.Response{answer(429, "Retry-After", "2"), answer(200)}}
+		l, records, _ := jsonLogger(slog.LevelDebug)
+		rt := transport.Chain(s,
+			transport.Logging(transport.LogOptions{Logger: l}),
+			transport.RateLimit(transport.RateLimitOptions{NoPacing: true}))
+		for range 2 {
+			_, err := statusOf(t, rt, "http://a.test/")
+			require.NoError(t, err)
+		}
+		recs := records(t)
+		require.Len(t, recs, 2)
+		assert.NotContains(t, recs[0], "paced")
+		assert.Equal(t, float64(2*time.Second), recs[1]["paced"], "the second call waited out the cool-down")
+	})
 }

@@ -10,8 +10,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// RateLimitOptions configures RateLimit. Its zero value limits nothing but
-// still honours servers' cool-downs.
+// RateLimitOptions configures RateLimit. Its zero value sets no limits of
+// its own but follows the servers: their cool-downs, the pace learned from
+// their throttles, and the quotas they announce.
 type RateLimitOptions struct {
 	// Disabled leaves the layer out: RateLimit returns the transport below
 	// as it is.
@@ -31,6 +32,11 @@ type RateLimitOptions struct {
 	NoCoolDown bool
 	// MaxCoolDown caps a server-driven cool-down. 0 means DefaultMaxRetryAfter.
 	MaxCoolDown time.Duration
+	// NoPacing turns off the per-host pacing: by default, once a host has
+	// throttled (a 429, or a 503 with Retry-After), its attempts are spaced
+	// at a rate learned from its throttles, and a host that announces its
+	// quota (see ParseQuota) is paced to spread it.
+	NoPacing bool
 }
 
 // RateLimit returns a middleware that paces requests on the client's side,
@@ -38,13 +44,24 @@ type RateLimitOptions struct {
 // sees, and each takes one token from o.Limiter and from its host's
 // limiter (o.PerHost). When a response is a 429 or 503 with Retry-After,
 // every request to that host, from any goroutine, waits until then instead
-// of adding to the overload (a cool-down, capped at o.MaxCoolDown). A wait
-// that the context ends, or that would pass its deadline, returns an error
-// at once without sending (errors.Is(err, context.DeadlineExceeded) for the
-// deadline). Each wait is reported to the call's Trace (Trace.Paced).
+// of adding to the overload (a cool-down, capped at o.MaxCoolDown).
 //
-// Options that limit nothing and keep no cool-downs (Disabled, or
-// NoCoolDown without limiters) leave the chain as it is. It is safe for
+// Unless o.NoPacing, each host is also paced once it has said something of
+// its limit: after its first throttle, its attempts are spaced at a rate
+// cut to 0.7 of what was being sent and grown back along a cubic curve
+// while they succeed (as TCP CUBIC and the AWS SDKs' adaptive retry mode
+// do); a host whose responses announce a quota (RateLimit and
+// RateLimit-Policy, RateLimit-Remaining, X-RateLimit-Remaining: see
+// ParseQuota) is paced to spread what remains over its window instead. A
+// host that never did either is never delayed.
+//
+// A wait that the context ends, or that would pass its deadline, returns
+// an error at once without sending (errors.Is(err,
+// context.DeadlineExceeded) for the deadline). Each wait is reported to the
+// call's Trace (Trace.Paced).
+//
+// Options that limit nothing and follow no server (Disabled, or NoCoolDown
+// and NoPacing without limiters) leave the chain as it is. It is safe for
 // concurrent use. It panics on a negative MaxHosts or MaxCoolDown.
 func RateLimit(o RateLimitOptions) Middleware {
 	if o.MaxHosts < 0 || o.MaxCoolDown < 0 {
@@ -53,7 +70,7 @@ func RateLimit(o RateLimitOptions) Middleware {
 	o.MaxHosts = orDefault(o.MaxHosts, DefaultMaxHosts)
 	o.MaxCoolDown = orDefault(o.MaxCoolDown, DefaultMaxRetryAfter)
 	o.PerHostBurst = max(o.PerHostBurst, 1)
-	idle := o.Disabled || (o.Limiter == nil && o.PerHost <= 0 && o.NoCoolDown)
+	idle := o.Disabled || (o.Limiter == nil && o.PerHost <= 0 && o.NoCoolDown && o.NoPacing)
 	return func(next http.RoundTripper) http.RoundTripper {
 		next = wrapped("RateLimit", next)
 		if idle {
@@ -74,7 +91,8 @@ type rateTransport struct {
 	o     RateLimitOptions
 	hosts *hostTable[hostState]
 	// cooled is set once any host has asked for a cool-down: until then,
-	// without per-host limiters, no request needs its host's state.
+	// without per-host limiters or pacing, no request needs its host's
+	// state.
 	cooled atomic.Bool
 }
 
@@ -83,33 +101,61 @@ var _ http.RoundTripper = (*rateTransport)(nil)
 type hostState struct {
 	limiter   *rate.Limiter // nil without PerHost
 	coolUntil atomic.Int64  // Unix nanoseconds; 0 for none
+	pacer     pacer         // unused with NoPacing
 }
 
 func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var hs *hostState
-	if t.o.PerHost > 0 || t.cooled.Load() {
+	if t.o.PerHost > 0 || !t.o.NoPacing || t.cooled.Load() {
 		hs = t.hosts.get(hostOf(req))
 	}
 	if err := t.admit(req, hs); err != nil {
 		closeRequestBody(req)
 		return nil, err
 	}
+	var sentAt time.Time
+	if !t.o.NoPacing {
+		var err error
+		if sentAt, err = hs.pacer.start(req); err != nil {
+			closeRequestBody(req)
+			return nil, err
+		}
+	}
 	resp, err := t.next.RoundTrip(req)
-	if !t.o.NoCoolDown && resp != nil &&
-		(resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
+	t.learn(req, hs, sentAt, resp)
+	return resp, err
+}
+
+// learn takes what a response says of its host's limit: a cool-down, a
+// throttle for the pacer, an announced quota.
+func (t *rateTransport) learn(req *http.Request, hs *hostState, sentAt time.Time, resp *http.Response) {
+	var throttled bool
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
 		now := time.Now()
-		if d, ok, over := askedWait(resp.Header, now, t.o.MaxCoolDown); ok && d > 0 {
+		d, ok, over := askedWait(resp.Header, now, t.o.MaxCoolDown)
+		throttled = ok && d > 0
+		if throttled && !t.o.NoCoolDown {
 			if over {
 				d = t.o.MaxCoolDown
 			}
-			if hs == nil {
-				hs = t.hosts.get(hostOf(req))
-			}
-			hs.extendCoolDown(now.Add(d).UnixNano())
-			t.cooled.Store(true)
+			t.coolDown(req, hs, now.Add(d))
 		}
 	}
-	return resp, err
+	if t.o.NoPacing {
+		return
+	}
+	if hold := hs.pacer.done(sentAt, resp, throttled); hold > 0 && !t.o.NoCoolDown {
+		t.coolDown(req, hs, time.Now().Add(min(hold, t.o.MaxCoolDown)))
+	}
+}
+
+// coolDown holds every request to req's host until until.
+func (t *rateTransport) coolDown(req *http.Request, hs *hostState, until time.Time) {
+	if hs == nil {
+		hs = t.hosts.get(hostOf(req))
+	}
+	hs.extendCoolDown(until.UnixNano())
+	t.cooled.Store(true)
 }
 
 // admit waits out the host's cool-down, then takes the tokens, and reports

@@ -55,6 +55,12 @@ func ParseRetryAfter(h http.Header, now time.Time) (wait time.Duration, ok bool)
 // parseDelaySeconds parses 1*DIGIT, saturating at maxRetryAfterSeconds
 // (read as milliseconds, that is still far above any sensible cap).
 func parseDelaySeconds(v string) (int64, bool) {
+	return parseDigits(v, maxRetryAfterSeconds)
+}
+
+// parseDigits parses 1*DIGIT as a non-negative integer, saturating at
+// ceiling: no header a server sends can overflow it.
+func parseDigits(v string, ceiling int64) (int64, bool) {
 	if v == "" {
 		return 0, false
 	}
@@ -64,11 +70,11 @@ func parseDelaySeconds(v string) (int64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		if n < maxRetryAfterSeconds {
+		if n < ceiling {
 			n = n*10 + int64(c-'0')
 		}
 	}
-	return min(n, maxRetryAfterSeconds), true
+	return min(n, ceiling), true
 }
 
 // askedWait reads the wait the server asks for in h (ParseRetryAfter),

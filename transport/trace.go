@@ -223,15 +223,20 @@ const (
 	// PacedByLimit: a client-side limit (an x/time/rate limiter) had no
 	// token ready.
 	PacedByLimit
+	// PacedByPacer: the host's adaptive pace, learned from its throttles or
+	// announced in its quota fields, had no token ready.
+	PacedByPacer
 )
 
-// String returns "cool-down" or "limit".
+// String returns "cool-down", "limit" or "pace".
 func (r PaceReason) String() string {
 	switch r {
 	case PacedByCoolDown:
 		return "cool-down"
 	case PacedByLimit:
 		return "limit"
+	case PacedByPacer:
+		return "pace"
 	}
 	return fmt.Sprintf("PaceReason(%d)", int(r))
 }

@@ -96,7 +96,7 @@ func TestTraceCallEnd(t *testing.T) {
 func TestTracePaced(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := &scripted{resps: []func() *http.Response{answer(429, "Retry-After", "2"), answer(200)}}
-		rt := transport.Chain(s, transport.RateLimit(transport.RateLimitOptions{Limiter: rate.NewLimiter(rate.Every(500*time.Millisecond), 1)}))
+		rt := transport.Chain(s, transport.RateLimit(transport.RateLimitOptions{NoPacing: true, Limiter: rate.NewLimiter(rate.Every(500*time.Millisecond), 1)}))
 		var lines []string
 		ctx := transport.WithTrace(context.Background(), recorder("t", &lines))
 		for range 2 {

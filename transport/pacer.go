@@ -1,0 +1,297 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A pacer spaces the attempts to one host so that a client stops learning
+// the host's limit by hitting it. It is off (rate 0) until the host first
+// throttles (a 429, or a 503 with Retry-After) or announces a quota.
+//
+// Without a quota, the rate adapts as TCP CUBIC's window does, and as the
+// AWS SDKs' adaptive retry mode paces: a throttle cuts it to β of the rate
+// that was being sent, and it grows back along a cubic curve while requests
+// succeed under load, flat near the rate that was cut and probing beyond it
+// after. The largest burst the host took before its first throttle is kept
+// as the pacer's burst, so that the tokens a host refills during a cool-down
+// are used, but never more.
+//
+// With a quota (ParseQuota), the announced rate is followed instead, a
+// little below it, and the bucket holds no more than the host says remains.
+const (
+	pacerBeta    = 0.7  // a throttle cuts the rate to β of what was sent
+	pacerC       = 0.4  // the cubic's scale, in requests/s per s³ (the AWS SDKs')
+	pacerMinRate = 0.5  // requests/s: the pacer never goes slower
+	quotaMargin  = 0.97 // of an announced rate, so that timing jitter does not cross it
+)
+
+type pacer struct {
+	// The common case, a host that never throttled nor announced a quota,
+	// only counts, with atomics: no lock, no clock.
+	paced    atomic.Bool  // the host throttled or announced a quota
+	sends    atomic.Int64 // attempts sent, in all
+	oks      atomic.Int64 // attempts that succeeded, in all
+	inflight atomic.Int64
+
+	mu     sync.Mutex
+	rate   float64 // requests/s, once paced
+	burst  float64
+	tokens float64 // at `at`
+	at     time.Time
+	// waiting is how many attempts wait for a token: the host is under load.
+	waiting int
+
+	// The cubic: the rate was wMax when it was cut, at cutAt (in time under
+	// load: idle spells push cutAt forward), and is back at wMax k seconds
+	// later.
+	wMax      float64
+	cutAt     time.Time
+	k         float64
+	idleSince time.Time // when the host last had no backlog; zero while busy
+	throttled bool      // the host throttled at least once
+
+	// The window the send rate is measured over: since the last cut.
+	markAt             time.Time
+	markSends, markOKs int64
+	quotaUntil         time.Time // while an announced quota is fresh, it sets the rate
+	maxRemaining       float64
+}
+
+// maxPacerSleep bounds one sleep of an attempt waiting for its token, so
+// that a rate that grows while it waits is seen soon.
+const maxPacerSleep = 250 * time.Millisecond
+
+// start counts an attempt and, on a paced host, makes it wait for a token
+// under ctx: never past ctx's deadline (an error matching
+// context.DeadlineExceeded at once, nothing sent), and reported to the
+// call's Trace. It returns when the attempt is sent, zero on a host that is
+// not paced.
+func (p *pacer) start(req *http.Request) (sentAt time.Time, err error) {
+	if !p.paced.Load() {
+		p.sent()
+		return time.Time{}, nil
+	}
+	ctx := req.Context()
+	deadline, _ := ctx.Deadline()
+	start := time.Now()
+	now := start
+	for queued := false; ; {
+		wait, ok := p.take(now, deadline, queued)
+		switch {
+		case !ok:
+			return now, fmt.Errorf("transport: rate limit: host paced, next send in %v: %w", wait.Round(time.Millisecond), context.DeadlineExceeded)
+		case wait == 0:
+			if now.After(start) {
+				traceFrom(ctx).paced(PacedEvent{Request: req, Wait: now.Sub(start), Reason: PacedByPacer})
+			}
+			p.sent()
+			return now, nil
+		}
+		queued = true
+		if err := sleep(ctx, min(wait, maxPacerSleep)); err != nil {
+			p.mu.Lock()
+			p.waiting--
+			p.mu.Unlock()
+			return now, fmt.Errorf("transport: rate limit: %w", err)
+		}
+		now = time.Now()
+	}
+}
+
+// sent counts an attempt that goes to the host now.
+func (p *pacer) sent() {
+	p.sends.Add(1)
+	p.inflight.Add(1)
+}
+
+// take takes a token at now if there is one (wait 0), or says how long to
+// wait for one: an attempt that joins the queue (queued false) waits behind
+// those already in it. If the wait would end after deadline (when not zero),
+// it gives up (ok false) and leaves the queue.
+func (p *pacer) take(now, deadline time.Time, queued bool) (wait time.Duration, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.quotaUntil.IsZero() && now.After(p.quotaUntil) {
+		p.quotaUntil = time.Time{}
+		if !p.throttled { // the quota is stale, and the host never throttled
+			p.paced.Store(false)
+		}
+	}
+	if !p.paced.Load() {
+		if queued {
+			p.waiting--
+		}
+		return 0, true
+	}
+	p.refill(now)
+	if p.tokens >= 1 {
+		p.tokens--
+		if queued {
+			p.waiting--
+		}
+		return 0, true
+	}
+	ahead := 0.0
+	if !queued {
+		ahead = float64(p.waiting)
+		p.waiting++
+	}
+	wait = time.Duration((ahead + 1 - p.tokens) / p.rate * float64(time.Second))
+	if !deadline.IsZero() && now.Add(wait).After(deadline) {
+		p.waiting--
+		return wait, false
+	}
+	return max(wait, time.Millisecond), true
+}
+
+// done learns from the outcome of an attempt sent at sentAt: a throttle
+// cuts the rate, a success under load lets it grow, an announced quota sets
+// it. It returns how long the host asked every request to wait, when its
+// quota is spent and it named no policy (a fixed window: nothing until the
+// reset).
+func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled bool) (hold time.Duration) {
+	p.inflight.Add(-1)
+	success := resp != nil && !throttled && resp.StatusCode < 500
+	if success {
+		p.oks.Add(1)
+	}
+	var q Quota
+	var hasQuota bool
+	now := time.Time{}
+	if resp != nil && hasQuotaFields(resp.Header) {
+		now = time.Now()
+		q, hasQuota = ParseQuota(resp.Header, now)
+	}
+	if !hasQuota && !throttled && !p.paced.Load() {
+		return 0 // the common case
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case hasQuota:
+		return p.quota(now, q)
+	case throttled:
+		p.cut(now, sentAt)
+	case success:
+		p.grow(now)
+	}
+	return 0
+}
+
+// refill adds the tokens earned since p.at.
+func (p *pacer) refill(now time.Time) {
+	if now.After(p.at) {
+		if !p.at.IsZero() {
+			p.tokens = min(p.burst, p.tokens+p.rate*now.Sub(p.at).Seconds())
+		}
+		p.at = now
+	}
+}
+
+// window returns the attempts sent and succeeded per second since the last
+// cut (or the first attempt), counting a window shorter than a second as a
+// whole second: a herd sent in the first milliseconds is a rate of its size,
+// not of thousands a second.
+func (p *pacer) window(now time.Time) (sent, ok float64) {
+	sends, oks := p.sends.Load(), p.oks.Load()
+	if p.markAt.IsZero() {
+		p.markAt = now
+	}
+	secs := max(now.Sub(p.markAt).Seconds(), 1)
+	sent, ok = float64(sends-p.markSends)/secs, float64(oks-p.markOKs)/secs
+	p.markAt, p.markSends, p.markOKs = now, sends, oks
+	return sent, ok
+}
+
+// cut answers a throttle of an attempt sent at sentAt. The other attempts
+// of a herd that was already in flight when the rate was last cut say
+// nothing new, and are ignored (so are attempts sent before the host was
+// paced, whose sentAt is zero, once a cut was made).
+func (p *pacer) cut(now, sentAt time.Time) {
+	if !p.cutAt.IsZero() && sentAt.Before(p.cutAt) {
+		return
+	}
+	measured, okRate := p.window(now)
+	base := measured
+	if p.paced.Load() && p.rate < base {
+		base = p.rate
+	}
+	base = max(base, pacerMinRate)
+	okBurst := max(1, math.Floor(okRate))
+	if !p.throttled {
+		p.burst = okBurst
+	} else {
+		p.burst = max(1, min(p.burst, okBurst))
+	}
+	p.refill(now)
+	p.rate = max(base*pacerBeta, pacerMinRate)
+	p.tokens = min(p.tokens, 0)
+	p.wMax = base
+	p.k = math.Cbrt(base * (1 - pacerBeta) / pacerC)
+	p.cutAt, p.idleSince = now, time.Time{}
+	p.throttled = true
+	p.paced.Store(true)
+}
+
+// grow moves the rate along the cubic after a success. It grows only under
+// load (attempts waiting for tokens): an idle client learns nothing about
+// the host, and its time idle does not count.
+func (p *pacer) grow(now time.Time) {
+	if !p.throttled || now.Before(p.quotaUntil) {
+		return
+	}
+	if p.waiting == 0 {
+		if p.idleSince.IsZero() {
+			p.idleSince = now
+		}
+		return
+	}
+	if !p.idleSince.IsZero() {
+		p.cutAt = p.cutAt.Add(now.Sub(p.idleSince))
+		p.idleSince = time.Time{}
+	}
+	t := now.Sub(p.cutAt).Seconds() - p.k
+	p.rate = max(pacerC*t*t*t+p.wMax, pacerMinRate)
+}
+
+// quota follows what the host announced, and returns a hold for a spent
+// quota without a policy.
+func (p *pacer) quota(now time.Time, q Quota) (hold time.Duration) {
+	remaining := float64(q.Remaining)
+	var rate float64
+	switch {
+	case q.Limit > 0 && q.Window > 0:
+		rate = float64(q.Limit) / q.Window.Seconds()
+	case q.Reset <= 0:
+		return 0 // nothing to spread the quota over
+	case q.Remaining == 0:
+		return q.Reset // a fixed window, spent: nothing until it resets
+	default:
+		rate = remaining / q.Reset.Seconds()
+	}
+	p.refill(now)
+	left := remaining - float64(p.inflight.Load())
+	if p.paced.Load() {
+		p.tokens = min(p.tokens, left)
+	} else {
+		p.tokens = left
+	}
+	p.maxRemaining = max(p.maxRemaining, remaining)
+	p.burst = max(1, p.maxRemaining)
+	if q.Limit > 0 {
+		p.burst = min(p.burst, float64(q.Limit))
+	}
+	p.rate = max(rate*quotaMargin, pacerMinRate)
+	p.quotaUntil = now.Add(max(q.Reset, q.Window, time.Second))
+	p.paced.Store(true)
+	return 0
+}
