@@ -20,7 +20,10 @@
 // connections clients opened, to assert that they were reused. Idempotent
 // wraps a handler to run once per Idempotency-Key and count its runs.
 // RateLimited is an origin behind a token bucket that answers 429 with
-// Retry-After beyond it, and counts what it served and refused.
+// Retry-After beyond it, and counts what it served and refused; with
+// AnnounceQuota it also sends the IETF draft's RateLimit fields. Load runs
+// a workload (so many GETs, so many at a time) through a client and says
+// how many succeeded and how long it took.
 //
 // A complete test of a client against a flaky server:
 //

@@ -36,8 +36,11 @@
 //     what it counts by default: 5xx, transient errors and timeouts, never a
 //     429 (throttling is not failure). Its changes of state go to
 //     BreakerOptions.OnStateChange; LogBreakerChanges logs them.
-//   - RateLimit spends an x/time/rate token per attempt and honours
-//     servers' cool-downs, per host.
+//   - RateLimit spends an x/time/rate token per attempt, honours servers'
+//     cool-downs, and paces each host that has throttled (a rate cut on a
+//     throttle and grown back along a cubic) or announced its quota
+//     (ParseQuota, Quota: the IETF draft's RateLimit fields, GitHub's
+//     X-RateLimit-*).
 //   - Logging logs calls and retries through log/slog, with secrets
 //     redacted (Redacted, RedactURL).
 //   - Headers sets static, dynamic and attempt-number header fields on each

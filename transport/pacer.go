@@ -34,10 +34,10 @@ const (
 type pacer struct {
 	// The common case, a host that never throttled nor announced a quota,
 	// only counts, with atomics: no lock, no clock.
-	paced    atomic.Bool  // the host throttled or announced a quota
-	sends    atomic.Int64 // attempts sent, in all
-	oks      atomic.Int64 // attempts that succeeded, in all
-	inflight atomic.Int64
+	paced atomic.Bool  // the host throttled or announced a quota
+	sends atomic.Int64 // attempts sent, in all
+	dones atomic.Int64 // attempts answered or failed, in all
+	fails atomic.Int64 // attempts that did not succeed, in all
 
 	mu     sync.Mutex
 	rate   float64 // requests/s, once paced
@@ -105,10 +105,10 @@ func (p *pacer) start(req *http.Request) (sentAt time.Time, err error) {
 }
 
 // sent counts an attempt that goes to the host now.
-func (p *pacer) sent() {
-	p.sends.Add(1)
-	p.inflight.Add(1)
-}
+func (p *pacer) sent() { p.sends.Add(1) }
+
+// inflight returns how many attempts were sent and are not done.
+func (p *pacer) inflight() int64 { return p.sends.Load() - p.dones.Load() }
 
 // take takes a token at now if there is one (wait 0), or says how long to
 // wait for one: an attempt that joins the queue (queued false) waits behind
@@ -156,11 +156,11 @@ func (p *pacer) take(now, deadline time.Time, queued bool) (wait time.Duration, 
 // quota is spent and it named no policy (a fixed window: nothing until the
 // reset).
 func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled bool) (hold time.Duration) {
-	p.inflight.Add(-1)
 	success := resp != nil && !throttled && resp.StatusCode < 500
-	if success {
-		p.oks.Add(1)
+	if !success {
+		p.fails.Add(1) // before dones: the successes it derives never run ahead
 	}
+	p.dones.Add(1)
 	var q Quota
 	var hasQuota bool
 	now := time.Time{}
@@ -202,7 +202,8 @@ func (p *pacer) refill(now time.Time) {
 // whole second: a herd sent in the first milliseconds is a rate of its size,
 // not of thousands a second.
 func (p *pacer) window(now time.Time) (sent, ok float64) {
-	sends, oks := p.sends.Load(), p.oks.Load()
+	dones := p.dones.Load()
+	sends, oks := p.sends.Load(), dones-p.fails.Load()
 	if p.markAt.IsZero() {
 		p.markAt = now
 	}
@@ -279,7 +280,7 @@ func (p *pacer) quota(now time.Time, q Quota) (hold time.Duration) {
 		rate = remaining / q.Reset.Seconds()
 	}
 	p.refill(now)
-	left := remaining - float64(p.inflight.Load())
+	left := remaining - float64(p.inflight())
 	if p.paced.Load() {
 		p.tokens = min(p.tokens, left)
 	} else {

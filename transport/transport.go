@@ -146,8 +146,9 @@ type ClientOptions struct {
 	// Breaker configures the Breaker layer: a circuit per host by default.
 	Breaker BreakerOptions
 	// RateLimit configures the RateLimit layer. By default it sets no
-	// limits but keeps the servers' cool-downs (429 or 503 with
-	// Retry-After).
+	// limits of its own but follows the servers: their cool-downs (429 or
+	// 503 with Retry-After), and a pace for each host that throttled or
+	// announced its quota.
 	RateLimit RateLimitOptions
 	// Headers configures the Headers layer.
 	Headers HeaderOptions
@@ -161,7 +162,7 @@ type ClientOptions struct {
 //
 //	Retry            RetryPolicy{} defaults: 3 retries, full jitter, Retry-After, a retry budget
 //	Breaker          BreakerOptions{} defaults: a circuit per host
-//	RateLimit        servers' cool-downs (429/503 with Retry-After), per host
+//	RateLimit        servers' cool-downs (429/503 with Retry-After), pacing of hosts that throttle or announce quotas
 //	base             DefaultPooledTransport(): cleanhttp's, pooling 256 idle connections per host
 //
 // It never duplicates an effect on a server that ignores Idempotency-Key: it
