@@ -99,14 +99,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.o.Logger.ErrorContext(r.Context(), "idempotency: store failed", "error", err)
 		problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
 	case !acquired:
-		h.answer(w, existing, rec.Fingerprint)
+		h.answer(w, r, existing, rec.Fingerprint)
 	default:
 		h.run(w, withBody(r, body), key, rec.Owner)
 	}
 }
 
 // answer replies to a duplicate from the record that holds its key.
-func (h *handler) answer(w http.ResponseWriter, existing Record, fp string) {
+func (h *handler) answer(w http.ResponseWriter, r *http.Request, existing Record, fp string) {
 	resp := existing.Response
 	switch {
 	case existing.Fingerprint != fp:
@@ -124,6 +124,9 @@ func (h *handler) answer(w http.ResponseWriter, existing Record, fp string) {
 		dst.Set("Idempotent-Replayed", "true")
 		w.WriteHeader(resp.Status)
 		_, _ = w.Write(resp.Body)
+		if h.o.OnReplay != nil {
+			h.o.OnReplay(r)
+		}
 	}
 }
 

@@ -93,7 +93,11 @@ func problemType(t *testing.T, r result) string {
 
 func TestFirstRequestRunsDuplicatesReplay(t *testing.T) {
 	var p payments
-	srv := serve(t, idempotency.Options{}, &p)
+	var replayed atomic.Int32
+	srv := serve(t, idempotency.Options{OnReplay: func(r *http.Request) {
+		assert.Equal(t, "k1", r.Header.Get("Idempotency-Key"))
+		replayed.Add(1)
+	}}, &p)
 	first := send(t, http.MethodPost, srv.URL+"/pay?x=1", "k1", "10 EUR")
 	require.Equal(t, http.StatusCreated, first.status)
 	for range 3 {
@@ -106,6 +110,7 @@ func TestFirstRequestRunsDuplicatesReplay(t *testing.T) {
 	}
 	assert.Empty(t, first.header.Get("Idempotent-Replayed"))
 	assert.Equal(t, int32(1), p.runs.Load())
+	assert.Equal(t, int32(3), replayed.Load(), "OnReplay saw each replay")
 
 	other := send(t, http.MethodPost, srv.URL+"/pay?x=1", "k2", "10 EUR")
 	assert.Equal(t, http.StatusCreated, other.status)

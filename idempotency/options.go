@@ -66,6 +66,11 @@ type Options struct {
 	// Logger receives store failures and lost leases. nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// OnReplay, when set, is called after a stored response was replayed
+	// to a duplicate request (Idempotent-Replayed: true), with that
+	// request: for metrics (rtotel's Instrumentation.Replayed). It must be
+	// safe for concurrent use.
+	OnReplay func(*http.Request)
 }
 
 func (o Options) withDefaults() Options {

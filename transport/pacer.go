@@ -222,8 +222,11 @@ func (p *pacer) cut(now, sentAt time.Time) {
 		return
 	}
 	measured, okRate := p.window(now)
+	// The rate that met the throttle: the pace, once there is one (a
+	// window since the last cut can be too short to measure), or else what
+	// was sent.
 	base := measured
-	if p.paced.Load() && p.rate < base {
+	if p.throttled {
 		base = p.rate
 	}
 	base = max(base, pacerMinRate)
