@@ -1,0 +1,55 @@
+package rtotel
+
+import (
+	"net/http"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/rtchain/rtchain/transport"
+)
+
+// Client returns transport.NewClientWith(o)'s client, instrumented: Calls
+// outside the whole chain, otelhttp.NewTransport over o.Base (a client span
+// per attempt, in the call's span, with the rtotel providers) and
+// ResendCount under it, and BreakerStateChange beside o's own
+// OnStateChange.
+func (i *Instrumentation) Client(o transport.ClientOptions) *http.Client {
+	base := o.Base
+	if base == nil {
+		base = transport.DefaultPooledTransport()
+	}
+	o.Base = idleCloser{
+		RoundTripper: otelhttp.NewTransport(ResendCount()(base),
+			otelhttp.WithTracerProvider(i.tp), otelhttp.WithMeterProvider(i.mp)),
+		base: base,
+	}
+	if hook := o.Breaker.OnStateChange; hook != nil {
+		o.Breaker.OnStateChange = func(host string, from, to transport.BreakerState) {
+			hook(host, from, to)
+			i.BreakerStateChange(host, from, to)
+		}
+	} else {
+		o.Breaker.OnStateChange = i.BreakerStateChange
+	}
+	c := transport.NewClientWith(o)
+	c.Transport = i.Calls()(c.Transport)
+	return c
+}
+
+// idleCloser gives an otelhttp transport, which has no
+// CloseIdleConnections, the one of the base it wraps, so that
+// http.Client.CloseIdleConnections reaches the pool.
+type idleCloser struct {
+	http.RoundTripper
+	base http.RoundTripper
+}
+
+// CloseIdleConnections closes the base's idle connections.
+func (c idleCloser) CloseIdleConnections() { closeIdle(c.base) }
+
+// closeIdle forwards CloseIdleConnections to rt when it has the method.
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}

@@ -1,0 +1,168 @@
+// Command demo shows what an operator sees of rtchain through
+// OpenTelemetry: it sends calls through an instrumented NewClient (rtotel's
+// Client) to an embedded service that fails 1 call in 4 with 503 and
+// throttles beyond 50 requests a second, then prints the rtchain metrics it
+// collected, one line a data point, or with -json everything the
+// OpenTelemetry stdout exporter writes (otelhttp's metrics too).
+//
+//	cd rtotel && go run ./cmd/demo
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/stdout/stdoutmetric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"golang.org/x/time/rate"
+
+	"github.com/rtchain/rtchain/rtotel"
+	"github.com/rtchain/rtchain/transport"
+)
+
+func main() {
+	calls := flag.Int("n", 200, "calls to make")
+	workers := flag.Int("c", 8, "calls at a time")
+	asJSON := flag.Bool("json", false, "print every metric as the OpenTelemetry stdout exporter writes it")
+	flag.Parse()
+	if err := run(os.Stdout, *calls, *workers, *asJSON); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out io.Writer, calls, workers int, asJSON bool) error {
+	srv := httptest.NewServer(service())
+	defer srv.Close()
+
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	defer func() { _ = mp.Shutdown(context.Background()) }()
+	inst, err := rtotel.New(rtotel.Options{MeterProvider: mp})
+	if err != nil {
+		return err
+	}
+	client := inst.Client(transport.ClientOptions{Retry: transport.RetryPolicy{BaseDelay: 10 * time.Millisecond}})
+	defer client.CloseIdleConnections()
+
+	var ok, failed atomic.Int32
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Go(func() {
+			for i := range jobs {
+				resp, err := client.Get(fmt.Sprintf("%s/items/%d", srv.URL, i))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					ok.Add(1)
+				} else {
+					failed.Add(1)
+				}
+			}
+		})
+	}
+	for i := range calls {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	fmt.Fprintf(out, "%d calls, %d at a time, in %v: %d succeeded, %d failed.\n\n",
+		calls, workers, time.Since(start).Round(time.Millisecond), ok.Load(), failed.Load())
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		return err
+	}
+	if asJSON {
+		exp, err := stdoutmetric.New(stdoutmetric.WithWriter(out), stdoutmetric.WithPrettyPrint())
+		if err != nil {
+			return err
+		}
+		return exp.Export(context.Background(), &rm)
+	}
+	fmt.Fprint(out, "What an operator sees (rtchain's metrics; -json for all of them):\n")
+	for _, line := range lines(rm) {
+		fmt.Fprintln(out, line)
+	}
+	return nil
+}
+
+// service fails 1 call in 4 with 503, and throttles beyond 50 requests a
+// second with 429 and Retry-After: 1.
+func service() http.Handler {
+	var n atomic.Int64
+	limit := rate.NewLimiter(50, 10)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !limit.Allow() {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		if n.Add(1)%4 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+}
+
+// lines formats rtchain's data points, one a line, sorted.
+func lines(rm metricdata.ResourceMetrics) []string {
+	var out []string
+	for _, sm := range rm.ScopeMetrics {
+		if sm.Scope.Name != rtotel.ScopeName {
+			continue
+		}
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, dp := range d.DataPoints {
+					out = append(out, fmt.Sprintf("  %-34s %8d %-13s %s", m.Name, dp.Value, m.Unit, labels(dp.Attributes)))
+				}
+			case metricdata.Gauge[int64]:
+				for _, dp := range d.DataPoints {
+					out = append(out, fmt.Sprintf("  %-34s %8d %-13s %s", m.Name, dp.Value, m.Unit, labels(dp.Attributes)))
+				}
+			case metricdata.Histogram[int64]:
+				for _, dp := range d.DataPoints {
+					out = append(out, fmt.Sprintf("  %-34s %8d %-13s %s (sum %d)", m.Name, dp.Count, "records", labels(dp.Attributes), dp.Sum))
+				}
+			case metricdata.Histogram[float64]:
+				for _, dp := range d.DataPoints {
+					out = append(out, fmt.Sprintf("  %-34s %8d %-13s %s (sum %.3fs)", m.Name, dp.Count, "records", labels(dp.Attributes), dp.Sum))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func labels(set attribute.Set) string {
+	var kv []string
+	for _, a := range set.ToSlice() {
+		if a.Key == "server.address" {
+			continue // one host here
+		}
+		kv = append(kv, string(a.Key)+"="+a.Value.String())
+	}
+	return strings.Join(kv, " ")
+}

@@ -1,0 +1,78 @@
+package rtotel
+
+import (
+	"errors"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the instrumentation scope of rtotel's meter.
+const ScopeName = "github.com/rtchain/rtchain/rtotel"
+
+// Options configures New.
+type Options struct {
+	// MeterProvider makes the meter. nil means otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
+	// TracerProvider makes the client spans of the otelhttp transport that
+	// Client puts in its chain (rtotel makes no spans of its own). nil means
+	// otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+}
+
+// Instrumentation holds rtotel's instruments; its middleware and hooks
+// record into them. It is safe for concurrent use.
+type Instrumentation struct {
+	mp          metric.MeterProvider
+	tp          trace.TracerProvider
+	attempts    metric.Int64Histogram
+	retries     metric.Int64Counter
+	retryWait   metric.Float64Histogram
+	giveUps     metric.Int64Counter
+	paced       metric.Int64Counter
+	paceTime    metric.Float64Histogram
+	transitions metric.Int64Counter
+	state       metric.Int64Gauge
+	replays     metric.Int64Counter
+	hosts       hostAttrs
+}
+
+// New makes the instruments. It fails only if the MeterProvider refuses
+// one of them.
+func New(o Options) (*Instrumentation, error) {
+	mp := o.MeterProvider
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	tp := o.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	m := mp.Meter(ScopeName)
+	i := Instrumentation{mp: mp, tp: tp}
+	var errs [9]error
+	i.attempts, errs[0] = m.Int64Histogram("rtchain.client.call.attempts", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Attempts per call through rtchain's Retry."),
+		metric.WithExplicitBucketBoundaries(1, 2, 3, 4, 5, 8))
+	i.retries, errs[1] = m.Int64Counter("rtchain.client.retries", metric.WithUnit("{retry}"),
+		metric.WithDescription("Retries, by reason."))
+	i.retryWait, errs[2] = m.Float64Histogram("rtchain.client.retry.wait", metric.WithUnit("s"),
+		metric.WithDescription("The wait before each retry."))
+	i.giveUps, errs[3] = m.Int64Counter("rtchain.client.give_ups", metric.WithUnit("{call}"),
+		metric.WithDescription("Retryable attempts that a limit kept from being retried, by limit."))
+	i.paced, errs[4] = m.Int64Counter("rtchain.client.paced", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Attempts held back on the client's side before they were sent."))
+	i.paceTime, errs[5] = m.Float64Histogram("rtchain.client.pace.duration", metric.WithUnit("s"),
+		metric.WithDescription("How long attempts were held back on the client's side."))
+	i.transitions, errs[6] = m.Int64Counter("rtchain.client.breaker.transitions", metric.WithUnit("{transition}"),
+		metric.WithDescription("Changes of a host's circuit state."))
+	i.state, errs[7] = m.Int64Gauge("rtchain.client.breaker.state", metric.WithUnit("{state}"),
+		metric.WithDescription("A host's circuit: 0 closed, 1 open, 2 half-open."))
+	i.replays, errs[8] = m.Int64Counter("rtchain.server.idempotency.replays", metric.WithUnit("{response}"),
+		metric.WithDescription("Stored responses that the idempotency middleware replayed to a duplicate request."))
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	return &i, nil
+}
