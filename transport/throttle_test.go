@@ -64,13 +64,6 @@ func TestThrottlingFigures(t *testing.T) {
 	}
 }
 
-func statusText(resp *http.Response) string {
-	if resp == nil {
-		return "no response"
-	}
-	return resp.Status
-}
-
 // The breaker's default rule: 5xx and transport failures count, throttling
 // and other 4xx do not.
 func TestIsHostFailure(t *testing.T) {
