@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	htu "github.com/rtchain/rtchain/httptestutil"
 )
@@ -30,7 +32,8 @@ func hash(b []byte) string {
 
 // upstream is the server behind the proxy. It answers:
 //
-//	GET  /blob/{n}  n deterministic bytes, with their hash in X-Sha256
+//	GET  /blob/{n}  n deterministic bytes, with their hash in X-Sha256, an
+//	                ETag and ranges (a download that breaks off is resumed)
 //	PUT  /obj/{id}  stores the body; answers the hash of what it received
 //	POST /pay       an idempotent payment: applies once per Idempotency-Key,
 //	                answers the hash of what it received
@@ -59,9 +62,11 @@ func (u *upstream) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		b := blob(n)
+		// As a file server or an object store answers: ranges, and a
+		// strong ETag to resume by.
 		w.Header().Set("X-Sha256", hash(b))
-		w.Header().Set("Content-Length", strconv.Itoa(n))
-		_, _ = w.Write(b)
+		w.Header().Set("Etag", `"`+hash(b)[:16]+`"`)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
 	case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/obj/"):
 		b, err := io.ReadAll(r.Body)
 		if err != nil {

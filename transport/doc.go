@@ -26,6 +26,8 @@
 //     RetryPolicy.PerTryTimeout, whose clock Chain runs just above the base.
 //     RetryBudget (on by default) bounds retries to a share of calls per
 //     host; RetryPolicy.Hosts fails retries over to equivalent instances.
+//     A GET whose body breaks off is resumed with Range and If-Range when
+//     the server allows it (RetryPolicy.NoResume).
 //   - Trace, attached with WithTrace, observes a call: each retry
 //     (RetryEvent), each limit that stopped one (GiveUpEvent, GiveUpReason),
 //     each attempt held back by RateLimit (PacedEvent), and the end of the

@@ -125,6 +125,16 @@ type RetryPolicy struct {
 	// 0 means DefaultDrainLimit; a negative value closes without reading.
 	DrainLimit int64
 
+	// NoResume turns off resuming downloads. By default, the body of a GET
+	// answered 200 with Accept-Ranges: bytes and a strong validator (an
+	// ETag, or a Last-Modified a second before the response's Date) goes on
+	// where it broke off when the connection fails mid-body: the rest is
+	// asked for with Range and If-Range, and taken only if it is a 206 of
+	// exactly the rest of the same version; anything else gives the caller
+	// the original error, never mixed bytes. Each resume spends one of the
+	// retries the call had left, and the host's retry budget.
+	NoResume bool
+
 	// DrainTimeout bounds the time spent draining one failed response body.
 	// 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration

@@ -102,13 +102,14 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		hb = t.budgets.hosts.get(req.URL.Host)
 		t.budgets.depositCall(hb)
 	}
-	c := call{t: t, req: req, trace: join(traceFrom(ctx), t.hooks)}
+	c := call{t: t, req: req, trace: join(traceFrom(ctx), t.hooks), hb: hb}
 	shift := t.firstHost(req)
 	retriesLeft := t.p.MaxRetries
 	var throttledFor time.Duration // waits asked by 429s, which spend no retries
 	var a attempt
 	for n := 1; ; n++ {
 		t.try(&a, req, rbody, body, t.hostFor(req, n+shift), n, !safe && retries)
+		c.left = retriesLeft
 		var another bool // a next attempt would go to another host
 		if a.refused && a.req.URL != nil {
 			t.noteRefusal(a.req.URL.Host, a.err)
@@ -173,16 +174,22 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// call is what one call through Retry reports to.
+// call is one call through Retry: what it reports to, and what a resumed
+// body may still spend.
 type call struct {
 	t     *retryTransport
 	req   *http.Request
-	trace *Trace // the context's and the policy's hooks; nil for none
+	trace *Trace      // the context's and the policy's hooks; nil for none
+	hb    *hostBudget // the host's retry budget; nil without one
+	left  int         // retries left
 }
 
 // end delivers attempt n's outcome and reports the end of the call.
 func (c *call) end(a *attempt, n int) (*http.Response, error) {
 	resp, err := a.deliver(n)
+	if err == nil {
+		resp = c.withResume(resp, n, c.left, c.hb)
+	}
 	c.trace.callEnd(CallEndEvent{Request: c.req, Attempts: n, Response: resp, Err: err})
 	return resp, err
 }
