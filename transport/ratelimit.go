@@ -82,7 +82,9 @@ func RateLimit(o RateLimitOptions) Middleware {
 			if o.PerHost > 0 {
 				hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
 			}
-		}, func(hs *hostState) bool { return hs.coolUntil.Load() < time.Now().UnixNano() })}
+		}, func(hs *hostState) bool { // no cool-down running, no pace learned
+			return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load()
+		})}
 	}
 }
 
