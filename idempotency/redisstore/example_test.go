@@ -20,7 +20,7 @@ import (
 // card, then loses the answer (its connection drops); the client's retry
 // fails over to the second, which answers from the record the first stored.
 func Example() {
-	redisServer, err := launchRedis() // in production: your Redis
+	redisServer, err := launchRedis("") // in production: your Redis
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -15,15 +15,23 @@ import (
 )
 
 // redisServer is a real redis-server on a free loopback port, with no
-// persistence, stopped when the test ends.
+// persistence unless it has a dir, stopped when the test ends.
 type redisServer struct {
 	Addr string
 	cmd  *exec.Cmd
+	args []string
 }
 
 func startRedis(t testing.TB) *redisServer {
 	t.Helper()
-	s, err := launchRedis()
+	return startRedisIn(t, "")
+}
+
+// startRedisIn starts a redis-server that keeps its data in dir (an
+// append-only file, synced on every write), or none if dir is "".
+func startRedisIn(t testing.TB, dir string) *redisServer {
+	t.Helper()
+	s, err := launchRedis(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,9 +39,9 @@ func startRedis(t testing.TB) *redisServer {
 	return s
 }
 
-// launchRedis starts a redis-server and waits until it answers; the caller
-// must stop it.
-func launchRedis() (*redisServer, error) {
+// launchRedis starts a redis-server (persistent in dir, unless "") and
+// waits until it answers; the caller must stop it.
+func launchRedis(dir string) (*redisServer, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redis-server is not installed: apt-get install redis-server (.ci/run installs it)")
@@ -44,21 +52,33 @@ func launchRedis() (*redisServer, error) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	_ = ln.Close()
-	s := &redisServer{Addr: "127.0.0.1:" + strconv.Itoa(port)}
-	s.cmd = exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--loglevel", "warning")
+	s := &redisServer{Addr: "127.0.0.1:" + strconv.Itoa(port),
+		args: []string{path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--loglevel", "warning"}}
+	if dir == "" {
+		s.args = append(s.args, "--appendonly", "no")
+	} else {
+		// Every acknowledged write is on disk before the reply, so that a
+		// server killed and started again has lost nothing it confirmed.
+		s.args = append(s.args, "--dir", dir, "--appendonly", "yes", "--appendfsync", "always")
+	}
+	return s, s.start()
+}
+
+// start runs s's redis-server and waits until it answers.
+func (s *redisServer) start() error {
+	s.cmd = exec.Command(s.args[0], s.args[1:]...)
 	if err := s.cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for !s.ready() {
 		if time.Now().After(deadline) {
 			s.stop()
-			return nil, fmt.Errorf("redis-server on %s did not answer PING within 10s", s.Addr)
+			return fmt.Errorf("redis-server on %s did not answer PING within 10s", s.Addr)
 		}
 		time.Sleep(10 * time.Millisecond) // polling a process's start, not synchronising goroutines
 	}
-	return s, nil
+	return nil
 }
 
 // ready reports whether the server answers PING, over a raw connection so
