@@ -147,12 +147,49 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, key, owner string)
 		h.release(ctx, key, owner)
 		return
 	}
-	sctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	h.complete(ctx, key, owner, resp)
+}
+
+// completeTries is how many times, within storeTimeout, a response is
+// offered to a store that failed to take it, a first wait of completeBackoff
+// apart and doubling: the effect has happened, and a key left leased would
+// run the handler again once its lease expired, if the answer was lost on
+// its way to the client too.
+const (
+	completeTries   = 4
+	completeBackoff = 100 * time.Millisecond
+)
+
+// complete stores the response for key, trying again while the store
+// fails, until completeTries or storeTimeout.
+func (h *handler) complete(ctx context.Context, key, owner string, resp *Response) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
-	if err := h.o.Store.Complete(sctx, key, owner, resp, h.o.TTL); err != nil {
+	wait := completeBackoff
+	for try := 1; ; try++ {
+		err := h.o.Store.Complete(ctx, key, owner, resp, h.o.TTL)
+		if err == nil {
+			return
+		}
 		// ErrLeaseLost: the handler outlived its lease; the record now
 		// belongs to another request, and is left to it.
-		h.o.Logger.ErrorContext(ctx, "idempotency: response not stored", "error", err)
+		if errors.Is(err, ErrLeaseLost) || try == completeTries || !pause(ctx, wait) {
+			h.o.Logger.ErrorContext(ctx, "idempotency: response not stored", "error", err, "tries", try)
+			return
+		}
+		wait *= 2
+	}
+}
+
+// pause waits for d, and reports false if ctx ends first.
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
