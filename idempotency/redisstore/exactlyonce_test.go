@@ -45,6 +45,25 @@ func (l *ledger) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, answer)
 }
 
+// check holds got, the answers of calls keyed order-0, order-1, ..., against
+// the ledger: payments charged twice, acknowledged payments missing, and
+// answers that are not the original. l.mu is held.
+func (l *ledger) check(got []string) (twice, missing, wrong int) {
+	for i, answer := range got {
+		key := fmt.Sprint("order-", i)
+		switch n := l.charged[key]; {
+		case n > 1:
+			twice++
+		case n == 0 && answer != "":
+			missing++
+		}
+		if answer != "" && answer != l.answer[key] {
+			wrong++
+		}
+	}
+	return twice, missing, wrong
+}
+
 // instance is one replica of the payment service: the middleware on a
 // shared store over the shared ledger, behind a front that misbehaves.
 func instance(t *testing.T, store idempotency.Store, l *ledger, inflight *sync.WaitGroup) *htu.Server {
@@ -139,19 +158,7 @@ func TestExactlyOnceAcrossInstances(t *testing.T) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	twice, missing, wrong := 0, 0, 0
-	for i := range calls {
-		key := fmt.Sprint("order-", i)
-		switch n := l.charged[key]; {
-		case n > 1:
-			twice++
-		case n == 0:
-			missing++
-		}
-		if got[i] != "" && got[i] != l.answer[key] {
-			wrong++
-		}
-	}
+	twice, missing, wrong := l.check(got)
 	t.Logf("%d keyed payments in %v: %d effects for %d distinct keys, %d charged twice, %d acknowledged but missing, "+
 		"%d answers not the original, %d calls failed, %d retries",
 		calls, took.Round(time.Millisecond), l.runs.Load(), len(l.charged), twice, missing, wrong, failed.Load(), retries.Load())

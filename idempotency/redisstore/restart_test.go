@@ -105,19 +105,7 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	twice, missing, wrong := 0, 0, 0
-	for i := range calls {
-		key := fmt.Sprint("order-", i)
-		switch n := l.charged[key]; {
-		case n > 1:
-			twice++
-		case n == 0 && got[i] != "":
-			missing++
-		}
-		if got[i] != "" && got[i] != l.answer[key] {
-			wrong++
-		}
-	}
+	twice, missing, wrong := l.check(got)
 	t.Logf("%d keyed payments, Redis killed and restarted after %d: %v; %d effects, %d charged twice, "+
 		"%d acknowledged but missing, %d answers not the original, %d answers 503 while Redis was down",
 		calls, calls/3, time.Since(start).Round(time.Millisecond), l.runs.Load(), twice, missing, wrong, unavailable.Load())
