@@ -21,7 +21,7 @@ const DefaultMaxHosts = 16384
 // RateLimit and Breaker each keep one.
 type hostTable[T any] struct {
 	m    sync.Map                     // host → *hostEntry[T]
-	last atomic.Pointer[hostEntry[T]] // the host of the latest miss: most clients call one host
+	last atomic.Pointer[hostEntry[T]] // the latest host added: most clients call one host
 	max  int
 	init func(*T) // sets up a new host's state; nil for the zero value
 	idle func(*T) bool
@@ -84,11 +84,14 @@ func (h *hostTable[T]) get(host string) *T {
 	return &e.state
 }
 
-// hit returns the state of v, an entry found in the map, and remembers it
-// as the latest.
+// hit returns the state of v, an entry found in the map. It becomes the
+// latest only when there is none: a client that calls many hosts would
+// otherwise write the shared pointer on every call.
 func (h *hostTable[T]) hit(v any) *T {
 	e := v.(*hostEntry[T])
-	h.last.Store(e)
+	if h.last.Load() == nil {
+		h.last.CompareAndSwap(nil, e)
+	}
 	return e.touch()
 }
 

@@ -57,7 +57,8 @@ func hasToken(values []string, token string) bool {
 // resumeBody is the body of a resumable response: it reads the body of the
 // latest response, and asks for the rest when that one breaks off.
 type resumeBody struct {
-	c         *call
+	t         *retryTransport
+	req       *http.Request // the caller's
 	validator string
 	total     int64 // the whole length, from the first response; -1 if unknown
 	attempt   int   // the number of the latest attempt
@@ -92,7 +93,7 @@ func (b *resumeBody) Read(p []byte) (int, error) {
 // resumable reports whether err, from reading the body, is worth a resume:
 // the network's fault, while the caller still wants the body.
 func (b *resumeBody) resumable(err error) bool {
-	if b.left <= 0 || b.c.req.Context().Err() != nil {
+	if b.left <= 0 || b.req.Context().Err() != nil {
 		return false
 	}
 	return errors.Is(err, io.ErrUnexpectedEOF) || IsTransientError(err)
@@ -103,15 +104,15 @@ func (b *resumeBody) resumable(err error) bool {
 // is tried again, after the backoff, while retries are left. It reports
 // whether it resumed.
 func (b *resumeBody) resume() bool {
-	t := b.c.t
-	ctx := b.c.req.Context()
+	t := b.t
+	ctx := b.req.Context()
 	for b.left > 0 {
 		if b.hb != nil && !t.budgets.withdrawRetry(b.hb) {
 			return false
 		}
 		b.left--
 		b.attempt++
-		req := b.c.req.Clone(ctx)
+		req := b.req.Clone(ctx)
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(b.read, 10)+"-")
 		req.Header.Set("If-Range", b.validator)
 		var a attempt
@@ -199,7 +200,9 @@ func (c *call) withResume(resp *http.Response, attempts, left int, hb *hostBudge
 	if validator == "" {
 		return resp
 	}
-	resp.Body = &resumeBody{c: c, validator: validator, total: resp.ContentLength,
+	// The body keeps what it needs, not c: a call that is not resumed
+	// stays on the stack.
+	resp.Body = &resumeBody{t: c.t, req: c.req, validator: validator, total: resp.ContentLength,
 		attempt: attempts, left: left, hb: hb, body: resp.Body}
 	return resp
 }
