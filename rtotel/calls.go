@@ -23,7 +23,7 @@ import (
 // and all of them, with the attempts of each call, are recorded in the
 // metrics.
 func (i *Instrumentation) Calls() transport.Middleware {
-	tr := &transport.Trace{Retry: i.retry, GiveUp: i.giveUp, Paced: i.pace, CallEnd: i.callEnd}
+	tr := &transport.Trace{Retry: i.retry, GiveUp: i.giveUp, Paced: i.pace, CallEnd: i.callEnd, Resume: i.resume}
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("rtotel: Calls: nil RoundTripper")
@@ -90,6 +90,20 @@ func (i *Instrumentation) pace(e transport.PacedEvent) {
 	opt := metric.WithAttributes(serverAddress(host), attribute.String("rtchain.pace.reason", reason))
 	i.paced.Add(ctx, 1, opt)
 	i.paceTime.Record(ctx, e.Wait.Seconds(), opt)
+}
+
+func (i *Instrumentation) resume(e transport.ResumeEvent) {
+	ctx, host := where(e.Request)
+	outcome := "resumed"
+	if !e.Resumed {
+		outcome = "failed"
+	}
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("rtchain.resume", trace.WithAttributes(
+			attribute.Int64("rtchain.resume.offset", e.Offset),
+			attribute.String("rtchain.resume.outcome", outcome)))
+	}
+	i.resumes.Add(ctx, 1, metric.WithAttributes(serverAddress(host), attribute.String("rtchain.resume.outcome", outcome)))
 }
 
 func (i *Instrumentation) callEnd(e transport.CallEndEvent) {

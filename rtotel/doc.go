@@ -40,5 +40,6 @@
 //	rtchain.client.pace.duration     histogram s            how long they were held back; rtchain.pace.reason
 //	rtchain.client.breaker.transitions counter {transition} circuit state changes; rtchain.breaker.state, rtchain.breaker.previous_state
 //	rtchain.client.breaker.state     gauge     {state}      a host's circuit: 0 closed, 1 open, 2 half-open
+//	rtchain.client.resumes           counter   {resume}     bodies that broke off, asked for again; rtchain.resume.outcome
 //	rtchain.server.idempotency.replays counter {response}   stored responses replayed (no server.address)
 package rtotel

@@ -35,6 +35,7 @@ type Instrumentation struct {
 	transitions metric.Int64Counter
 	state       metric.Int64Gauge
 	replays     metric.Int64Counter
+	resumes     metric.Int64Counter
 	hosts       hostAttrs
 }
 
@@ -51,7 +52,7 @@ func New(o Options) (*Instrumentation, error) {
 	}
 	m := mp.Meter(ScopeName)
 	i := Instrumentation{mp: mp, tp: tp}
-	var errs [9]error
+	var errs [10]error
 	i.attempts, errs[0] = m.Int64Histogram("rtchain.client.call.attempts", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts per call through rtchain's Retry."),
 		metric.WithExplicitBucketBoundaries(1, 2, 3, 4, 5, 8))
@@ -71,6 +72,8 @@ func New(o Options) (*Instrumentation, error) {
 		metric.WithDescription("A host's circuit: 0 closed, 1 open, 2 half-open."))
 	i.replays, errs[8] = m.Int64Counter("rtchain.server.idempotency.replays", metric.WithUnit("{response}"),
 		metric.WithDescription("Stored responses that the idempotency middleware replayed to a duplicate request."))
+	i.resumes, errs[9] = m.Int64Counter("rtchain.client.resumes", metric.WithUnit("{resume}"),
+		metric.WithDescription("Response bodies that broke off and were asked for again from where they stopped."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}

@@ -2,8 +2,10 @@ package rtotel_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -183,4 +185,37 @@ func TestReplayed(t *testing.T) {
 	replays := tel.metrics(t)["rtchain.server.idempotency.replays"].(metricdata.Sum[int64])
 	require.Len(t, replays.DataPoints, 1)
 	assert.Equal(t, int64(2), replays.DataPoints[0].Value)
+}
+
+// A download that breaks off and is resumed is counted, by outcome.
+func TestResumes(t *testing.T) {
+	tel := newTelemetry(t)
+	body := strings.Repeat("x", 4096)
+	etag := `"v1"`
+	cut := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Etag", etag)
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Header().Set("Content-Length", "4096")
+		_, _ = io.WriteString(w, body[:1000])
+		_ = http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler)
+	})
+	rest := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Etag", etag)
+		http.ServeContent(w, r, "", time.Time{}, strings.NewReader(body))
+	})
+	srv := htu.NewServer(t, cut, rest)
+	client := tel.inst.Client(transport.ClientOptions{Retry: transport.RetryPolicy{BaseDelay: time.Millisecond}})
+	t.Cleanup(client.CloseIdleConnections)
+	resp, err := client.Get(srv.URL)
+	require.NoError(t, err)
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	assert.Equal(t, body, string(got))
+	resumes := tel.metrics(t)["rtchain.client.resumes"].(metricdata.Sum[int64])
+	require.Len(t, resumes.DataPoints, 1)
+	assert.Equal(t, int64(1), resumes.DataPoints[0].Value)
+	assert.Equal(t, attrs(attribute.String("server.address", hostOf(t, srv.URL)), attribute.String("rtchain.resume.outcome", "resumed")),
+		resumes.DataPoints[0].Attributes)
 }

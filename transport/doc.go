@@ -30,8 +30,8 @@
 //     the server allows it (RetryPolicy.NoResume).
 //   - Trace, attached with WithTrace, observes a call: each retry
 //     (RetryEvent), each limit that stopped one (GiveUpEvent, GiveUpReason),
-//     each attempt held back by RateLimit (PacedEvent), and the end of the
-//     call (CallEndEvent). Logging is built on it; RetryPolicy.OnRetry and
+//     each attempt held back by RateLimit (PacedEvent), the end of the
+//     call (CallEndEvent), and each resume of a body (ResumeEvent). Logging is built on it; RetryPolicy.OnRetry and
 //     OnGiveUp are its transport-wide form.
 //   - Breaker is a circuit breaker per host, inside Retry; an open circuit
 //     fails fast with ErrCircuitOpen (*CircuitOpenError). IsHostFailure is

@@ -73,6 +73,7 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if l.Enabled(ctx, retryLevel) {
 		c.Retry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
 		c.GiveUp = func(e GiveUpEvent) { t.logGiveUp(ctx, l, req, e) }
+		c.Resume = func(e ResumeEvent) { t.logResume(ctx, l, req, e) }
 	}
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req.WithContext(WithTrace(ctx, &c.Trace)))
@@ -146,6 +147,15 @@ func (t *logTransport) logGiveUp(ctx context.Context, l *slog.Logger, req *http.
 		slog.Int("attempt", e.Attempt.Number),
 		slog.String("reason", scrub(e.Attempt.reason(), secrets)),
 		slog.String("stopped_by", e.Reason.String()))
+}
+
+func (t *logTransport) logResume(ctx context.Context, l *slog.Logger, req *http.Request, e ResumeEvent) {
+	u, secrets := t.r.url(req.URL)
+	l.LogAttrs(ctx, retryLevel, "http resume",
+		slog.String("method", req.Method), slog.String("url", u),
+		slog.Int64("offset", e.Offset),
+		slog.String("reason", scrub(e.Err.Error(), secrets)),
+		slog.Bool("resumed", e.Resumed))
 }
 
 // LogBreakerChanges returns a BreakerOptions.OnStateChange that logs each

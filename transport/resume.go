@@ -59,6 +59,7 @@ func hasToken(values []string, token string) bool {
 type resumeBody struct {
 	t         *retryTransport
 	req       *http.Request // the caller's
+	trace     *Trace
 	validator string
 	total     int64 // the whole length, from the first response; -1 if unknown
 	attempt   int   // the number of the latest attempt
@@ -81,7 +82,9 @@ func (b *resumeBody) Read(p []byte) (int, error) {
 		if err == nil || err == io.EOF || !b.resumable(err) {
 			return n, err
 		}
-		if !b.resume() {
+		resumed := b.resume()
+		b.trace.resume(ResumeEvent{Request: b.req, Offset: b.read, Err: err, Resumed: resumed})
+		if !resumed {
 			return n, err
 		}
 		if n > 0 {
@@ -202,7 +205,7 @@ func (c *call) withResume(resp *http.Response, attempts, left int, hb *hostBudge
 	}
 	// The body keeps what it needs, not c: a call that is not resumed
 	// stays on the stack.
-	resp.Body = &resumeBody{t: c.t, req: c.req, validator: validator, total: resp.ContentLength,
+	resp.Body = &resumeBody{t: c.t, req: c.req, trace: c.trace, validator: validator, total: resp.ContentLength,
 		attempt: attempts, left: left, hb: hb, body: resp.Body}
 	return resp
 }

@@ -64,9 +64,17 @@ func TestResumeABodyThatBrokeOff(t *testing.T) {
 	const etag = `"v1"`
 	srv := htu.NewServer(t, cutAfter(10000, etag), cutAfter(30000, etag), serveRanges(etag))
 	rt := transport.Chain(pooledBase(t), transport.Retry(fast(transport.RetryPolicy{})))
-	got, err := fetch(t, context.Background(), rt, srv.URL)
+	var resumes []transport.ResumeEvent
+	ctx := transport.WithTrace(context.Background(), &transport.Trace{Resume: func(e transport.ResumeEvent) {
+		resumes = append(resumes, e)
+	}})
+	got, err := fetch(t, ctx, rt, srv.URL)
 	require.NoError(t, err)
 	assert.True(t, bytes.Equal(download, got), "byte for byte")
+	require.Len(t, resumes, 2, "each resume is a Trace event")
+	assert.Equal(t, []int64{10000, 30000}, []int64{resumes[0].Offset, resumes[1].Offset})
+	assert.True(t, resumes[0].Resumed && resumes[1].Resumed)
+	assert.ErrorIs(t, resumes[0].Err, io.ErrUnexpectedEOF)
 	reqs := srv.Requests()
 	require.Len(t, reqs, 3)
 	assert.Empty(t, reqs[0].Header.Get("Range"))
@@ -100,8 +108,13 @@ func TestResumeNeverMixesBytes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := htu.NewServer(t, cutAfter(10000, `"v1"`), tc.then)
 			rt := transport.Chain(pooledBase(t), transport.Retry(fast(transport.RetryPolicy{})))
-			got, err := fetch(t, context.Background(), rt, srv.URL)
+			var resumed []bool
+			ctx := transport.WithTrace(context.Background(), &transport.Trace{Resume: func(e transport.ResumeEvent) {
+				resumed = append(resumed, e.Resumed)
+			}})
+			got, err := fetch(t, ctx, rt, srv.URL)
 			require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+			assert.Equal(t, []bool{false}, resumed, "the refused resume is an event too")
 			assert.Equal(t, download[:10000], got)
 			assert.Equal(t, 2, srv.Count(), "one resume was tried")
 		})

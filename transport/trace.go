@@ -30,6 +30,10 @@ type Trace struct {
 	Paced func(PacedEvent)
 	// CallEnd is called once, when Retry returns the call's outcome.
 	CallEnd func(CallEndEvent)
+	// Resume is called when a response body that broke off was asked for
+	// again from where it stopped (see RetryPolicy.NoResume), after the
+	// answer; it runs on the goroutine reading the body.
+	Resume func(ResumeEvent)
 }
 
 type traceKey struct{}
@@ -64,6 +68,7 @@ func join(a, b *Trace) *Trace {
 		GiveUp:  both(a.GiveUp, b.GiveUp),
 		Paced:   both(a.Paced, b.Paced),
 		CallEnd: both(a.CallEnd, b.CallEnd),
+		Resume:  both(a.Resume, b.Resume),
 	}
 }
 
@@ -100,6 +105,12 @@ func (t *Trace) paced(e PacedEvent) {
 func (t *Trace) callEnd(e CallEndEvent) {
 	if t != nil && t.CallEnd != nil {
 		t.CallEnd(e)
+	}
+}
+
+func (t *Trace) resume(e ResumeEvent) {
+	if t != nil && t.Resume != nil {
+		t.Resume(e)
 	}
 }
 
@@ -262,6 +273,20 @@ type CallEndEvent struct {
 	Response *http.Response
 	// Err is what the call returns, or nil.
 	Err error
+}
+
+// ResumeEvent describes a request for the rest of a response body that
+// broke off.
+type ResumeEvent struct {
+	// Request is the caller's request.
+	Request *http.Request
+	// Offset is how many bytes of the body the caller had read.
+	Offset int64
+	// Err is the error the body broke off with.
+	Err error
+	// Resumed reports whether the rest came, and the body goes on; if not,
+	// the caller gets Err.
+	Resumed bool
 }
 
 // RetryError is the error Retry returns when a call ends on an error: the
