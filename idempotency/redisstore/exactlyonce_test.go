@@ -127,24 +127,17 @@ func TestExactlyOnceAcrossInstances(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range jobs {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+"/pay", strings.NewReader(fmt.Sprint(i, " EUR")))
-				req.Header.Set("Idempotency-Key", fmt.Sprint("order-", i))
-				resp, err := client.Do(req)
-				if err != nil {
+				status, body, err := pay(client, a.URL, fmt.Sprint("order-", i), fmt.Sprint(i, " EUR"), 30*time.Second)
+				switch {
+				case err != nil:
 					failed.Add(1)
 					t.Errorf("order %d: %v", i, err)
-					cancel()
 					continue
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				cancel()
-				if resp.StatusCode/100 != 2 {
+				case status/100 != 2:
 					failed.Add(1)
-					t.Errorf("order %d: %s %s", i, resp.Status, body)
+					t.Errorf("order %d: %d %s", i, status, body)
 				}
-				got[i] = string(body)
+				got[i] = body
 			}
 		})
 	}
@@ -168,6 +161,25 @@ func TestExactlyOnceAcrossInstances(t *testing.T) {
 	assert.Zero(t, failed.Load())
 	assert.Equal(t, int64(len(l.charged)), l.runs.Load(), "effects executed == distinct keys")
 	require.Equal(t, calls, len(l.charged))
+}
+
+// pay POSTs a payment of amount to url/pay with key as its
+// Idempotency-Key, within timeout, and returns the answer's status and body.
+func pay(client *http.Client, url, key, amount string, timeout time.Duration) (int, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/pay", strings.NewReader(amount))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body), err
 }
 
 func hostOf(t *testing.T, raw string) string {

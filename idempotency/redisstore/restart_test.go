@@ -1,12 +1,9 @@
 package redisstore_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -69,18 +66,11 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range jobs {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+"/pay", strings.NewReader(fmt.Sprint(i, " EUR")))
-				req.Header.Set("Idempotency-Key", fmt.Sprint("order-", i))
-				resp, err := client.Do(req)
-				if assert.NoError(t, err, "order %d", i) {
-					body, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if assert.Equal(t, http.StatusCreated, resp.StatusCode, "order %d: %s", i, body) {
-						got[i] = string(body)
-					}
+				status, body, err := pay(client, a.URL, fmt.Sprint("order-", i), fmt.Sprint(i, " EUR"), 30*time.Second)
+				if assert.NoError(t, err, "order %d", i) &&
+					assert.Equal(t, http.StatusCreated, status, "order %d: %s", i, body) {
+					got[i] = body
 				}
-				cancel()
 				done.Add(1)
 			}
 		})

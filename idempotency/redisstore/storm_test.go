@@ -1,12 +1,9 @@
 package redisstore_test
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,18 +59,12 @@ func TestDuplicateStorm(t *testing.T) {
 		got[k] = make([]string, senders)
 		for s := range senders {
 			wg.Go(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				defer cancel()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, a.URL+"/pay", strings.NewReader(fmt.Sprint(k, " EUR")))
-				req.Header.Set("Idempotency-Key", fmt.Sprint("storm-", k))
-				resp, err := client.Do(req)
+				status, body, err := pay(client, a.URL, fmt.Sprint("storm-", k), fmt.Sprint(k, " EUR"), 20*time.Second)
 				if !assert.NoError(t, err) {
 					return
 				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				assert.Equal(t, http.StatusCreated, resp.StatusCode, "key %d sender %d: %s", k, s, body)
-				got[k][s] = string(body)
+				assert.Equal(t, http.StatusCreated, status, "key %d sender %d: %s", k, s, body)
+				got[k][s] = body
 			})
 		}
 	}
