@@ -13,13 +13,19 @@
 //     agree: NewMemoryStore (MemoryStore) serves one process; the nested
 //     module idempotency/redisstore serves a fleet through Redis.
 //   - Record and Response are what a Store keeps; ErrLeaseLost and
-//     ErrStoreFull are what it may answer.
+//     ErrStoreFull are what it may answer. Extender is a Store that can
+//     extend a lease (both stores here are).
+//   - Confirm is a handler's fence before its effect: it confirms that the
+//     request still holds its key and extends the lease.
 //   - The Problem constants name the RFC 9457 problem+json answers.
 //
 // A request that takes a key holds it with a lease (Options.Lease). If its
 // instance dies or stalls past the lease, a duplicate runs the handler again
 // and the stale run can no longer store or release anything: a Store
-// fences each record by its owner's token. A handler's 5xx or panic frees
+// fences each record by its owner's token. The effect itself is fenced by
+// the handler: it calls Confirm just before it, and a stale run learns there
+// that it must not commit. A handler that runs longer than its lease calls
+// Confirm as its heartbeat. A handler's 5xx or panic frees
 // the key for the client's retry. A failing store means 503, never a run
 // without protection (unless Options.FailOpen).
 //

@@ -44,3 +44,37 @@ func Example() {
 	// 201 charge #1 replayed: true
 	// charges: 1
 }
+
+// The fence before an effect: a handler confirms that its request still
+// holds the key (extending the lease) before it charges, and charges nothing
+// if it does not. An instance that stalled past its lease, while a retry
+// charged on another instance, cannot charge a second time.
+func ExampleConfirm() {
+	charge := func(r *http.Request) string { return "charged " + r.Header.Get("Idempotency-Key") }
+	pay := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// ... validate, compute: anything that can be done twice ...
+		if err := idempotency.Confirm(r.Context()); err != nil {
+			// ErrLeaseLost: a duplicate holds the key now. A 5xx frees
+			// nothing and makes the client retry, to get its outcome.
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		io.WriteString(w, charge(r)) // the effect, within a lease of Confirm
+	})
+	srv := httptest.NewServer(idempotency.Middleware(idempotency.Options{})(pay))
+	defer srv.Close()
+
+	req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"amount":10}`))
+	req.Header.Set("Idempotency-Key", "order-43")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, string(body))
+	// Output:
+	// 201 charged order-43
+}

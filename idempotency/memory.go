@@ -19,7 +19,7 @@ const (
 // Begin fails with ErrStoreFull (the middleware answers 503) rather than
 // forget a live record, which could let a duplicate run twice.
 //
-// It is safe for concurrent use.
+// It implements Extender, and is safe for concurrent use.
 type MemoryStore struct {
 	maxKeys  int
 	maxBytes int64
@@ -37,6 +37,11 @@ type memEntry struct {
 	expires time.Time
 	size    int64
 }
+
+var (
+	_ Store    = (*MemoryStore)(nil)
+	_ Extender = (*MemoryStore)(nil)
+)
 
 // NewMemoryStore returns a MemoryStore holding at most maxKeys records and
 // about maxBytes of stored responses. Zero or negative values mean
@@ -89,6 +94,18 @@ func (s *MemoryStore) Complete(_ context.Context, key, owner string, resp *Respo
 	e.rec.Response = resp
 	e.expires = s.now().Add(ttl)
 	s.order.MoveToBack(el) // order stays by expiry: every completed record has the same ttl
+	return nil
+}
+
+// Extend implements Extender.
+func (s *MemoryStore) Extend(_ context.Context, key, owner string, lease time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	el, ok := s.live(key, owner)
+	if !ok {
+		return ErrLeaseLost
+	}
+	el.Value.(*memEntry).expires = s.now().Add(lease)
 	return nil
 }
 

@@ -94,14 +94,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil && h.o.FailOpen:
 		h.o.Logger.WarnContext(r.Context(), "idempotency: store failed; running unprotected", "error", err)
-		h.next.ServeHTTP(w, withBody(r, body))
+		h.next.ServeHTTP(w, withBody(r.Context(), r, body))
 	case err != nil:
 		h.o.Logger.ErrorContext(r.Context(), "idempotency: store failed", "error", err)
 		problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
 	case !acquired:
 		h.answer(w, r, existing, rec.Fingerprint)
 	default:
-		h.run(w, withBody(r, body), key, rec.Owner)
+		c := &claim{h: h, key: key, owner: rec.Owner}
+		h.run(w, withBody(context.WithValue(r.Context(), claimKey{}, c), r, body), key, rec.Owner)
 	}
 }
 
@@ -232,8 +233,9 @@ func readBody(body io.ReadCloser, max int64) ([]byte, error) {
 	return b, nil
 }
 
-func withBody(r *http.Request, body []byte) *http.Request {
-	r2 := r.WithContext(r.Context())
+// withBody returns a copy of r with ctx, whose body reads body.
+func withBody(ctx context.Context, r *http.Request, body []byte) *http.Request {
+	r2 := r.WithContext(ctx)
 	r2.Body = io.NopCloser(bytes.NewReader(body))
 	r2.ContentLength = int64(len(body))
 	return r2

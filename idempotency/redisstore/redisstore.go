@@ -20,13 +20,17 @@ import (
 // (Begin, Complete), a replay one. A record is one Redis key, so it lives in
 // one hash slot and the store works with Redis Cluster.
 //
-// It is safe for concurrent use.
+// It implements idempotency.Extender (idempotency.Confirm's fence), and is
+// safe for concurrent use.
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
 }
 
-var _ idempotency.Store = (*Store)(nil)
+var (
+	_ idempotency.Store    = (*Store)(nil)
+	_ idempotency.Extender = (*Store)(nil)
+)
 
 // New returns a Store that keeps its records in rdb under keys that start
 // with prefix (say "idem:"), so that they stay apart from the rest of the
@@ -65,6 +69,14 @@ redis.call('DEL', KEYS[1])
 return 1
 `)
 
+// extend sets the lease of a record in progress to ARGV[2] ms if the owner
+// still holds it; it returns 1 if it did.
+var extend = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 's') == 1 then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
 // Begin implements idempotency.Store.
 func (s *Store) Begin(ctx context.Context, key string, r idempotency.Record, lease time.Duration) (idempotency.Record, bool, error) {
 	v, err := begin.Run(ctx, s.rdb, []string{s.prefix + key}, r.Owner, r.Fingerprint, millis(lease)).StringSlice()
@@ -98,6 +110,12 @@ func (s *Store) Complete(ctx context.Context, key, owner string, resp *idempoten
 	done, err := complete.Run(ctx, s.rdb, []string{s.prefix + key},
 		owner, millis(ttl), resp.Status, header, resp.Body, notStored).Int()
 	return result("complete", done, err)
+}
+
+// Extend implements idempotency.Extender: one round trip.
+func (s *Store) Extend(ctx context.Context, key, owner string, lease time.Duration) error {
+	done, err := extend.Run(ctx, s.rdb, []string{s.prefix + key}, owner, millis(lease)).Int()
+	return result("extend", done, err)
 }
 
 // Release implements idempotency.Store.

@@ -1,6 +1,7 @@
 // Package storetest is the contract every idempotency.Store must keep, as a
 // test suite: run it against your own Store with Run. It checks acquisition,
-// completion and release, fencing by owner token, lease and TTL expiry, and
+// completion and release, fencing by owner token, lease and TTL expiry,
+// lease extension (for a Store that is an idempotency.Extender), and
 // that concurrent Begins on one key let exactly one through.
 package storetest
 
@@ -113,6 +114,40 @@ func Run(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 		got := mustBegin(t, s, k, "x", "fp", time.Minute, false)
 		if got.Owner != "fresh" || got.Response == nil {
 			t.Fatalf("got %+v", got)
+		}
+	})
+
+	t.Run("extend: only the live owner, never a completed record", func(t *testing.T) {
+		s, k := newStore(t), key(t)
+		ext, ok := s.(idempotency.Extender)
+		if !ok {
+			t.Skip("the store does not implement idempotency.Extender")
+		}
+		mustBegin(t, s, k, "o", "fp", 200*time.Millisecond, true)
+		if err := ext.Extend(ctx, k, "intruder", time.Minute); !errors.Is(err, idempotency.ErrLeaseLost) {
+			t.Fatalf("Extend by another owner: %v, want ErrLeaseLost", err)
+		}
+		if err := ext.Extend(ctx, k, "o", time.Minute); err != nil {
+			t.Fatalf("Extend by the owner: %v", err)
+		}
+		time.Sleep(400 * time.Millisecond) // past the first lease: the extension must hold the key
+		mustBegin(t, s, k, "o2", "fp", time.Minute, false)
+		if err := s.Complete(ctx, k, "o", resp, 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if err := ext.Extend(ctx, k, "o", time.Minute); !errors.Is(err, idempotency.ErrLeaseLost) {
+			t.Fatalf("Extend of a completed record: %v, want ErrLeaseLost", err)
+		}
+		eventually(t, "the completed record expires after its ttl, not the extension", func() bool {
+			_, acquired, err := s.Begin(ctx, k, idempotency.Record{Owner: "o3", Fingerprint: "fp"}, 50*time.Millisecond)
+			return err == nil && acquired
+		})
+		eventually(t, "o3's lease expires", func() bool {
+			_, acquired, err := s.Begin(ctx, k, idempotency.Record{Owner: "o4", Fingerprint: "fp"}, time.Minute)
+			return err == nil && acquired
+		})
+		if err := ext.Extend(ctx, k, "o3", time.Minute); !errors.Is(err, idempotency.ErrLeaseLost) {
+			t.Fatalf("Extend of an expired lease: %v, want ErrLeaseLost", err)
 		}
 	})
 

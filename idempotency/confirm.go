@@ -1,0 +1,62 @@
+package idempotency
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Extender is a Store that can confirm a lease and extend it: what Confirm
+// needs. MemoryStore and redisstore.Store implement it.
+type Extender interface {
+	// Extend sets key's lease to end lease from now, if owner still holds
+	// key in progress; otherwise it returns ErrLeaseLost and changes
+	// nothing. A completed record is never extended.
+	Extend(ctx context.Context, key, owner string, lease time.Duration) error
+}
+
+// ErrCannotConfirm is returned by Confirm when the Store does not implement
+// Extender. It wraps errors.ErrUnsupported.
+var ErrCannotConfirm = fmt.Errorf("idempotency: the store cannot confirm a lease: %w", errors.ErrUnsupported)
+
+// claim is what a request that holds a key carries in its context.
+type claim struct {
+	h          *handler
+	key, owner string
+}
+
+type claimKey struct{}
+
+// Confirm is the fence a handler puts just before its effect (a charge, a
+// commit, a message sent): it confirms with the store that the request
+// still holds its key, and extends the lease to Options.Lease from now. A
+// nil error means no other request can take the key for a whole lease:
+// commit within it. Any error means do not commit: ErrLeaseLost says the
+// lease expired (the instance stalled, or lost the store) and a duplicate
+// may be running the effect; any other error says the store could not be
+// asked. Answer such a request with a 5xx (503), so that the client retries
+// and gets the outcome of the request that holds the key.
+//
+// Called for a request that holds no key (a method not covered, no key
+// header, Options.FailOpen after a store failure), Confirm returns nil:
+// nothing is fenced. Called periodically, it is the heartbeat of a handler
+// that runs longer than its lease. ctx is the request's context, or one
+// derived from it; Confirm gives up after 5 s.
+func Confirm(ctx context.Context) error {
+	c, ok := ctx.Value(claimKey{}).(*claim)
+	if !ok {
+		return nil
+	}
+	ext, ok := c.h.o.Store.(Extender)
+	if !ok {
+		return ErrCannotConfirm
+	}
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	err := ext.Extend(ctx, c.key, c.owner, c.h.o.Lease)
+	if errors.Is(err, ErrLeaseLost) {
+		c.h.o.Logger.WarnContext(ctx, "idempotency: lease lost before the effect", "error", err)
+	}
+	return err
+}

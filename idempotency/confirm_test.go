@@ -1,0 +1,114 @@
+package idempotency_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rtchain/rtchain/idempotency"
+)
+
+// fencedPayments charges only after idempotency.Confirm; a run that lost
+// its lease answers 503 and charges nothing.
+type fencedPayments struct {
+	charged atomic.Int32
+	fenced  atomic.Int32
+	// before runs before the fence: a stall goes here.
+	before func(r *http.Request, run int32)
+	runs   atomic.Int32
+}
+
+func (p *fencedPayments) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := p.runs.Add(1)
+	if p.before != nil {
+		p.before(r, n)
+	}
+	if err := idempotency.Confirm(r.Context()); err != nil {
+		p.fenced.Add(1)
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	p.charged.Add(1)
+	w.WriteHeader(http.StatusCreated)
+	fmt.Fprintf(w, "run %d", n)
+}
+
+// A run that stalls past its lease, while a duplicate takes the key and
+// charges, is fenced off when it wakes: one charge, not two.
+func TestConfirmFencesAStaleRun(t *testing.T) {
+	slow := make(chan struct{})
+	p := fencedPayments{before: func(_ *http.Request, n int32) {
+		if n == 1 {
+			<-slow // stalls past its lease, before its effect
+		}
+	}}
+	srv := serve(t, idempotency.Options{Lease: 50 * time.Millisecond, Logger: discardLogger()}, &p)
+	first := make(chan result)
+	go func() { first <- send(t, http.MethodPost, srv.URL, "k", "x") }()
+	require.Eventually(t, func() bool { return p.runs.Load() == 1 }, 5*time.Second, time.Millisecond)
+	var second result
+	require.Eventually(t, func() bool {
+		second = send(t, http.MethodPost, srv.URL, "k", "x")
+		return second.status != http.StatusConflict
+	}, 5*time.Second, 10*time.Millisecond, "the lease expires and a duplicate takes the key")
+	assert.Equal(t, "run 2", second.body)
+	close(slow)
+	stale := <-first
+	assert.Equal(t, http.StatusServiceUnavailable, stale.status, "the stale run is fenced off: %s", stale.body)
+	assert.Contains(t, stale.body, idempotency.ErrLeaseLost.Error())
+	assert.Equal(t, int32(1), p.charged.Load(), "one charge")
+	assert.Equal(t, int32(1), p.fenced.Load())
+	assert.Equal(t, "run 2", send(t, http.MethodPost, srv.URL, "k", "x").body, "the record is the second run's")
+}
+
+// Confirm extends the lease: a handler that calls it as a heartbeat keeps
+// its key past its first lease, and a duplicate gets 409 meanwhile.
+func TestConfirmExtendsTheLease(t *testing.T) {
+	const lease = 100 * time.Millisecond
+	beaten := make(chan struct{})
+	release := make(chan struct{})
+	p := fencedPayments{before: func(r *http.Request, n int32) {
+		if n != 1 {
+			return
+		}
+		for range 4 { // a long run: twice the first lease, a beat every half lease
+			time.Sleep(lease / 2)
+			if err := idempotency.Confirm(r.Context()); err != nil {
+				t.Errorf("heartbeat: %v", err)
+			}
+		}
+		close(beaten)
+		<-release
+	}}
+	srv := serve(t, idempotency.Options{Lease: lease, Logger: discardLogger()}, &p)
+	first := make(chan result)
+	go func() { first <- send(t, http.MethodPost, srv.URL, "k", "x") }()
+	<-beaten
+	assert.Equal(t, http.StatusConflict, send(t, http.MethodPost, srv.URL, "k", "x").status,
+		"the key is still held, twice its first lease later")
+	close(release)
+	assert.Equal(t, "run 1", (<-first).body)
+	assert.Equal(t, int32(1), p.charged.Load())
+	assert.Equal(t, int32(1), p.runs.Load())
+	assert.NoError(t, idempotency.Confirm(context.Background()), "no key in the context: nothing to fence")
+}
+
+type plainStore struct{ idempotency.Store } // hides MemoryStore's Extend
+
+func TestConfirmNeedsAnExtender(t *testing.T) {
+	p := fencedPayments{}
+	srv := serve(t, idempotency.Options{Store: plainStore{idempotency.NewMemoryStore(0, 0)}, Logger: discardLogger()}, &p)
+	r := send(t, http.MethodPost, srv.URL, "k", "x")
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Contains(t, r.body, "cannot confirm")
+	assert.True(t, errors.Is(idempotency.ErrCannotConfirm, errors.ErrUnsupported))
+	assert.Equal(t, http.StatusCreated, send(t, http.MethodPost, srv.URL, "", "x").status, "no key: nothing to fence")
+	assert.Equal(t, int32(1), p.charged.Load())
+}
