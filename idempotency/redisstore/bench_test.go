@@ -15,6 +15,7 @@ import (
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/idempotency"
 	"github.com/rtchain/rtchain/idempotency/redisstore"
+	"github.com/rtchain/rtchain/idempotency/redisstore/redistest"
 )
 
 // BenchmarkTwoInstances sends POSTs from 8 clients, alternately to two
@@ -24,8 +25,8 @@ import (
 //
 //	cd idempotency/redisstore && go test -run '^$' -bench TwoInstances -count 6 .
 func BenchmarkTwoInstances(b *testing.B) {
-	srv := startRedis(b)
-	store := redisstore.New(srv.client(b), "bench:")
+	srv := redistest.Start(b, "")
+	store := redisstore.New(client(b, srv), "bench:")
 	mw := idempotency.Middleware(idempotency.Options{Store: store, Logger: slog.New(slog.DiscardHandler)})
 	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)

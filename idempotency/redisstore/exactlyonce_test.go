@@ -21,6 +21,7 @@ import (
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/idempotency"
 	"github.com/rtchain/rtchain/idempotency/redisstore"
+	"github.com/rtchain/rtchain/idempotency/redisstore/redistest"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -97,8 +98,8 @@ func instance(t *testing.T, store idempotency.Store, l *ledger, inflight *sync.W
 // effect, some requests stalled. Every payment happens exactly once, and
 // every call gets the original answer.
 func TestExactlyOnceAcrossInstances(t *testing.T) {
-	srv := startRedis(t)
-	store := redisstore.New(srv.client(t), "pay:")
+	srv := redistest.Start(t, "")
+	store := redisstore.New(client(t, srv), "pay:")
 	l := &ledger{charged: map[string]int{}, answer: map[string]string{}}
 	var inflight sync.WaitGroup
 	a, b := instance(t, store, l, &inflight), instance(t, store, l, &inflight)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rtchain/rtchain/idempotency"
 	"github.com/rtchain/rtchain/idempotency/redisstore"
+	"github.com/rtchain/rtchain/idempotency/redisstore/redistest"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -20,12 +21,12 @@ import (
 // card, then loses the answer (its connection drops); the client's retry
 // fails over to the second, which answers from the record the first stored.
 func Example() {
-	redisServer, err := launchRedis("") // in production: your Redis
+	redisServer, err := redistest.Launch("") // in production: your Redis
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer redisServer.stop()
+	defer redisServer.Kill()
 	rdb := redis.NewClient(&redis.Options{Addr: redisServer.Addr})
 	defer rdb.Close()
 

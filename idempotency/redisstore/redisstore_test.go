@@ -17,6 +17,7 @@ import (
 
 	"github.com/rtchain/rtchain/idempotency"
 	"github.com/rtchain/rtchain/idempotency/redisstore"
+	"github.com/rtchain/rtchain/idempotency/redisstore/redistest"
 	"github.com/rtchain/rtchain/idempotency/storetest"
 )
 
@@ -25,8 +26,8 @@ func TestMain(m *testing.M) {
 }
 
 func TestContract(t *testing.T) {
-	srv := startRedis(t)
-	rdb := srv.client(t)
+	srv := redistest.Start(t, "")
+	rdb := client(t, srv)
 	var n atomic.Int64
 	storetest.Run(t, func(*testing.T) idempotency.Store {
 		return redisstore.New(rdb, "test"+strconv.FormatInt(n.Add(1), 10)+":")
@@ -44,9 +45,9 @@ func post(h http.Handler, key, body string) *httptest.ResponseRecorder {
 
 // A first request costs two round trips to Redis, a replay one.
 func TestRoundTrips(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t, "")
 	var rt roundTrips
-	store := redisstore.New(srv.client(t, &rt), "rt:")
+	store := redisstore.New(client(t, srv, &rt), "rt:")
 	runs := 0
 	h := idempotency.Middleware(idempotency.Options{Store: store})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		runs++
@@ -68,12 +69,12 @@ func TestRoundTrips(t *testing.T) {
 
 // Redis gone: the middleware fails closed, and nothing runs unprotected.
 func TestRedisDownFailsClosed(t *testing.T) {
-	srv := startRedis(t)
-	store := redisstore.New(srv.client(t), "down:")
+	srv := redistest.Start(t, "")
+	store := redisstore.New(client(t, srv), "down:")
 	runs := 0
 	h := idempotency.Middleware(idempotency.Options{Store: store, Logger: slog.New(slog.DiscardHandler)})(
 		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { runs++ }))
-	srv.stop()
+	srv.Kill()
 	rec := post(h, "k", "x")
 	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
 	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
@@ -82,8 +83,8 @@ func TestRedisDownFailsClosed(t *testing.T) {
 
 // A record that is not what this package writes is an error, not a reply.
 func TestMalformedRecordIsAnError(t *testing.T) {
-	srv := startRedis(t)
-	rdb := srv.client(t)
+	srv := redistest.Start(t, "")
+	rdb := client(t, srv)
 	ctx := context.Background()
 	require.NoError(t, rdb.HSet(ctx, "bad:k", "o", "x", "f", "fp", "s", "teapot").Err())
 	_, _, err := redisstore.New(rdb, "bad:").Begin(ctx, "k", idempotency.Record{Owner: "o", Fingerprint: "fp"}, 0)

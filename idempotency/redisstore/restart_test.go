@@ -16,6 +16,7 @@ import (
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/idempotency"
 	"github.com/rtchain/rtchain/idempotency/redisstore"
+	"github.com/rtchain/rtchain/idempotency/redisstore/redistest"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -27,8 +28,8 @@ import (
 // original.
 func TestRedisKilledAndRestarted(t *testing.T) {
 	const calls = 400
-	srv := startRedisIn(t, t.TempDir())
-	store := redisstore.New(srv.client(t), "restart:")
+	srv := redistest.Start(t, t.TempDir())
+	store := redisstore.New(client(t, srv), "restart:")
 	l := &ledger{charged: map[string]int{}, answer: map[string]string{}}
 	// A short lease: a key whose lease was written just before the kill,
 	// for a request that never ran, is free again soon after the restart.
@@ -81,9 +82,9 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 		for done.Load() < calls/3 {
 			time.Sleep(time.Millisecond) // waiting for the run to be under way
 		}
-		srv.stop()
+		srv.Kill()
 		time.Sleep(500 * time.Millisecond) // Redis is down
-		assert.NoError(t, srv.start())
+		assert.NoError(t, srv.Restart())
 	}()
 	start := time.Now()
 	for i := range calls {

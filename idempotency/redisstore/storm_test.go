@@ -15,6 +15,7 @@ import (
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/idempotency"
 	"github.com/rtchain/rtchain/idempotency/redisstore"
+	"github.com/rtchain/rtchain/idempotency/redisstore/redistest"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -25,8 +26,8 @@ import (
 // call gets the original answer, and each payment happens once.
 func TestDuplicateStorm(t *testing.T) {
 	const keys, senders = 10, 20
-	srv := startRedis(t)
-	store := redisstore.New(srv.client(t), "storm:")
+	srv := redistest.Start(t, "")
+	store := redisstore.New(client(t, srv), "storm:")
 	l := &ledger{charged: map[string]int{}, answer: map[string]string{}}
 	mw := idempotency.Middleware(idempotency.Options{Store: store, Logger: slog.New(slog.DiscardHandler)})
 	slow := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
