@@ -64,10 +64,15 @@ func (s *MemoryStore) Begin(_ context.Context, key string, r Record, lease time.
 	now := s.now()
 	if el, ok := s.records[key]; ok {
 		e := el.Value.(*memEntry)
-		if now.Before(e.expires) {
+		switch {
+		case !now.Before(e.expires):
+			s.remove(el)
+		case e.rec.Owner == r.Owner && e.rec.Response == nil:
+			e.expires = now.Add(lease) // the owner's Begin, sent again
+			return Record{}, true, nil
+		default:
 			return e.rec, false, nil
 		}
-		s.remove(el)
 	}
 	size := int64(len(key) + len(r.Fingerprint) + len(r.Owner) + 64)
 	if !s.makeRoom(now, size) {
@@ -85,6 +90,9 @@ func (s *MemoryStore) Complete(_ context.Context, key, owner string, resp *Respo
 	defer s.mu.Unlock()
 	el, ok := s.live(key, owner)
 	if !ok {
+		if el, found := s.records[key]; found && s.isStored(el, owner) {
+			return nil // the owner's Complete, sent again
+		}
 		return ErrLeaseLost
 	}
 	e := el.Value.(*memEntry)
@@ -141,6 +149,12 @@ func (s *MemoryStore) live(key, owner string) (*list.Element, bool) {
 		return nil, false
 	}
 	return el, true
+}
+
+// isStored reports whether el is owner's completed, unexpired record.
+func (s *MemoryStore) isStored(el *list.Element, owner string) bool {
+	e := el.Value.(*memEntry)
+	return e.rec.Owner == owner && e.rec.Response != nil && s.now().Before(e.expires)
 }
 
 // makeRoom drops expired records until a new one of size fits, and reports

@@ -21,10 +21,13 @@ import (
 type Store interface {
 	// Begin acquires key for owner for lease, if no live record holds it,
 	// and reports acquired. Otherwise it returns the live record: one in
-	// progress, or one completed.
+	// progress, or one completed. A Begin by the owner that holds key in
+	// progress acquires it again (a call sent twice, after a lost reply).
 	Begin(ctx context.Context, key string, r Record, lease time.Duration) (existing Record, acquired bool, err error)
 	// Complete stores resp as key's outcome for ttl, if owner still holds
-	// key's lease; otherwise it returns ErrLeaseLost.
+	// key's lease; otherwise it returns ErrLeaseLost. A Complete by the
+	// owner whose response is stored already returns nil and changes
+	// nothing (a call sent twice, after a lost reply).
 	Complete(ctx context.Context, key, owner string, resp *Response, ttl time.Duration) error
 	// Release deletes key's record, if owner still holds its lease;
 	// otherwise it returns ErrLeaseLost.

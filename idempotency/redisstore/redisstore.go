@@ -42,20 +42,25 @@ func New(rdb redis.UniversalClient, prefix string) *Store {
 	return &Store{rdb: rdb, prefix: prefix}
 }
 
-// begin returns the record if there is one; otherwise it creates one in
-// progress for the owner, with the lease as its expiry, and returns nothing.
+// begin returns the record if there is one, unless the owner holds it in
+// progress already (a Begin sent again after its reply was lost: go-redis
+// retries a command on a broken connection); otherwise it creates one in
+// progress for the owner, with the lease as its expiry. It returns nothing
+// when the owner holds the key.
 var begin = redis.NewScript(`
 local v = redis.call('HGETALL', KEYS[1])
-if #v > 0 then return v end
+if #v > 0 and (redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 's') == 1) then return v end
 redis.call('HSET', KEYS[1], 'o', ARGV[1], 'f', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {}
 `)
 
 // complete stores the response if the owner still holds the record in
-// progress; it returns 1 if it did.
+// progress; it returns 1 if it did, or if the owner's response is stored
+// already (a Complete sent again after its reply was lost).
 var complete = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] or redis.call('HEXISTS', KEYS[1], 's') == 1 then return 0 end
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], 's') == 1 then return 1 end
 redis.call('HSET', KEYS[1], 's', ARGV[3], 'h', ARGV[4], 'b', ARGV[5], 'n', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1

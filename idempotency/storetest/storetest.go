@@ -66,6 +66,23 @@ func Run(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 		}
 	})
 
+	t.Run("a call sent twice by its owner: the same outcome", func(t *testing.T) {
+		s, k := newStore(t), key(t)
+		mustBegin(t, s, k, "o", "fp", time.Minute, true)
+		mustBegin(t, s, k, "o", "fp", time.Minute, true) // the reply to the first was lost
+		mustBegin(t, s, k, "o2", "fp", time.Minute, false)
+		if err := s.Complete(ctx, k, "o", resp, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Complete(ctx, k, "o", &idempotency.Response{Status: 500}, time.Minute); err != nil {
+			t.Fatalf("the owner's Complete sent again: %v, want nil", err)
+		}
+		got := mustBegin(t, s, k, "o", "fp", time.Minute, false)
+		if got.Response == nil || got.Response.Status != resp.Status {
+			t.Fatalf("a Complete sent again changed the record, or a Begin after it acquired: %+v", got.Response)
+		}
+	})
+
 	t.Run("release frees the key", func(t *testing.T) {
 		s, k := newStore(t), key(t)
 		mustBegin(t, s, k, "o", "fp", time.Minute, true)
