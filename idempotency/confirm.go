@@ -42,7 +42,8 @@ type claimKey struct{}
 // header, Options.FailOpen after a store failure), Confirm returns nil:
 // nothing is fenced. Called periodically, it is the heartbeat of a handler
 // that runs longer than its lease. ctx is the request's context, or one
-// derived from it; Confirm gives up after 5 s.
+// derived from it; its cancellation (the client went away) does not stop
+// Confirm, which gives up after 5 s.
 func Confirm(ctx context.Context) error {
 	c, ok := ctx.Value(claimKey{}).(*claim)
 	if !ok {
@@ -52,7 +53,9 @@ func Confirm(ctx context.Context) error {
 	if !ok {
 		return ErrCannotConfirm
 	}
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	// The client going away does not end the request's claim: the run
+	// that commits stores its outcome for the client's retry.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
 	err := ext.Extend(ctx, c.key, c.owner, c.h.o.Lease)
 	if errors.Is(err, ErrLeaseLost) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,4 +112,42 @@ func TestConfirmNeedsAnExtender(t *testing.T) {
 	assert.True(t, errors.Is(idempotency.ErrCannotConfirm, errors.ErrUnsupported))
 	assert.Equal(t, http.StatusCreated, send(t, http.MethodPost, srv.URL, "", "x").status, "no key: nothing to fence")
 	assert.Equal(t, int32(1), p.charged.Load())
+}
+
+// A client that goes away does not fence the run off: it confirms, charges
+// and stores its outcome, which the client's retry gets.
+func TestConfirmOutlivesTheClient(t *testing.T) {
+	gone := make(chan struct{})
+	p := fencedPayments{before: func(r *http.Request, n int32) {
+		if n == 1 {
+			<-r.Context().Done() // the client gave up
+			close(gone)
+		}
+	}}
+	srv := serve(t, idempotency.Options{Logger: discardLogger()}, &p)
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader("x"))
+	require.NoError(t, err)
+	req.Header.Set("Idempotency-Key", "k")
+	errc := make(chan error)
+	go func() {
+		resp, err := client(t).Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	require.Eventually(t, func() bool { return p.runs.Load() == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	require.Error(t, <-errc)
+	<-gone
+	require.Eventually(t, func() bool { return p.charged.Load() == 1 }, 5*time.Second, time.Millisecond,
+		"the run confirmed and charged after its client left")
+	var r result
+	require.Eventually(t, func() bool {
+		r = send(t, http.MethodPost, srv.URL, "k", "x")
+		return r.status != http.StatusConflict
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, "run 1", r.body, "the retry gets the stored outcome")
+	assert.Zero(t, p.fenced.Load())
 }
