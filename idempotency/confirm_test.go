@@ -124,7 +124,7 @@ func TestConfirmOutlivesTheClient(t *testing.T) {
 			close(gone)
 		}
 	}}
-	srv := serve(t, idempotency.Options{Logger: discardLogger()}, &p)
+	srv := serve(t, idempotency.Options{Store: ctxStore{idempotency.NewMemoryStore(0, 0)}, Logger: discardLogger()}, &p)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL, strings.NewReader("x"))
 	require.NoError(t, err)
@@ -150,4 +150,15 @@ func TestConfirmOutlivesTheClient(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 	assert.Equal(t, "run 1", r.body, "the retry gets the stored outcome")
 	assert.Zero(t, p.fenced.Load())
+}
+
+// ctxStore is a MemoryStore that, as a networked store does, fails a call
+// whose context has ended.
+type ctxStore struct{ *idempotency.MemoryStore }
+
+func (s ctxStore) Extend(ctx context.Context, key, owner string, lease time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.MemoryStore.Extend(ctx, key, owner, lease)
 }
