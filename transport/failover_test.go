@@ -131,3 +131,30 @@ func TestFailoverAroundADeadInstance(t *testing.T) {
 var keys atomic.Int64
 
 func newKey() string { return "key-" + strconv.FormatInt(keys.Add(1), 10) }
+
+// When every host's circuit is open, a call stops after each has refused
+// it once, with the breaker's error: refusals send nothing, and asking the
+// same open circuits again would spend the call's retries in a loop.
+func TestFailoverStopsWhenEveryCircuitIsOpen(t *testing.T) {
+	a := htu.NewServer(t, htu.Status(503))
+	b := htu.NewServer(t, htu.Status(503))
+	var retries atomic.Int32
+	rt := transport.Chain(pooledBase(t),
+		transport.Retry(fast(transport.RetryPolicy{MaxRetries: 12, Hosts: []string{hostOf(t, a), hostOf(t, b)},
+			OnRetry: func(transport.RetryEvent) { retries.Add(1) }})),
+		transport.Breaker(transport.BreakerOptions{MinRequests: 1, CoolDown: time.Hour}))
+	client := &http.Client{Transport: rt}
+
+	// a and b answer 503 and their circuits open; then each refuses once.
+	_, err := client.Get(a.URL)
+	require.ErrorIs(t, err, transport.ErrCircuitOpen)
+	assert.Equal(t, int32(3), retries.Load(), "a, b, a refused, b refused: then every circuit is known open")
+	assert.Equal(t, 1, a.Count())
+	assert.Equal(t, 1, b.Count())
+
+	retries.Store(0)
+	_, err = client.Get(a.URL)
+	require.ErrorIs(t, err, transport.ErrCircuitOpen)
+	assert.Contains(t, err.Error(), "after 1 attempt:", "a refused; b is known open: nothing more to ask")
+	assert.Zero(t, retries.Load())
+}

@@ -113,8 +113,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		var another bool // a next attempt would go to another host
 		if a.refused && a.req.URL != nil {
 			t.noteRefusal(a.req.URL.Host, a.err)
+			var open bool
+			shift, open = t.pastRefusals(req, n, shift)
 			next := t.hostFor(req, n+1+shift)
-			another = next != "" && !strings.EqualFold(next, a.req.URL.Host)
+			another = open && next != "" && !strings.EqualFold(next, a.req.URL.Host)
 		}
 		if !t.retryable(ctx, &a, n, safe, another) {
 			return c.end(&a, n)
@@ -272,6 +274,22 @@ func (t *retryTransport) firstHost(req *http.Request) (shift int) {
 		}
 	}
 	return 0
+}
+
+// pastRefusals moves shift past the hosts, from the one attempt n+1 would
+// go to, whose circuits are known to be open, and reports whether it found
+// one that may take the request: a call refused everywhere stops at once,
+// instead of asking each host again.
+func (t *retryTransport) pastRefusals(req *http.Request, n, shift int) (int, bool) {
+	now := time.Now().UnixNano()
+	for range t.p.Hosts {
+		next := t.hostFor(req, n+1+shift)
+		if next == "" || t.circuits.get(next).Load() <= now {
+			return shift, true
+		}
+		shift++
+	}
+	return shift, false
 }
 
 // noteRefusal remembers until when an open circuit refuses host.
