@@ -16,23 +16,36 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/rtchain/rtchain/transport"
 )
 
 func TestMain(m *testing.M) {
-	// Toxiproxy leaves its own link goroutines blocked after Stop: they are
-	// ignored by the functions that start them. Every other goroutine
-	// (net/http's, rtchain's, the server's) must be gone.
+	// go-redis logs the connections the scenarios cut; the tests count
+	// what matters.
+	redis.SetLogger(quiet{})
+	goleak.VerifyTestMain(m, toxiproxyGoroutines()...)
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
+// toxiproxyGoroutines ignores the goroutines Toxiproxy leaves blocked after
+// Stop (its link goroutines, ignored by the functions that start them).
+// Every other goroutine (net/http's, rtchain's, go-redis's, the servers')
+// must be gone.
+func toxiproxyGoroutines() []goleak.Option {
 	const tp = "github.com/Shopify/toxiproxy/v2"
-	goleak.VerifyTestMain(m,
-		goleak.IgnoreAnyFunction(tp+".(*ToxicLink).read"),
-		goleak.IgnoreAnyFunction(tp+".(*ToxicLink).write"),
-		goleak.IgnoreAnyFunction(tp+"/toxics.(*ToxicStub).Run"),
-		goleak.IgnoreAnyFunction(tp+".(*Proxy).server"),
-		goleak.IgnoreAnyFunction(tp+".(*Proxy).freeBlocker"),
-	)
+	return []goleak.Option{
+		goleak.IgnoreAnyFunction(tp + ".(*ToxicLink).read"),
+		goleak.IgnoreAnyFunction(tp + ".(*ToxicLink).write"),
+		goleak.IgnoreAnyFunction(tp + "/toxics.(*ToxicStub).Run"),
+		goleak.IgnoreAnyFunction(tp + ".(*Proxy).server"),
+		goleak.IgnoreAnyFunction(tp + ".(*Proxy).freeBlocker"),
+	}
 }
 
 // callDeadline bounds each call, retries included.

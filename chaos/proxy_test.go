@@ -32,18 +32,32 @@ var faults = []toxic{
 // upstream (host:port), with faults, and returns its address.
 func startProxy(t *testing.T, upstream string) string {
 	t.Helper()
+	return newProxy(t, "rtchain-chaos", upstream, faults...).Listen
+}
+
+// newProxy starts an embedded Toxiproxy named name, listening on a free
+// loopback port in front of upstream (host:port), with toxics; it is stopped
+// when the test ends.
+func newProxy(t *testing.T, name, upstream string, toxics ...toxic) *toxiproxy.Proxy {
+	t.Helper()
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
-	proxy := toxiproxy.NewProxy(server, "rtchain-chaos", "127.0.0.1:0", upstream)
+	proxy := toxiproxy.NewProxy(server, name, "127.0.0.1:0", upstream)
 	if err := proxy.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(proxy.Stop)
-	for i, f := range faults {
-		spec := fmt.Sprintf(`{"name": "%s-%d", "type": %q, "stream": %q, "toxicity": %g, "attributes": %s}`,
-			f.kind, i, f.kind, f.stream, f.toxicity, f.attributes)
-		if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(spec)); err != nil {
-			t.Fatalf("toxic %s: %v", f.kind, err)
-		}
+	for _, f := range toxics {
+		addToxic(t, proxy, f)
 	}
-	return proxy.Listen
+	return proxy
+}
+
+// addToxic adds f to proxy's toxics.
+func addToxic(t *testing.T, proxy *toxiproxy.Proxy, f toxic) {
+	t.Helper()
+	spec := fmt.Sprintf(`{"name": "%s-%s", "type": %q, "stream": %q, "toxicity": %g, "attributes": %s}`,
+		f.kind, f.stream, f.kind, f.stream, f.toxicity, f.attributes)
+	if _, err := proxy.Toxics.AddToxicJson(strings.NewReader(spec)); err != nil {
+		t.Fatalf("toxic %s: %v", f.kind, err)
+	}
 }
