@@ -93,8 +93,9 @@ func IsRetryableStatus(code int) bool {
 // IsTransientError reports whether err, returned by a RoundTripper, is worth
 // retrying: a timeout of the transport (dial, TLS handshake, response
 // headers, the per-try timeout), a refused or reset connection, a connection
-// that ended before the response, an HTTP/2 stream the server refused,
-// failed or cancelled, a GOAWAY. A context's own error (context.Canceled or
+// that ended before the response (EOF, or net/http's "server closed idle
+// connection"), an HTTP/2 stream the server refused, failed or cancelled, a
+// GOAWAY. A context's own error (context.Canceled or
 // context.DeadlineExceeded itself, however wrapped: a caller that gave up),
 // TLS certificate errors and errors in the request itself (bad URL,
 // unsupported scheme) are not. Unknown errors are not retried: a Classifier
@@ -125,6 +126,9 @@ func IsTransientError(err error) bool {
 		errors.Is(err, ErrPerTryTimeout) {
 		return true
 	}
+	if isServerClosedIdle(err) {
+		return true
+	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return dnsErr.IsTimeout || dnsErr.IsTemporary
@@ -135,6 +139,23 @@ func IsTransientError(err error) bool {
 	}
 	var opErr *net.OpError
 	return errors.As(err, &opErr) || isHTTP2Transient(err)
+}
+
+// serverClosedIdle is the message of net/http's unexported
+// errServerClosedIdle: the server closed a connection before the request's
+// response began, as a proxy with no live instance behind it does.
+// net/http retries it itself only on a reused connection.
+const serverClosedIdle = "http: server closed idle connection"
+
+// isServerClosedIdle reports whether err is, or wraps, net/http's
+// errServerClosedIdle, known by its message: it has no exported identity.
+func isServerClosedIdle(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == serverClosedIdle {
+			return true
+		}
+	}
+	return false
 }
 
 // isContextError reports whether err is, or wraps, one of the context

@@ -29,6 +29,7 @@ func TestIsTransientError(t *testing.T) {
 		{"reset", opErr("read", os.NewSyscallError("read", syscall.ECONNRESET)), true},
 		{"broken pipe", fmt.Errorf("write: %w", syscall.EPIPE), true},
 		{"EOF before response", io.EOF, true},
+		{"server closed idle connection", fmt.Errorf("wrapped: %w", errors.New("http: server closed idle connection")), true},
 		{"unexpected EOF", fmt.Errorf("net/http: transport connection broken: %w", io.ErrUnexpectedEOF), true},
 		{"timeout", opErr("dial", os.ErrDeadlineExceeded), true},
 		{"per-try timeout", transport.ErrPerTryTimeout, true},
