@@ -66,7 +66,7 @@ func scenarios(rs *redistest.Server) []scenario {
 		},
 	}, {
 		name:  "instance killed after the effect, before the answer; restarted",
-		calls: 1000,
+		calls: 2000,
 		// A cool-down as long as a restart: with the default 5 s, both
 		// circuits are open for seconds after both instances died, and
 		// calls fail fast although the fleet is back.
@@ -74,7 +74,10 @@ func scenarios(rs *redistest.Server) []scenario {
 		hooks: func(run *scenarioRun) hooks {
 			var n atomic.Int64
 			return hooks{front: func(in *instance, w http.ResponseWriter, r *http.Request, next http.Handler) {
-				if n.Add(1)%80 != 0 { // one request in 80, on either instance
+				// One request in 40, on either instance, while the whole
+				// fleet has been up for 300 ms: one instance dies
+				// at a time, and the client has a live one to fail over to.
+				if n.Add(1)%40 != 0 || !in.f.upFor(300*time.Millisecond) {
 					next.ServeHTTP(w, r)
 					return
 				}

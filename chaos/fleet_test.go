@@ -69,6 +69,7 @@ type instance struct {
 	front   *toxiproxy.Proxy // clients → instance
 	toRedis *toxiproxy.Proxy // instance → Redis
 	seen    atomic.Int64     // requests, over all its lives
+	started atomic.Int64     // when its current life began, in Unix ns; 0 while dead
 
 	mu       sync.Mutex
 	life     *life // nil while dead
@@ -112,6 +113,7 @@ func (in *instance) start() error {
 	}), ErrorLog: log.New(io.Discard, "", 0)}
 	l.srv.SetKeepAlivesEnabled(false)
 	in.life = l
+	in.started.Store(time.Now().UnixNano())
 	in.serving.Go(func() { _ = l.srv.Serve(ln) })
 	return nil
 }
@@ -152,6 +154,7 @@ func (in *instance) kill() bool {
 	in.mu.Lock()
 	l := in.life
 	in.life = nil
+	in.started.Store(0)
 	in.mu.Unlock()
 	if l == nil {
 		return false
@@ -215,6 +218,17 @@ func newFleet(t *testing.T, rs *redistest.Server, opts idempotency.Options, h ho
 		f.inst = append(f.inst, in)
 	}
 	return f
+}
+
+// upFor reports whether every instance has been running for at least d.
+func (f *fleet) upFor(d time.Duration) bool {
+	now := time.Now().UnixNano()
+	for _, in := range f.inst {
+		if s := in.started.Load(); s == 0 || now-s < int64(d) {
+			return false
+		}
+	}
+	return true
 }
 
 // close stops the fleet and waits for everything it started, proxies
