@@ -28,6 +28,8 @@ type scenario struct {
 	storm int
 	// lease and perTry override the defaults (2 s, 2 s).
 	lease, perTry time.Duration
+	// kills: instances die in this scenario.
+	kills bool
 	// breaker configures the client's circuit breaker; its zero value
 	// means the defaults.
 	breaker transport.BreakerOptions
@@ -44,13 +46,13 @@ type scenarioRun struct {
 
 // row is one line of the Reliability table.
 type row struct {
-	name                          string
-	calls, keys, effects          int
-	failed, twice, missing, wrong int
-	retries, fenced, unconfirmed  int64
-	kills, stalls, redisDials     int64
-	took                          time.Duration
-	goroutines, fds, redisConns   bool
+	name                           string
+	calls, keys, effects           int
+	failed, reruns, missing, wrong int
+	retries, fenced, unconfirmed   int64
+	kills, stalls, redisDials      int64
+	took                           time.Duration
+	goroutines, fds, redisConns    bool
 }
 
 func scenarios(rs *redistest.Server) []scenario {
@@ -67,6 +69,7 @@ func scenarios(rs *redistest.Server) []scenario {
 	}, {
 		name:  "instance killed after the effect, before the answer; restarted",
 		calls: 2000,
+		kills: true,
 		// A cool-down as long as a restart: with the default 5 s, both
 		// circuits are open for seconds after both instances died, and
 		// calls fail fast although the fleet is back.
@@ -142,10 +145,13 @@ func scenarios(rs *redistest.Server) []scenario {
 
 // TestExactlyOnceUnderFaults sends keyed payments through a keyed rtchain
 // client to two instances of a service behind idempotency.Middleware on a
-// real Redis, one fault at a time. Every payment must happen once: none
-// twice, none acknowledged and missing, every 2xx answer the original; and
-// goroutines, file descriptors and Redis connections must be back to their
-// baseline after each scenario.
+// real Redis, one fault at a time. Every payment must happen once: the
+// handler runs once per key (a second run only where the first run's
+// instance died between its charge and storing its response: the ledger's
+// own key check keeps that from charging twice), none is acknowledged and
+// missing, every 2xx answer is the original; and goroutines, file
+// descriptors and Redis connections must be back to their baseline after
+// each scenario.
 func TestExactlyOnceUnderFaults(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the exactly-once scenarios take a minute")
@@ -159,11 +165,11 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	}
 	total := 0
 	var table strings.Builder
-	table.WriteString("\n| scenario | keyed calls | effects | twice | missing | not the original | ended in an error | retries | fenced / unconfirmed | kills / stalls | Redis dials | took | goroutines, fds, Redis conns back |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	table.WriteString("\n| scenario | keyed calls | charges | second runs | acknowledged, not charged | not the original | ended in an error | retries | fenced / unconfirmed | kills / stalls | Redis dials | took | goroutines, fds, Redis conns back |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		total += r.calls
 		fmt.Fprintf(&table, "| %s | %d | %d | %d | %d | %d | %d | %d | %d / %d | %d / %d | %d | %v | %v, %v, %v |\n",
-			r.name, r.calls, r.effects, r.twice, r.missing, r.wrong, r.failed, r.retries, r.fenced, r.unconfirmed,
+			r.name, r.calls, r.effects, r.reruns, r.missing, r.wrong, r.failed, r.retries, r.fenced, r.unconfirmed,
 			r.kills, r.stalls, r.redisDials,
 			r.took.Round(100*time.Millisecond), r.goroutines, r.fds, r.redisConns)
 	}
@@ -250,9 +256,14 @@ func runScenario(t *testing.T, rs *redistest.Server, sc scenario, prefix string)
 		}
 	}
 	for key := range keys {
-		if n := l.charged[key]; n > 1 {
-			r.twice++
-			t.Errorf("%s charged %d times", key, n)
+		if n := l.reruns[key]; n > 0 {
+			r.reruns += n
+			// The one window the middleware cannot close: the first run
+			// charged, and its instance died before it stored the
+			// response. Anything else is a bug.
+			if !sc.kills || l.firstBy[key].alive.Load() {
+				t.Errorf("%s: the handler ran %d more times after its charge, and the first run's instance did not die", key, n)
+			}
 		}
 	}
 	r.keys, r.effects = len(keys), l.effects
@@ -260,8 +271,8 @@ func runScenario(t *testing.T, rs *redistest.Server, sc scenario, prefix string)
 	if r.failed > sc.calls/100 {
 		t.Errorf("%d of %d calls ended in an error", r.failed, sc.calls)
 	}
-	t.Logf("%d calls, %d keys, %d effects, %d twice, %d missing, %d not the original, %d errors, %d retries, "+
-		"%d fenced, %d unconfirmed, %d Redis dials, %d kills, %d stalls, in %v", r.calls, r.keys, r.effects, r.twice, r.missing, r.wrong,
+	t.Logf("%d calls, %d keys, %d charges, %d second runs, %d missing, %d not the original, %d errors, %d retries, "+
+		"%d fenced, %d unconfirmed, %d Redis dials, %d kills, %d stalls, in %v", r.calls, r.keys, r.effects, r.reruns, r.missing, r.wrong,
 		r.failed, r.retries, r.fenced, r.unconfirmed, r.redisDials, r.kills, r.stalls, took.Round(time.Millisecond))
 	return r
 }

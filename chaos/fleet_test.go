@@ -23,26 +23,40 @@ import (
 )
 
 // ledger is the effect the fleet exists for: a payment per key, made by
-// whichever instance runs the request, and what was answered for it.
+// whichever instance runs the request. Like a payment provider, it takes
+// the Idempotency-Key with the charge and charges a key once: a second run
+// of a key gets the first charge's answer. It counts those second runs: each
+// would have been a second payment without the key, and each must come from
+// a first run whose instance died before it could store its response.
 type ledger struct {
 	mu      sync.Mutex
-	charged map[string]int
+	charged map[string]int // key → charges made
 	answer  map[string]string
+	firstBy map[string]*life // key → the life that charged it
+	reruns  map[string]int   // key → runs after the charge
 	effects int
 }
 
-func newLedger() *ledger { return &ledger{charged: map[string]int{}, answer: map[string]string{}} }
+func newLedger() *ledger {
+	return &ledger{charged: map[string]int{}, answer: map[string]string{},
+		firstBy: map[string]*life{}, reruns: map[string]int{}}
+}
 
-// charge makes the payment for key, unless the process making it is dead
-// (a killed process commits nothing), and returns the answer.
-func (l *ledger) charge(key, amount string, alive *atomic.Bool) (string, bool) {
+// charge makes the payment for key, once, unless the process making it is
+// dead (a killed process commits nothing), and returns the answer.
+func (l *ledger) charge(key, amount string, by *life) (string, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if !alive.Load() {
+	if !by.alive.Load() {
 		return "", false
+	}
+	if l.charged[key] > 0 {
+		l.reruns[key]++
+		return l.answer[key], true
 	}
 	l.effects++
 	l.charged[key]++
+	l.firstBy[key] = by
 	l.answer[key] = fmt.Sprintf("charged %s for %s (effect %d)", key, amount, l.effects)
 	return l.answer[key], true
 }
@@ -138,7 +152,7 @@ func (in *instance) pay(l *life) http.Handler {
 			http.Error(w, "the key was lost: try again", http.StatusServiceUnavailable)
 			return
 		}
-		answer, ok := in.f.ledger.charge(r.Header.Get("Idempotency-Key"), string(amount), &l.alive)
+		answer, ok := in.f.ledger.charge(r.Header.Get("Idempotency-Key"), string(amount), l)
 		if !ok {
 			panic(http.ErrAbortHandler) // the process is gone: nothing more happens
 		}
