@@ -25,9 +25,16 @@
 // fences each record by its owner's token. The effect itself is fenced by
 // the handler: it calls Confirm just before it, and a stale run learns there
 // that it must not commit. A handler that runs longer than its lease calls
-// Confirm as its heartbeat. A handler's 5xx or panic frees
-// the key for the client's retry. A failing store means 503, never a run
-// without protection (unless Options.FailOpen).
+// Confirm as its heartbeat. A handler's 5xx or panic frees the key for the
+// client's retry. A failing store means 503, never a run without protection
+// (unless Options.FailOpen).
+//
+// One window no middleware can close: an instance that dies after the
+// handler's effect and before the response is stored (one store round
+// trip) leaves the key leased with no outcome, and once the lease expires a
+// retry runs the handler again. Give the effect the key as well (a payment
+// provider's idempotency key, a unique column written in the effect's own
+// transaction) where a second run must not charge twice.
 //
 // rtchain's client half (transport.Retry with
 // transport.ClientOptions{IdempotencyKeys: true}) sends the keys, retries the
