@@ -54,11 +54,7 @@ func TestConfirmFencesAStaleRun(t *testing.T) {
 	first := make(chan result)
 	go func() { first <- send(t, http.MethodPost, srv.URL, "k", "x") }()
 	require.Eventually(t, func() bool { return p.runs.Load() == 1 }, 5*time.Second, time.Millisecond)
-	var second result
-	require.Eventually(t, func() bool {
-		second = send(t, http.MethodPost, srv.URL, "k", "x")
-		return second.status != http.StatusConflict
-	}, 5*time.Second, 10*time.Millisecond, "the lease expires and a duplicate takes the key")
+	second := sendPast409(t, srv.URL, "k", "x", "the lease expires and a duplicate takes the key")
 	assert.Equal(t, "run 2", second.body)
 	close(slow)
 	stale := <-first
@@ -143,11 +139,7 @@ func TestConfirmOutlivesTheClient(t *testing.T) {
 	<-gone
 	require.Eventually(t, func() bool { return p.charged.Load() == 1 }, 5*time.Second, time.Millisecond,
 		"the run confirmed and charged after its client left")
-	var r result
-	require.Eventually(t, func() bool {
-		r = send(t, http.MethodPost, srv.URL, "k", "x")
-		return r.status != http.StatusConflict
-	}, 5*time.Second, 10*time.Millisecond)
+	r := sendPast409(t, srv.URL, "k", "x", "the run stores its outcome")
 	assert.Equal(t, "run 1", r.body, "the retry gets the stored outcome")
 	assert.Zero(t, p.fenced.Load())
 }

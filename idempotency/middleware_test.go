@@ -72,6 +72,18 @@ func send(t *testing.T, method, url, key, body string, header ...string) result 
 	return result{resp.StatusCode, resp.Header, string(b)}
 }
 
+// sendPast409 POSTs body with key to url until the answer is no longer 409
+// (the key in progress), for at most 5 s, and returns that answer.
+func sendPast409(t *testing.T, url, key, body, why string) result {
+	t.Helper()
+	var r result
+	require.Eventually(t, func() bool {
+		r = send(t, http.MethodPost, url, key, body)
+		return r.status != http.StatusConflict
+	}, 5*time.Second, 10*time.Millisecond, why)
+	return r
+}
+
 func client(t *testing.T) *http.Client {
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -340,11 +352,7 @@ func TestStaleRunCannotOverwrite(t *testing.T) {
 	done := make(chan result)
 	go func() { done <- send(t, http.MethodPost, srv.URL, "k", "x") }()
 	require.Eventually(t, func() bool { return calls.Load() == 1 }, 5*time.Second, time.Millisecond)
-	var second result
-	require.Eventually(t, func() bool {
-		second = send(t, http.MethodPost, srv.URL, "k", "x")
-		return second.status != http.StatusConflict
-	}, 5*time.Second, 10*time.Millisecond, "the lease expires and a duplicate takes the key")
+	second := sendPast409(t, srv.URL, "k", "x", "the lease expires and a duplicate takes the key")
 	assert.Equal(t, "run 2", second.body)
 	close(slow)
 	assert.Equal(t, "run 1", (<-done).body, "the stale run still answers its own client")
