@@ -114,7 +114,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if a.refused && a.req.URL != nil {
 			t.noteRefusal(a.req.URL.Host, a.err)
 			var open bool
-			shift, open = t.pastRefusals(req, n, shift)
+			shift, open = t.pastOpenCircuits(req, n+1, shift)
 			next := t.hostFor(req, n+1+shift)
 			another = open && next != "" && !strings.EqualFold(next, a.req.URL.Host)
 		}
@@ -252,39 +252,36 @@ func (t *retryTransport) hostIndex(req *http.Request) int {
 // firstHost returns how far into the rotation a call starts: past the hosts
 // whose circuit said it is open, to the first that will take the request.
 // When every host refuses, the call starts on its own.
-func (t *retryTransport) firstHost(req *http.Request) (shift int) {
-	if t.circuits == nil || req.URL == nil {
+func (t *retryTransport) firstHost(req *http.Request) int {
+	shift, ok := t.pastOpenCircuits(req, 1, 0)
+	if !ok {
 		return 0
 	}
-	var now int64
-	for shift = 0; shift <= len(t.p.Hosts); shift++ {
-		host := t.hostFor(req, 1+shift)
+	return shift
+}
+
+// pastOpenCircuits moves shift past the hosts, from the one attempt k would
+// go to, whose circuits are known to be open, and reports whether it found
+// one that may take the request: a call refused everywhere stops at once,
+// instead of asking each host again.
+func (t *retryTransport) pastOpenCircuits(req *http.Request, k, shift int) (int, bool) {
+	if t.circuits == nil || req.URL == nil {
+		return shift, true
+	}
+	var now int64 // read only once a circuit was seen open: not on the success path
+	for range len(t.p.Hosts) + 1 {
+		host := t.hostFor(req, k+shift)
 		if host == "" {
 			host = req.URL.Host
 		}
 		until := t.circuits.get(host).Load()
 		if until == 0 {
-			return shift
+			return shift, true
 		}
 		if now == 0 {
 			now = time.Now().UnixNano()
 		}
 		if until <= now {
-			return shift
-		}
-	}
-	return 0
-}
-
-// pastRefusals moves shift past the hosts, from the one attempt n+1 would
-// go to, whose circuits are known to be open, and reports whether it found
-// one that may take the request: a call refused everywhere stops at once,
-// instead of asking each host again.
-func (t *retryTransport) pastRefusals(req *http.Request, n, shift int) (int, bool) {
-	now := time.Now().UnixNano()
-	for range t.p.Hosts {
-		next := t.hostFor(req, n+1+shift)
-		if next == "" || t.circuits.get(next).Load() <= now {
 			return shift, true
 		}
 		shift++
