@@ -32,14 +32,15 @@ type ledger struct {
 	mu      sync.Mutex
 	charged map[string]int // key → charges made
 	answer  map[string]string
-	firstBy map[string]*life // key → the life that charged it
 	reruns  map[string]int   // key → runs after the charge
+	live    map[string]int   // key → of those, runs while the charging instance lived
+	firstBy map[string]*life // key → the life that charged it
 	effects int
 }
 
 func newLedger() *ledger {
 	return &ledger{charged: map[string]int{}, answer: map[string]string{},
-		firstBy: map[string]*life{}, reruns: map[string]int{}}
+		firstBy: map[string]*life{}, reruns: map[string]int{}, live: map[string]int{}}
 }
 
 // charge makes the payment for key, once, unless the process making it is
@@ -52,6 +53,9 @@ func (l *ledger) charge(key, amount string, by *life) (string, bool) {
 	}
 	if l.charged[key] > 0 {
 		l.reruns[key]++
+		if l.firstBy[key].alive.Load() {
+			l.live[key]++
+		}
 		return l.answer[key], true
 	}
 	l.effects++
