@@ -128,6 +128,12 @@ func (f *flakyServer) charge(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad order", http.StatusBadRequest)
 		return
 	}
+	// The fence: charge only while this request still holds its key (an
+	// instance that stalled past its lease must not charge).
+	if err := idempotency.Confirm(r.Context()); err != nil {
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return
+	}
 	f.mu.Lock()
 	f.charged[req.Order]++
 	f.mu.Unlock()
