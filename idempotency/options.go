@@ -38,8 +38,10 @@ type Options struct {
 	TTL time.Duration
 	// Lease is how long an in-progress record holds its key if the instance
 	// running it stalls or dies; after it, a duplicate runs the handler
-	// again, and the stale run can no longer store its outcome. It must be
-	// longer than the handler's longest run. 0 means DefaultLease.
+	// again, and the stale run can no longer store its outcome (nor pass
+	// Confirm, its fence before the effect). It must be longer than the
+	// handler's longest run, or the handler calls Confirm, which extends
+	// it, within each lease. 0 means DefaultLease.
 	Lease time.Duration
 	// MaxRequestBytes bounds the request body read for the fingerprint (and
 	// handed to the handler from memory); a longer one is answered 413.
