@@ -17,6 +17,7 @@ import (
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
 	"github.com/redis/go-redis/v9"
 
+	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/idempotency"
 	"github.com/rtchain/rtchain/idempotency/redisstore"
 	"github.com/rtchain/rtchain/idempotency/redisstore/redistest"
@@ -111,7 +112,6 @@ func (in *instance) start() error {
 	if err != nil {
 		return err
 	}
-	in.addr = ln.Addr().String()
 	l := &life{rdb: redis.NewClient(&redis.Options{Addr: in.toRedis.Listen, DialTimeout: time.Second,
 		ReadTimeout: time.Second, WriteTimeout: time.Second})}
 	l.rdb.AddHook(dials{&in.f.dials})
@@ -227,8 +227,11 @@ func newFleet(t *testing.T, rs *redistest.Server, opts idempotency.Options, h ho
 	opts.Logger = slog.New(slog.DiscardHandler)
 	f := &fleet{t: t, redis: rs, ledger: newLedger(), opts: opts, hooks: h}
 	for _, name := range []string{"a", "b"} {
-		in := &instance{f: f, name: name, addr: "127.0.0.1:0",
-			toRedis: newProxy(t, name+"-redis", rs.Addr)}
+		addr, err := htu.ReusableAddr() // it restarts on it
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &instance{f: f, name: name, addr: addr, toRedis: newProxy(t, name+"-redis", rs.Addr)}
 		if err := in.start(); err != nil {
 			t.Fatal(err)
 		}

@@ -3,7 +3,7 @@
 // every write, so that a server killed and started again has lost nothing it
 // acknowledged), killed and restarted at will. It needs redis-server on the
 // PATH (Debian: apt-get install redis-server) and no Go dependency beyond
-// the standard library.
+// the standard library and rtchain's httptestutil.
 package redistest
 
 import (
@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rtchain/rtchain/httptestutil"
 )
 
 // Server is one redis-server process. Its methods are safe for concurrent
@@ -50,13 +52,14 @@ func Launch(dir string) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redistest: redis-server is not installed (apt-get install redis-server): %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// A port outside the ephemeral range, so that a restart does not find
+	// it taken by an outgoing connection.
+	addr, err := httptestutil.ReusableAddr()
 	if err != nil {
 		return nil, err
 	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	_ = ln.Close()
-	s := &Server{Addr: "127.0.0.1:" + port,
+	_, port, _ := net.SplitHostPort(addr)
+	s := &Server{Addr: addr,
 		args: []string{path, "--port", port, "--bind", "127.0.0.1", "--save", "", "--loglevel", "warning"}}
 	if dir == "" {
 		s.args = append(s.args, "--appendonly", "no")
