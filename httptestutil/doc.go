@@ -23,7 +23,9 @@
 // Retry-After beyond it, and counts what it served and refused; with
 // AnnounceQuota it also sends the IETF draft's RateLimit fields. Load runs
 // a workload (so many GETs, so many at a time) through a client and says
-// how many succeeded and how long it took.
+// how many succeeded and how long it took. ReusableAddr gives a server that
+// a test stops and restarts an address no outgoing connection will take in
+// between.
 //
 // A complete test of a client against a flaky server:
 //
