@@ -8,7 +8,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,15 +66,6 @@ type result struct {
 	status    int
 	corrupted string // why the bytes did not match, if they did not
 	took      time.Duration
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	return len(ents)
 }
 
 // TestChaos sends calls (2,000; 400 with -short) mixing GET, PUT and keyed

@@ -158,7 +158,8 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	}
 	rs := redistest.Start(t, t.TempDir()) // persistent: it is killed and restarted
 	var rows []row
-	for i, sc := range scenarios(rs) {
+	all := scenarios(rs)
+	for i, sc := range all {
 		t.Run(sc.name, func(t *testing.T) {
 			rows = append(rows, runScenario(t, rs, sc, fmt.Sprintf("s%d", i)))
 		})
@@ -174,7 +175,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 			r.took.Round(100*time.Millisecond), r.goroutines, r.fds, r.redisConns)
 	}
 	t.Logf("exactly once, %d keyed calls:%s", total, table.String())
-	if total < 5000 {
+	if len(rows) == len(all) && total < 5000 { // unless -run picked some
 		t.Errorf("%d keyed calls in all, fewer than 5,000", total)
 	}
 }
@@ -324,6 +325,7 @@ func send(client *http.Client, host, key, amount string) outcome {
 type baseline struct {
 	goroutines goleak.Option
 	fds        int
+	fdTargets  map[string]string
 	redisConns int
 }
 
@@ -332,22 +334,32 @@ func takeBaseline(t *testing.T, rs *redistest.Server) baseline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return baseline{goroutines: goleak.IgnoreCurrent(), fds: openFDs(t), redisConns: n}
+	return baseline{goroutines: goleak.IgnoreCurrent(), fds: openFDs(t), fdTargets: fdTargets(), redisConns: n}
 }
 
-// settled waits (at most 10 s) for goroutines, file descriptors and Redis
-// connections to be back to b, and reports which are.
+// settled waits (at most 30 s) for goroutines, file descriptors and Redis
+// connections to be back to b, and reports which are. A few sockets have
+// been seen, rarely, to outlive a scenario by about 10 s (the cause is not
+// found: the test logs them when it takes over 5 s); a leak never returns.
 func (b baseline) settled(t *testing.T, rs *redistest.Server) (goroutines, fds, redisConns bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	start := time.Now()
+	deadline := start.Add(30 * time.Second)
+	var extra string // the descriptors above the baseline, when last seen
 	for {
 		n, err := rs.Clients()
 		redisConns = err == nil && n <= b.redisConns
 		fds = openFDs(t) <= b.fds+1 // +1: the /proc read
+		if !fds {
+			extra = newFDs(b.fdTargets)
+		}
 		if (redisConns && fds) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond) // polling the kernel and Redis, not goroutines
+	}
+	if took := time.Since(start); took > 5*time.Second && extra != "" {
+		t.Logf("file descriptors settled after %v; the last above the baseline:%s", took.Round(time.Millisecond), extra)
 	}
 	err := goleak.Find(append(toxiproxyGoroutines(), b.goroutines)...)
 	goroutines = err == nil
@@ -355,7 +367,7 @@ func (b baseline) settled(t *testing.T, rs *redistest.Server) (goroutines, fds, 
 		t.Errorf("goroutines left: %v", err)
 	}
 	if !fds {
-		t.Errorf("file descriptors: %d before, %d after", b.fds, openFDs(t))
+		t.Errorf("file descriptors: %d before, %d after; new:%s", b.fds, openFDs(t), extra)
 	}
 	if !redisConns {
 		n, err := rs.Clients()
