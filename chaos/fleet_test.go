@@ -252,8 +252,9 @@ func (f *fleet) upFor(d time.Duration) bool {
 	return true
 }
 
-// close stops the fleet and waits for everything it started, proxies
-// excepted (the test's cleanup stops them).
+// close stops the fleet, its proxies included (their test cleanup then
+// finds them stopped), and waits for everything it started: the scenario's
+// baseline is checked right after.
 func (f *fleet) close() {
 	for _, in := range f.inst {
 		in.restarts.Wait()
