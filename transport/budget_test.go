@@ -107,3 +107,67 @@ func TestBudgetFloorAndHosts(t *testing.T) {
 func TestBudgetConfigPanics(t *testing.T) {
 	assert.Panics(t, func() { transport.Retry(transport.RetryPolicy{Budget: transport.RetryBudget{Ratio: -1}}) })
 }
+
+// A wait the server named for a refusal spends no retry budget: against an
+// endpoint that refuses each call's first attempt with retry-after-ms, every
+// call gets through with a budget that allows no retries of its own, and
+// the same budget still stops retries of a 503 that named no wait.
+func TestNamedWaitsSpendNoBudget(t *testing.T) {
+	empty := transport.RetryBudget{Ratio: 0.001, MinPerSecond: -1, MaxBanked: 0.001}
+	for _, tc := range []struct {
+		name    string
+		refusal http.Handler
+		ok      int // calls of 20 that end 200
+	}{
+		{"429 retry-after-ms: 5", htu.Respond(429, http.Header{"Retry-After-Ms": {"5"}}, ""), 20},
+		{"503 Retry-After: 1 (synctest)", nil, 20},
+		{"503 without a wait", htu.Status(503), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var budgetStops atomic.Int32
+			p := fast(transport.RetryPolicy{Budget: empty, OnGiveUp: func(e transport.GiveUpEvent) {
+				if e.Reason == transport.GiveUpBudget {
+					budgetStops.Add(1)
+				}
+			}})
+			if tc.refusal == nil { // a named wait of a second, in a bubble
+				synctest.Test(t, func(t *testing.T) {
+					var n atomic.Int32
+					base := transport.RoundTripperFunc(func(*http.Request) (*http.Response, error) {
+						if n.Add(1)%2 == 1 {
+							return answer(503, "Retry-After", "1")(), nil
+						}
+						return answer(200)(), nil
+					})
+					rt := transport.Chain(base, transport.Retry(p))
+					for range 20 {
+						code, err := statusIn(t, context.Background(), rt, "http://a.test/")
+						require.NoError(t, err)
+						assert.Equal(t, http.StatusOK, code)
+					}
+					assert.Equal(t, int32(40), n.Load())
+				})
+				assert.Zero(t, budgetStops.Load())
+				return
+			}
+			var ok int
+			for i := range 20 {
+				srv := htu.NewServer(t, tc.refusal, htu.OK("done"))
+				client, _ := newRetrying(t, p)
+				req := newRequest(t, context.Background(), http.MethodPost, srv.URL, nil)
+				resp, err := client.Do(req)
+				require.NoError(t, err, "call %d", i)
+				readAll(t, resp)
+				if resp.StatusCode == http.StatusOK {
+					ok++
+				}
+			}
+			assert.Equal(t, tc.ok, ok)
+			if tc.ok == 0 {
+				assert.Equal(t, int32(20), budgetStops.Load(), "the budget stopped every retry")
+			} else {
+				assert.Zero(t, budgetStops.Load())
+			}
+		})
+	}
+}

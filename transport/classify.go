@@ -46,12 +46,60 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe,
 		}
 		return (safe || a.notSent) && IsTransientError(a.err)
 	}
+	if retry, said := ServerSaysRetry(a.resp.Header); said {
+		return retry // the server knows whether its answer is worth another try
+	}
+	code := a.resp.StatusCode
+	if IsRefusal(code) {
+		return true // the server did not act: any method may be sent again
+	}
 	if !safe {
 		return false
 	}
-	code := a.resp.StatusCode
 	return IsRetryableStatus(code) ||
 		(code == http.StatusConflict && HasIdempotencyKey(a.req.Header))
+}
+
+// StatusOverloaded is 529, the status Anthropic's API answers when it is
+// overloaded and turned the request down before acting on it.
+const StatusOverloaded = 529
+
+// IsRefusal reports whether a response with this status says that the
+// server declined to process the request, so that sending it again cannot
+// repeat an effect, whatever its method: 429 Too Many Requests (RFC 6585
+// §4), 503 Service Unavailable (RFC 9110 §15.6.4) and 529, Anthropic's
+// "overloaded" (its documentation: the request was turned down because the
+// API is busy). Retry retries refusals for every method.
+//
+// A gateway that answers 503 for an upstream that failed after it received
+// the request (Envoy's "upstream connect error or disconnect/reset before
+// headers") breaks that promise; a Classifier, or the server's
+// x-should-retry: false, keeps such a call from being sent again.
+func IsRefusal(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, StatusOverloaded:
+		return true
+	}
+	return false
+}
+
+// ServerSaysRetry reads the x-should-retry header that the OpenAI and
+// Anthropic APIs send: "true" (retry is true) says the answer is worth
+// another try whatever its status and method; "false" says it is not.
+// said is false when the header is absent or holds anything else, and the
+// status decides.
+func ServerSaysRetry(h http.Header) (retry, said bool) {
+	v, ok := h["X-Should-Retry"]
+	if !ok || len(v) == 0 {
+		return false, false
+	}
+	switch strings.TrimSpace(v[0]) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
 }
 
 // IsIdempotent reports whether method is idempotent under RFC 9110 §9.2.2
@@ -79,12 +127,14 @@ func HasIdempotencyKey(h http.Header) bool {
 }
 
 // IsRetryableStatus reports whether a response with this status is worth
-// retrying: 408, 429, 500, 502, 503 and 504. 501 and 505 are permanent.
+// retrying: 408, 429, 500, 502, 503, 504 and 529. 501 and 505 are
+// permanent. Of these, only refusals (IsRefusal) are retried for a method
+// that is not idempotent and carries no Idempotency-Key.
 func IsRetryableStatus(code int) bool {
 	switch code {
 	case http.StatusRequestTimeout, http.StatusTooManyRequests,
 		http.StatusInternalServerError, http.StatusBadGateway,
-		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout, StatusOverloaded:
 		return true
 	}
 	return false

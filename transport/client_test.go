@@ -30,7 +30,7 @@ func TestNewClientDefaultChain(t *testing.T) {
 	logs := swapDefaultLogger(t)
 	srv := htu.NewServer(t)
 	srv.Handle("/get", htu.Status(503), htu.Reset(), htu.OK("got"))
-	srv.Handle("/pay", htu.Unavailable(0), htu.OK("paid"))
+	srv.Handle("/pay", htu.Unavailable(0), htu.Status(502), htu.OK("paid"))
 	client := transport.NewClient()
 	assert.Equal(t, transport.DefaultClientTimeout, client.Timeout)
 	t.Cleanup(client.CloseIdleConnections)
@@ -41,7 +41,8 @@ func TestNewClientDefaultChain(t *testing.T) {
 
 	resp, err = client.Post(srv.URL+"/pay", "application/json", strings.NewReader(`{"amount":10}`))
 	require.NoError(t, err)
-	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "a POST without a key is not retried once sent")
+	assert.Equal(t, http.StatusBadGateway, resp.StatusCode,
+		"a POST without a key is retried after a refusal (503), never after a 502")
 	readAll(t, resp)
 	var pays int
 	for _, r := range srv.Requests() {
@@ -50,7 +51,7 @@ func TestNewClientDefaultChain(t *testing.T) {
 			assert.Empty(t, r.Header.Get("Idempotency-Key"), "NewClient generates no keys")
 		}
 	}
-	assert.Equal(t, 1, pays)
+	assert.Equal(t, 2, pays)
 	assert.Empty(t, logs.String(), "NewClient is quiet by default")
 }
 

@@ -113,8 +113,9 @@ type RetryPolicy struct {
 	// than both limits together is sent once and not retried; if the file
 	// cannot be written (a full disk), the call goes on without a retry.
 	// 0 means DefaultBodySpillLimit; a negative value keeps nothing on
-	// disk. A request that is retried only if it never reached the server
-	// (a POST without an Idempotency-Key) keeps 4 KiB at most, in memory.
+	// disk. The limits are the same for every method: a POST without an
+	// Idempotency-Key is retried when the server refuses it (IsRefusal),
+	// and then needs its whole body again.
 	BodySpillLimit int64
 
 	// BodySpillDir is the directory of those files; "" means os.TempDir().

@@ -12,10 +12,6 @@ import (
 	"github.com/rtchain/rtchain/bodyreplay"
 )
 
-// unsentReplayLimit bounds the record kept for a request that is retried only
-// if it provably never reached the server: its body has then barely been read.
-const unsentReplayLimit = 4 << 10
-
 // Retry returns a middleware that sends a call again when an attempt fails
 // in a way that is safe and worth retrying, as p says.
 //
@@ -24,9 +20,12 @@ const unsentReplayLimit = 4 << 10
 // Idempotency-Key (the original is still in progress). Only idempotent
 // methods are retried (see IsIdempotent), or requests with an
 // Idempotency-Key or X-Idempotency-Key header; any other request is retried
-// only when it provably never reached the server (see Attempt.NotSent).
-// Never retried: the call's context ending, and an error reading the
-// caller's own body. RetryPolicy.Classifier can override the rest.
+// only when the server did not act on it: it provably never reached the
+// server (see Attempt.NotSent), or the server refused it (429, 503, 529:
+// see IsRefusal). A server's x-should-retry header overrides the status
+// (see ServerSaysRetry). Never retried: the call's context ending, and an
+// error reading the caller's own body. RetryPolicy.Classifier can override
+// the rest.
 //
 // Before retry k it waits a random duration in
 // [0, min(MaxDelay, BaseDelay·2^(k-1))), or what the response's Retry-After
@@ -89,10 +88,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body *bodyreplay.Body
 	rbody := req.Body
 	if req.Body != nil && req.Body != http.NoBody && retries {
+		// Whatever the method, a refusal (IsRefusal) sends the whole body
+		// again, so every body is recorded up to the same limits.
 		o := bodyreplay.Options{Limit: t.p.BodyReplayLimit, SpillLimit: t.p.BodySpillLimit, SpillDir: t.p.BodySpillDir}
-		if !safe {
-			o.Limit, o.SpillLimit = min(o.Limit, unsentReplayLimit), 0
-		}
 		body = bodyreplay.NewWith(req, o)
 		defer body.Close()
 		rbody, _ = body.Next() // the first attempt's body never fails
@@ -138,7 +136,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case stop != 0:
 		case throttled && throttledFor+wait > t.p.MaxRetryAfter:
 			stop = GiveUpThrottled
-		case hb != nil && !a.refused:
+		case hb != nil && !a.refused && !askedFor(&a, wait, fromRetryAfter):
 			if spent = t.budgets.withdrawRetry(hb); !spent {
 				stop = GiveUpBudget
 			}
@@ -204,6 +202,17 @@ func (c *call) end(a *attempt, n int) (*http.Response, error) {
 // most in one call, so no server can hold a call longer than that.
 func isThrottled(a *attempt, wait time.Duration, fromRetryAfter bool) bool {
 	return fromRetryAfter && wait >= time.Second && a.resp != nil && a.resp.StatusCode == http.StatusTooManyRequests
+}
+
+// askedFor reports whether the retry after attempt a is one the server
+// asked for: a refusal (IsRefusal) that named a wait. It spends no retry
+// budget: the budget stops a client from multiplying an outage, and a server
+// that names its wait sets the pace of the retries itself. It cannot become
+// a storm: such retries still count against MaxRetries (or, for 429s that
+// ask for a second or more, against MaxRetryAfter: see isThrottled), and
+// each waits what was asked.
+func askedFor(a *attempt, wait time.Duration, fromRetryAfter bool) bool {
+	return fromRetryAfter && wait > 0 && a.resp != nil && IsRefusal(a.resp.StatusCode)
 }
 
 // pause releases a failed attempt and waits until wait has passed since

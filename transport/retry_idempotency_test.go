@@ -17,50 +17,98 @@ import (
 	"github.com/rtchain/rtchain/transport"
 )
 
-func TestRetryOnlyIdempotentMethods(t *testing.T) {
+// The retry contract for responses, method by method, against a real
+// server: what is retried for an idempotent method, a keyed request and a
+// plain POST, and what the server's x-should-retry says over the status.
+func TestRetryResponsesByMethod(t *testing.T) {
+	withHeader := func(code int, k, v string) http.Handler {
+		return htu.Respond(code, http.Header{k: {v}}, "")
+	}
 	for _, tc := range []struct {
+		name   string
 		method string
-		header string
+		key    string // header that carries a key, if any
+		first  http.Handler
 		retry  bool
 	}{
-		{http.MethodGet, "", true},
-		{http.MethodHead, "", true},
-		{http.MethodOptions, "", true},
-		{http.MethodTrace, "", true},
-		{http.MethodPut, "", true},
-		{http.MethodDelete, "", true},
-		{http.MethodPost, "", false},
-		{http.MethodPatch, "", false},
-		{http.MethodPost, "Idempotency-Key", true},
-		{http.MethodPatch, "X-Idempotency-Key", true},
+		{"GET 503", http.MethodGet, "", htu.Status(503), true},
+		{"HEAD 500", http.MethodHead, "", htu.Status(500), true},
+		{"OPTIONS 502", http.MethodOptions, "", htu.Status(502), true},
+		{"TRACE 504", http.MethodTrace, "", htu.Status(504), true},
+		{"PUT 500", http.MethodPut, "", htu.Status(500), true},
+		{"DELETE 408", http.MethodDelete, "", htu.Status(408), true},
+		{"GET 501", http.MethodGet, "", htu.Status(501), false},
+		{"GET 505", http.MethodGet, "", htu.Status(505), false},
+		{"GET 400", http.MethodGet, "", htu.Status(400), false},
+		// Refusals: the server did not act, whatever the method.
+		{"POST 429 bare", http.MethodPost, "", htu.Status(429), true},
+		{"POST 429 Retry-After", http.MethodPost, "", htu.RetryAfter(429, "0"), true},
+		{"POST 429 retry-after-ms", http.MethodPost, "", withHeader(429, "Retry-After-Ms", "5"), true},
+		{"POST 503", http.MethodPost, "", htu.Status(503), true},
+		{"PATCH 503", http.MethodPatch, "", htu.Status(503), true},
+		{"POST 529 overloaded", http.MethodPost, "", htu.Status(transport.StatusOverloaded), true},
+		// Where effects hide: an unkeyed POST answered 500, 502, 504, 408.
+		{"POST 500", http.MethodPost, "", htu.Status(500), false},
+		{"POST 502", http.MethodPost, "", htu.Status(502), false},
+		{"POST 504", http.MethodPost, "", htu.Status(504), false},
+		{"PATCH 408", http.MethodPatch, "", htu.Status(408), false},
+		{"keyed POST 500", http.MethodPost, "Idempotency-Key", htu.Status(500), true},
+		{"keyed PATCH 502", http.MethodPatch, "X-Idempotency-Key", htu.Status(502), true},
+		// The server's word over the status.
+		{"POST 500 x-should-retry: true", http.MethodPost, "", withHeader(500, "X-Should-Retry", "true"), true},
+		{"POST 409 x-should-retry: true", http.MethodPost, "", withHeader(409, "X-Should-Retry", "true"), true},
+		{"POST 429 x-should-retry: false", http.MethodPost, "", withHeader(429, "X-Should-Retry", "false"), false},
+		{"GET 503 x-should-retry: false", http.MethodGet, "", withHeader(503, "X-Should-Retry", "false"), false},
+		{"POST 500 x-should-retry: maybe", http.MethodPost, "", withHeader(500, "X-Should-Retry", "maybe"), false},
 	} {
-		t.Run(tc.method+" "+tc.header, func(t *testing.T) {
-			srv := htu.NewServer(t, htu.Status(http.StatusServiceUnavailable), htu.OK(""))
+		t.Run(tc.name, func(t *testing.T) {
+			srv := htu.NewServer(t, tc.first, htu.OK("done"))
 			client, _ := newRetrying(t, fast(transport.RetryPolicy{}))
-			req := newRequest(t, context.Background(), tc.method, srv.URL, strings.NewReader("payload"))
-			if tc.header != "" {
-				req.Header.Set(tc.header, "key-1")
+			body := newTrackedBody(strings.NewReader("payload"))
+			req := newRequest(t, context.Background(), tc.method, srv.URL, body)
+			if tc.key != "" {
+				req.Header.Set(tc.key, "key-1")
 			}
+			before := snap(req)
 			resp, err := client.Do(req)
 			require.NoError(t, err)
 			readAll(t, resp)
+			requireUnchanged(t, req, before)
+			requireClosedOnce(t, body)
 			if !tc.retry {
-				assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
-				assert.Equal(t, 1, srv.Count())
+				assert.NotEqual(t, http.StatusOK, resp.StatusCode)
+				assert.Equal(t, 1, srv.Count(), "sent once")
 				return
 			}
 			assert.Equal(t, http.StatusOK, resp.StatusCode)
 			reqs := srv.Requests()
 			require.Len(t, reqs, 2)
-			if tc.header != "" {
-				assert.Equal(t, "key-1", reqs[0].Header.Get(tc.header))
-				assert.Equal(t, "key-1", reqs[1].Header.Get(tc.header), "same key on every attempt")
+			if tc.key != "" {
+				assert.Equal(t, "key-1", reqs[1].Header.Get(tc.key), "same key on every attempt")
 			}
 			if tc.method != http.MethodHead {
-				assert.Equal(t, "payload", string(reqs[1].Body))
+				assert.Equal(t, "payload", string(reqs[1].Body), "the whole body again")
 			}
 		})
 	}
+}
+
+// A refused POST whose body is larger than the old 4 KiB record, streamed
+// from a plain reader, is sent again whole.
+func TestRefusedPostResendsItsWholeBody(t *testing.T) {
+	data := strings.Repeat("0123456789abcdef", 16<<10) // 256 KiB
+	srv := htu.NewServer(t, htu.RetryAfter(429, "0"), htu.OK("done"))
+	client, _ := newRetrying(t, fast(transport.RetryPolicy{}))
+	body := newTrackedBody(opaque([]byte(data)))
+	req := newRequest(t, context.Background(), http.MethodPost, srv.URL, body)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, "done", readAll(t, resp))
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, data, string(reqs[0].Body))
+	assert.Equal(t, data, string(reqs[1].Body))
+	requireClosedOnce(t, body)
 }
 
 func TestRetryConflictOnKeyedRequest(t *testing.T) {
