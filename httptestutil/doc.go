@@ -21,9 +21,12 @@
 // wraps a handler to run once per Idempotency-Key and count its runs.
 // RateLimited is an origin behind a token bucket that answers 429 with
 // Retry-After beyond it, and counts what it served and refused; with
-// AnnounceQuota it also sends the IETF draft's RateLimit fields. Load runs
+// AnnounceQuota it also sends the IETF draft's RateLimit fields.
+// ThrottleFirst throttles the first request of each key: resources throttled
+// once each, or each call's first attempt, whatever the rate. Load runs
 // a workload (so many GETs, so many at a time) through a client and says
-// how many succeeded and how long it took. ReusableAddr gives a server that
+// how many succeeded and how long it took; LoadRequests does the same with
+// a request of its own for each call. ReusableAddr gives a server that
 // a test stops and restarts an address no outgoing connection will take in
 // between.
 //

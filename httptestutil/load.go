@@ -23,17 +23,26 @@ type LoadResult struct {
 // and closed), and reports how they went: the workload of a batch job or a
 // fan-out against one API.
 func Load(client *http.Client, url string, workers, calls int) LoadResult {
+	return LoadRequests(client, workers, calls, func(int) (*http.Request, error) {
+		return http.NewRequest(http.MethodGet, url, nil)
+	})
+}
+
+// LoadRequests is Load with a request of its own for each call: call i
+// sends what newRequest(i) returns (0 ≤ i < calls), and succeeds if it ends
+// in 200.
+func LoadRequests(client *http.Client, workers, calls int, newRequest func(i int) (*http.Request, error)) LoadResult {
 	var (
 		mu  sync.Mutex
 		res LoadResult
 		wg  sync.WaitGroup
 	)
-	jobs := make(chan struct{})
+	jobs := make(chan int)
 	start := time.Now()
 	for range workers {
 		wg.Go(func() {
-			for range jobs {
-				ok, why := get(client, url)
+			for i := range jobs {
+				ok, why := send(client, newRequest, i)
 				mu.Lock()
 				if ok {
 					res.OK++
@@ -47,8 +56,8 @@ func Load(client *http.Client, url string, workers, calls int) LoadResult {
 			}
 		})
 	}
-	for range calls {
-		jobs <- struct{}{}
+	for i := range calls {
+		jobs <- i
 	}
 	close(jobs)
 	wg.Wait()
@@ -56,8 +65,12 @@ func Load(client *http.Client, url string, workers, calls int) LoadResult {
 	return res
 }
 
-func get(client *http.Client, url string) (ok bool, why string) {
-	resp, err := client.Get(url)
+func send(client *http.Client, newRequest func(int) (*http.Request, error), i int) (ok bool, why string) {
+	req, err := newRequest(i)
+	if err != nil {
+		return false, err.Error()
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return false, err.Error()
 	}

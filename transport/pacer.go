@@ -155,7 +155,11 @@ func (p *pacer) take(now, deadline time.Time, queued bool) (wait time.Duration, 
 // it. It returns how long the host asked every request to wait, when its
 // quota is spent and it named no policy (a fixed window: nothing until the
 // reset).
-func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled bool) (hold time.Duration) {
+//
+// throttled says resp was a throttle; cut, that the throttle may cut the
+// rate (the host's throttles are the host's: see scope); named, the wait
+// the server named, is the shortest window the rate is measured over.
+func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool, named time.Duration) (hold time.Duration) {
 	success := resp != nil && !throttled && resp.StatusCode < 500
 	if !success {
 		p.fails.Add(1) // before dones: the successes it derives never run ahead
@@ -168,7 +172,7 @@ func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled bool) (hol
 		now = time.Now()
 		q, hasQuota = ParseQuota(resp.Header, now)
 	}
-	if !hasQuota && !throttled && !p.paced.Load() {
+	if !hasQuota && !cut && !p.paced.Load() {
 		return 0 // the common case
 	}
 	if now.IsZero() {
@@ -179,8 +183,9 @@ func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled bool) (hol
 	switch {
 	case hasQuota:
 		return p.quota(now, q)
+	case cut:
+		p.cut(now, sentAt, named)
 	case throttled:
-		p.cut(now, sentAt)
 	case success:
 		p.grow(now)
 	}
@@ -197,17 +202,26 @@ func (p *pacer) refill(now time.Time) {
 	}
 }
 
+// minWindow is the shortest window a rate is measured over when the server
+// named a wait: a shorter one measures nothing the server counts.
+const minWindow = 100 * time.Millisecond
+
 // window returns the attempts sent and succeeded per second since the last
-// cut (or the first attempt), counting a window shorter than a second as a
-// whole second: a herd sent in the first milliseconds is a rate of its size,
-// not of thousands a second.
-func (p *pacer) window(now time.Time) (sent, ok float64) {
+// cut (or the first attempt), counting a window shorter than the wait the
+// server named (or, when it named none, than a second) as that long: a herd
+// sent in the first milliseconds is a rate of its size, not of thousands a
+// second, and the server's own wait is the time scale of its limit.
+func (p *pacer) window(now time.Time, named time.Duration) (sent, ok float64) {
 	dones := p.dones.Load()
 	sends, oks := p.sends.Load(), dones-p.fails.Load()
 	if p.markAt.IsZero() {
 		p.markAt = now
 	}
-	secs := max(now.Sub(p.markAt).Seconds(), 1)
+	floor := time.Second
+	if named > 0 {
+		floor = max(min(named, floor), minWindow)
+	}
+	secs := max(now.Sub(p.markAt), floor).Seconds()
 	sent, ok = float64(sends-p.markSends)/secs, float64(oks-p.markOKs)/secs
 	p.markAt, p.markSends, p.markOKs = now, sends, oks
 	return sent, ok
@@ -217,11 +231,11 @@ func (p *pacer) window(now time.Time) (sent, ok float64) {
 // of a herd that was already in flight when the rate was last cut say
 // nothing new, and are ignored (so are attempts sent before the host was
 // paced, whose sentAt is zero, once a cut was made).
-func (p *pacer) cut(now, sentAt time.Time) {
+func (p *pacer) cut(now, sentAt time.Time, named time.Duration) {
 	if !p.cutAt.IsZero() && sentAt.Before(p.cutAt) {
 		return
 	}
-	measured, okRate := p.window(now)
+	measured, okRate := p.window(now, named)
 	// The rate that met the throttle: the pace, once there is one (a
 	// window since the last cut can be too short to measure), or else what
 	// was sent.
@@ -244,6 +258,21 @@ func (p *pacer) cut(now, sentAt time.Time) {
 	p.cutAt, p.idleSince = now, time.Time{}
 	p.throttled = true
 	p.paced.Store(true)
+}
+
+// forget drops the pace learned from throttles, when the host's throttles
+// turned out not to be the host's (see scope). A fresh announced quota
+// still paces.
+func (p *pacer) forget() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.throttled = false
+	p.cutAt, p.idleSince = time.Time{}, time.Time{}
+	p.markAt = time.Time{}
+	if p.quotaUntil.IsZero() {
+		p.paced.Store(false)
+		p.rate, p.tokens, p.burst = 0, 0, 0
+	}
 }
 
 // grow moves the rate along the cubic after a success. It grows only under

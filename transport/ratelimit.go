@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -27,33 +28,48 @@ type RateLimitOptions struct {
 	// recently used host's state is dropped (see DefaultMaxHosts). 0 means
 	// DefaultMaxHosts.
 	MaxHosts int
-	// NoCoolDown turns off the server-driven cool-down: by default, a 429 or
+	// NoCoolDown turns off the server-driven cool-down: by default, once a
+	// host's throttles are known to be the host's (see RateLimit), a 429 or
 	// 503 with Retry-After makes every request to that host wait until then.
 	NoCoolDown bool
 	// MaxCoolDown caps a server-driven cool-down. 0 means DefaultMaxRetryAfter.
 	MaxCoolDown time.Duration
-	// NoPacing turns off the per-host pacing: by default, once a host has
-	// throttled (a 429, or a 503 with Retry-After), its attempts are spaced
-	// at a rate learned from its throttles, and a host that announces its
-	// quota (see ParseQuota) is paced to spread it.
+	// NoPacing turns off the per-host pacing: by default, once a host's
+	// throttles are known to be the host's (see RateLimit), its attempts
+	// are spaced at a rate learned from its throttles, and a host that
+	// announces its quota (see ParseQuota) is paced to spread it.
 	NoPacing bool
 }
 
 // RateLimit returns a middleware that paces requests on the client's side,
 // as o says. Placed inside Retry, every attempt is a request the server
 // sees, and each takes one token from o.Limiter and from its host's
-// limiter (o.PerHost). When a response is a 429 or 503 with Retry-After,
-// every request to that host, from any goroutine, waits until then instead
-// of adding to the overload (a cool-down, capped at o.MaxCoolDown).
+// limiter (o.PerHost).
 //
-// Unless o.NoPacing, each host is also paced once it has said something of
-// its limit: after its first throttle, its attempts are spaced at a rate
-// cut to 0.7 of what was being sent and grown back along a cubic curve
-// while they succeed (as TCP CUBIC and the AWS SDKs' adaptive retry mode
-// do); a host whose responses announce a quota (RateLimit and
-// RateLimit-Policy, RateLimit-Remaining, X-RateLimit-Remaining: see
-// ParseQuota) is paced to spread what remains over its window instead. A
-// host that never did either is never delayed.
+// A throttle has a scope: a 429 answers one request, and the call it
+// throttled waits what it was asked (Retry does that). The rest of the host
+// is held back or paced only on evidence that the limit is the host's:
+// among its last 50 answers of the last 10 s (10 at least), at least 3 throttles (429, or
+// a 503 or 529 that named a wait) making at least a fifth of them, on two
+// resources (method and path) or more, or on the one resource the host was
+// asked for. Those reactions are then on trial: unless the throttled share
+// of the next 12 answers falls below a fifth, they only slow calls (a
+// server that throttles whatever the rate), and are dropped; the host's
+// evidence is then ignored for 10 s, doubling to 5 min while trials keep
+// failing. Each later cut of the pace is on trial in the same way. A host
+// that stops throttling for 10 s goes back to having none.
+//
+// While they are engaged, a 429 or 503 with Retry-After makes every request
+// to that host, from any goroutine, wait until then instead of adding to
+// the overload (a cool-down, capped at o.MaxCoolDown); and, unless
+// o.NoPacing, the host's attempts are spaced at a rate cut to 0.7 of what
+// was being sent (measured over the wait the server named, or a second) and
+// grown back along a cubic curve while they succeed, as TCP CUBIC and the
+// AWS SDKs' adaptive retry mode do. A host whose responses announce a quota
+// (RateLimit and RateLimit-Policy, RateLimit-Remaining,
+// X-RateLimit-Remaining: see ParseQuota) is paced to spread what remains
+// over its window, whatever its throttles say. A host that did neither is
+// never delayed.
 //
 // A wait that the context ends, or that would pass its deadline, returns
 // an error at once without sending (errors.Is(err,
@@ -78,12 +94,12 @@ func RateLimit(o RateLimitOptions) Middleware {
 		}
 		// The host table belongs to this transport: its state is shared by
 		// all requests through it, and by nothing else.
-		return &rateTransport{next: next, o: o, hosts: newHostTable(o.MaxHosts, func(hs *hostState) {
+		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: newHostTable(o.MaxHosts, func(hs *hostState) {
 			if o.PerHost > 0 {
 				hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
 			}
-		}, func(hs *hostState) bool { // no cool-down running, no pace learned
-			return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load()
+		}, func(hs *hostState) bool { // no cool-down running, no pace learned, no reactions
+			return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load() && !hs.scope.engaged()
 		})}
 	}
 }
@@ -91,11 +107,8 @@ func RateLimit(o RateLimitOptions) Middleware {
 type rateTransport struct {
 	next  http.RoundTripper
 	o     RateLimitOptions
+	seed  maphash.Seed // for resourceOf
 	hosts *hostTable[hostState]
-	// cooled is set once any host has asked for a cool-down: until then,
-	// without per-host limiters or pacing, no request needs its host's
-	// state.
-	cooled atomic.Bool
 }
 
 var _ http.RoundTripper = (*rateTransport)(nil)
@@ -104,11 +117,16 @@ type hostState struct {
 	limiter   *rate.Limiter // nil without PerHost
 	coolUntil atomic.Int64  // Unix nanoseconds; 0 for none
 	pacer     pacer         // unused with NoPacing
+	scope     scope         // whether the host's throttles are the host's
 }
+
+// follows reports whether t follows the servers: their cool-downs or their
+// pace.
+func (t *rateTransport) follows() bool { return !t.o.NoCoolDown || !t.o.NoPacing }
 
 func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var hs *hostState
-	if t.o.PerHost > 0 || !t.o.NoPacing || t.cooled.Load() {
+	if t.o.PerHost > 0 || t.follows() {
 		hs = t.hosts.get(hostOf(req))
 	}
 	if err := t.admit(req, hs); err != nil {
@@ -123,41 +141,45 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	if sentAt.IsZero() && hs != nil && hs.scope.engaged() {
+		sentAt = time.Now() // for the trial of the host's reactions
+	}
 	resp, err := t.next.RoundTrip(req)
-	t.learn(req, hs, sentAt, resp)
+	if t.follows() {
+		t.learn(req, hs, sentAt, resp)
+	}
 	return resp, err
 }
 
-// learn takes what a response says of its host's limit: a cool-down, a
-// throttle for the pacer, an announced quota.
+// learn takes what a response says of its host's limit: whether its
+// throttles are the host's (see scope), a cool-down, a throttle for the
+// pacer, an announced quota.
 func (t *rateTransport) learn(req *http.Request, hs *hostState, sentAt time.Time, resp *http.Response) {
-	var throttled bool
-	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		now := time.Now()
-		d, ok, over := askedWait(resp.Header, now, t.o.MaxCoolDown)
-		throttled = ok && d > 0
-		if throttled && !t.o.NoCoolDown {
-			if over {
-				d = t.o.MaxCoolDown
-			}
-			t.coolDown(req, hs, now.Add(d))
+	var named time.Duration // the wait the server named, capped at MaxCoolDown
+	var now time.Time
+	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || IsRefusal(resp.StatusCode)) {
+		now = time.Now()
+		d, _, over := askedWait(resp.Header, now, t.o.MaxCoolDown)
+		named = d
+		if over {
+			named = t.o.MaxCoolDown
 		}
+	}
+	throttled := isThrottle(resp, named)
+	v := hs.scope.answer(resourceOf(t.seed, req), throttled, sentAt)
+	if v.ended {
+		hs.coolUntil.Store(0)
+		hs.pacer.forget()
+	}
+	if v.wide && named > 0 && !t.o.NoCoolDown {
+		hs.extendCoolDown(now.Add(named).UnixNano())
 	}
 	if t.o.NoPacing {
 		return
 	}
-	if hold := hs.pacer.done(sentAt, resp, throttled); hold > 0 && !t.o.NoCoolDown {
-		t.coolDown(req, hs, time.Now().Add(min(hold, t.o.MaxCoolDown)))
+	if hold := hs.pacer.done(sentAt, resp, throttled, v.cut, named); hold > 0 && !t.o.NoCoolDown {
+		hs.extendCoolDown(time.Now().Add(min(hold, t.o.MaxCoolDown)).UnixNano())
 	}
-}
-
-// coolDown holds every request to req's host until until.
-func (t *rateTransport) coolDown(req *http.Request, hs *hostState, until time.Time) {
-	if hs == nil {
-		hs = t.hosts.get(hostOf(req))
-	}
-	hs.extendCoolDown(until.UnixNano())
-	t.cooled.Store(true)
 }
 
 // admit waits out the host's cool-down, then takes the tokens, and reports

@@ -110,39 +110,48 @@ func TestRateLimitCoolDown(t *testing.T) {
 		base := newTimedBase()
 		var n atomic.Int32
 		base.answer = func(r *http.Request) *http.Response {
-			if r.URL.Host == "a.test" && n.Add(1) == 1 {
+			if r.URL.Host == "a.test" && n.Add(1) <= 10 {
 				return answer(429, "Retry-After", "5")()
 			}
 			return answer(200)()
 		}
-		rt := transport.Chain(base, transport.RateLimit(transport.RateLimitOptions{}))
-		require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
-		require.NoError(t, do(t, rt, context.Background(), "http://b.test/"))
-		require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
-		assert.Equal(t, []time.Duration{0, 5 * time.Second}, base.at["a.test"], "a waited out its cool-down")
-		assert.Equal(t, []time.Duration{0}, base.at["b.test"], "b was not held back")
-
+		rt := transport.Chain(base, transport.RateLimit(transport.RateLimitOptions{NoPacing: true}))
+		for range 10 { // every answer of a.test's one resource a 429: the host's limit
+			require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		n.Store(0)
-		require.NoError(t, do(t, rt, context.Background(), "http://a.test/")) // 429 again
 		require.ErrorIs(t, do(t, rt, ctx, "http://a.test/"), context.DeadlineExceeded, "a cool-down past the deadline fails at once")
+		require.NoError(t, do(t, rt, context.Background(), "http://b.test/"))
+		require.NoError(t, do(t, rt, context.Background(), "http://a.test/"))
+		assert.Equal(t, append(make([]time.Duration, 10), 5*time.Second), base.at["a.test"], "a waited out its cool-down")
+		assert.Equal(t, []time.Duration{0}, base.at["b.test"], "b was not held back")
 	})
 }
 
-// 20 goroutines call a host whose first answer is 429 Retry-After: 1; the
-// server must see nothing more during that second.
+// 20 goroutines call a host whose first ten answers are 429 Retry-After:
+// 1, the host's whole traffic; the server must see nothing more during that
+// second.
 func TestRateLimitCoolDownIsSharedAcrossGoroutines(t *testing.T) {
-	var first atomic.Int64 // when the 429 was sent, Unix nanoseconds
-	srv := htu.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var first atomic.Int64 // when the last 429 was sent, Unix nanoseconds
+	throttle := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		first.Store(time.Now().UnixNano())
 		htu.TooManyRequests(1).ServeHTTP(w, r)
-	}), htu.OK("fine"))
+	})
+	steps := []http.Handler{}
+	for range 10 {
+		steps = append(steps, throttle)
+	}
+	srv := htu.NewServer(t, append(steps, htu.OK("fine"))...)
 	release := make(chan struct{})
-	var once sync.Once
+	var retries atomic.Int32
 	client := chainClient(t,
 		transport.Retry(fast(transport.RetryPolicy{
-			OnRetry: func(transport.RetryEvent) { once.Do(func() { close(release) }) },
+			OnRetry: func(transport.RetryEvent) {
+				if retries.Add(1) == 10 {
+					close(release)
+				}
+			},
 		})),
 		transport.RateLimit(transport.RateLimitOptions{}))
 
@@ -153,15 +162,18 @@ func TestRateLimitCoolDownIsSharedAcrossGoroutines(t *testing.T) {
 			assert.Equal(t, "fine", readAll(t, resp))
 		}
 	}
-	wg.Go(call)
-	<-release // the 429 is in: now the other 19 start
-	for range 19 {
+	for range 10 {
+		wg.Go(call)
+	}
+	<-release // the 429s are in: now the other 10 start
+	for range 10 {
 		wg.Go(call)
 	}
 	wg.Wait()
 
 	reqs := srv.Requests()
-	require.Len(t, reqs, 21, "20 calls and one retry")
+	require.Len(t, reqs, 30, "20 calls and ten retries")
+	reqs = reqs[9:]                                                      // from the tenth 429 on
 	quietUntil := time.Unix(0, first.Load()).Add(900 * time.Millisecond) // Retry-After is whole seconds
 	for i, r := range reqs[1:] {
 		assert.False(t, r.At.Before(quietUntil), "request %d came %v after the 429", i+2, r.At.Sub(time.Unix(0, first.Load())))
