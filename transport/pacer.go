@@ -171,6 +171,7 @@ func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool,
 	if resp != nil && hasQuotaFields(resp.Header) {
 		now = time.Now()
 		q, hasQuota = ParseQuota(resp.Header, now)
+		hasQuota = hasQuota && q.Source.scopedToHost()
 	}
 	if !hasQuota && !cut && !p.paced.Load() {
 		return 0 // the common case
