@@ -102,16 +102,12 @@ const epochThreshold = 1_000_000_000
 //     (`"default";r=50;t=30`: r remaining, t seconds to reset) and
 //     RateLimit-Policy (`"default";q=100;w=60`: q requests per w seconds);
 //     with several policies, the most restrictive counts;
-//
 //   - the earlier drafts' RateLimit-Remaining and RateLimit-Reset;
-//
 //   - X-RateLimit-Remaining and X-RateLimit-Reset (seconds, or a Unix time
-//     as GitHub sends it).
-//
+//     as GitHub sends it);
 //   - OpenAI's x-ratelimit-remaining-requests, -limit-requests and
 //     -reset-requests (a duration: "1s", "6m0s", "20ms"), with the -tokens
 //     family in Tokens;
-//
 //   - Anthropic's anthropic-ratelimit-requests-remaining, -limit and -reset
 //     (an RFC 3339 time), with the tokens family (or, without it, the
 //     input-tokens or output-tokens family with the fewest left) in Tokens.
