@@ -1,7 +1,6 @@
 package sdktest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http/httptest"
@@ -9,41 +8,49 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-github/v75/github"
 
 	"github.com/rtchain/rtchain/transport"
 )
 
-// The AWS SDK for Go v2 with rtchain doing the retries: the SDK's own
-// retryer off, rtchain's client as its HTTPClient. A 2 MiB PutObject meets
-// a 503 SlowDown and is sent again, signature and payload hash intact.
-func Example_s3() {
-	fake := makeFakeS3("503")
-	srv := httptest.NewServer(fake) // stands for S3
+// The AWS SDK for Go v2 over rtchain: the SDK keeps its own retry loop
+// (it re-signs every attempt and reads AWS's error codes, such as
+// DynamoDB's throttles, which are 400s), and rtchain's chain goes under it
+// with its retries off, so that attempts are never multiplied. A DynamoDB
+// PutItem meets ProvisionedThroughputExceededException, then a 500, and
+// gets through, signed anew each time, within the SDK's own bound (4
+// attempts for DynamoDB).
+func Example_aws() {
+	fake := &fakeAWSJSON{targetPrefix: "DynamoDB_20120810.", namespace: "com.amazonaws.dynamodb.v20120810",
+		throttleCode: "ProvisionedThroughputExceededException", script: []string{"throttle", "500"}}
+	srv := httptest.NewServer(fake) // stands for DynamoDB
 	defer srv.Close()
 
-	client := s3.New(s3.Options{
+	client := dynamodb.New(dynamodb.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(srv.URL), // not needed against AWS itself
-		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDFAKE", fakeSecret, ""),
-		HTTPClient:   transport.NewClient(),
-		Retryer:      aws.NopRetryer{}, // rtchain retries; the SDK must not retry on top
+		HTTPClient: transport.NewClientWith(transport.ClientOptions{
+			Retry: transport.RetryPolicy{MaxRetries: -1}, // the SDK retries; rtchain must not retry below it
+		}),
 	})
-	_, err := client.PutObject(context.Background(), &s3.PutObjectInput{
-		Bucket: aws.String("bucket"),
-		Key:    aws.String("2mib"),
-		Body:   bytes.NewReader(make([]byte, 2<<20)),
+	_, err := client.PutItem(context.Background(), &dynamodb.PutItemInput{
+		TableName: aws.String("orders"),
+		Item:      map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "o-1"}},
 	})
 	fmt.Println("error:", err)
 	for _, r := range fake.seen() {
-		fmt.Println(r.method, r.path, r.bodyLen, "bytes, signature ok:", r.sigErr == nil)
+		fmt.Println(r.target, r.sdkRequest, "signature ok:", r.sigErr == nil)
 	}
+	fmt.Println("items written:", fake.effects)
 	// Output:
 	// error: <nil>
-	// PUT /bucket/2mib 2097152 bytes, signature ok: true
-	// PUT /bucket/2mib 2097152 bytes, signature ok: true
+	// DynamoDB_20120810.PutItem attempt=1; max=4 signature ok: true
+	// DynamoDB_20120810.PutItem attempt=2; max=4 signature ok: true
+	// DynamoDB_20120810.PutItem attempt=3; max=4 signature ok: true
+	// items written: 1
 }
 
 // go-github with rtchain: reads are retried; a create whose answer was lost

@@ -1,6 +1,7 @@
 package sdktest
 
 import (
+	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ type fakeS3 struct {
 	script   []string // per request: "" serves, "503" SlowDown, "500" InternalError, "lost" stores and drops the answer
 	objects  map[string][]byte
 	puts     int // objects stored: the effects
+	deletes  int // objects deleted
 	requests []s3Request
 }
 
@@ -105,9 +107,43 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, _ = w.Write(obj)
+	case http.MethodPost:
+		f.deleteObjects(w, r, body)
 	default:
 		s3Error(w, http.StatusNotImplemented, "NotImplemented", r.Method)
 	}
+}
+
+// deleteObjects is DeleteObjects (POST /bucket?delete): S3 refuses it
+// without a checksum of the body, and answers which keys it deleted.
+func (f *fakeS3) deleteObjects(w http.ResponseWriter, r *http.Request, body []byte) {
+	if _, ok := r.URL.Query()["delete"]; !ok {
+		s3Error(w, http.StatusNotImplemented, "NotImplemented", "POST "+r.URL.RawQuery)
+		return
+	}
+	hasChecksum := r.Header.Get("Content-Md5") != ""
+	for k := range r.Header {
+		hasChecksum = hasChecksum || strings.HasPrefix(k, "X-Amz-Checksum-")
+	}
+	var del struct {
+		Objects []struct{ Key string } `xml:"Object"`
+	}
+	if !hasChecksum || xml.Unmarshal(body, &del) != nil {
+		s3Error(w, http.StatusBadRequest, "InvalidRequest", "Missing required header for this request: Content-MD5")
+		return
+	}
+	var out strings.Builder
+	out.WriteString(`<?xml version="1.0" encoding="UTF-8"?><DeleteResult>`)
+	f.mu.Lock()
+	for _, o := range del.Objects {
+		delete(f.objects, r.URL.Path+"/"+o.Key)
+		f.deletes++
+		fmt.Fprintf(&out, "<Deleted><Key>%s</Key></Deleted>", o.Key)
+	}
+	f.mu.Unlock()
+	out.WriteString(`</DeleteResult>`)
+	w.Header().Set("Content-Type", "application/xml")
+	_, _ = io.WriteString(w, out.String())
 }
 
 func (f *fakeS3) seen() []s3Request {

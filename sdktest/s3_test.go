@@ -17,8 +17,12 @@ import (
 	"github.com/rtchain/rtchain/transport"
 )
 
-// newS3 is the recipe: the SDK's own retries off (aws.NopRetryer), rtchain's
-// client as its HTTPClient. It signs with secret.
+// newS3 runs rtchain's retries under S3 with the SDK's own off
+// (aws.NopRetryer): safe for object reads and writes, which are GETs and
+// PUTs. The README's AWS recipe keeps the SDK's retries instead (see
+// awsHTTPClient), for every service; these tests show rtchain's own retries
+// and body replay keep S3's signatures and payloads whole. It signs with
+// secret.
 func newS3(secret, url string, hc *http.Client) *s3.Client {
 	return s3.New(s3.Options{
 		Region:       "us-east-1",

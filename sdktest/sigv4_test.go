@@ -16,7 +16,8 @@ import (
 // AWS does, with the secret key the fake knows, and compares it with the
 // signature the client sent. It also checks that the signature is fresh
 // (15 minutes, as AWS allows) and that X-Amz-Content-Sha256 is the hash of
-// body, unless the payload was declared unsigned.
+// body, unless the payload was declared unsigned; without that header (the
+// services other than S3), the signature covers the hash of body itself.
 func checkSigV4(r *http.Request, body []byte, secret string, now time.Time) error {
 	auth := r.Header.Get("Authorization")
 	const algo = "AWS4-HMAC-SHA256 "
@@ -42,6 +43,11 @@ func checkSigV4(r *http.Request, body []byte, secret string, now time.Time) erro
 	}
 	payload := r.Header.Get("X-Amz-Content-Sha256")
 	switch {
+	case payload == "":
+		// Services other than S3 take no such header: the canonical
+		// request carries the hash of the body received.
+		sum := sha256.Sum256(body)
+		payload = hex.EncodeToString(sum[:])
 	case payload == "UNSIGNED-PAYLOAD":
 	case strings.HasPrefix(payload, "STREAMING-"):
 		return fmt.Errorf("streaming payloads are not checked by this fake: %s", payload)
