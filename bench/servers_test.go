@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/metrics"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,4 +129,71 @@ func heapPeak() (stop func() uint64) {
 func newServer(tb testing.TB, h http.Handler) string {
 	tb.Helper()
 	return htu.NewServer(tb, h).URL
+}
+
+// bodyAudit is a base that remembers every response body it hands out, so
+// that a test can count the ones a client never closed (each holds a
+// connection) and close them itself when it ends.
+type bodyAudit struct {
+	next   http.RoundTripper
+	mu     sync.Mutex
+	bodies []*auditedBody
+}
+
+type auditedBody struct {
+	io.ReadCloser
+	closed atomic.Bool
+}
+
+func (b *auditedBody) Close() error {
+	b.closed.Store(true)
+	return b.ReadCloser.Close()
+}
+
+// newBodyAudit returns an audit over a fresh base; at the test's end it
+// closes what the client left open.
+func newBodyAudit(tb testing.TB) *bodyAudit {
+	a := &bodyAudit{next: newBase(tb)}
+	tb.Cleanup(func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for _, b := range a.bodies {
+			if !b.closed.Load() {
+				_ = b.ReadCloser.Close()
+			}
+		}
+	})
+	return a
+}
+
+func (a *bodyAudit) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := a.next.RoundTrip(req)
+	if resp != nil && resp.Body != nil {
+		b := &auditedBody{ReadCloser: resp.Body}
+		resp.Body = b
+		a.mu.Lock()
+		a.bodies = append(a.bodies, b)
+		a.mu.Unlock()
+	}
+	return resp, err
+}
+
+// leftOpen returns how many bodies the client has not closed.
+func (a *bodyAudit) leftOpen() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, b := range a.bodies {
+		if !b.closed.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+// CloseIdleConnections closes the base's idle connections.
+func (a *bodyAudit) CloseIdleConnections() {
+	if c, ok := a.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }

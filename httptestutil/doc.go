@@ -26,7 +26,8 @@
 // once each, or each call's first attempt, whatever the rate. Load runs
 // a workload (so many GETs, so many at a time) through a client and says
 // how many succeeded and how long it took; LoadRequests does the same with
-// a request of its own for each call. ReusableAddr gives a server that
+// a request of its own for each call. ScopedThrottleLoad and RefusingLoad
+// are the throttling workloads of rtchain's figures, ready for any client. ReusableAddr gives a server that
 // a test stops and restarts an address no outgoing connection will take in
 // between.
 //

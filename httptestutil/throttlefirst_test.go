@@ -18,7 +18,7 @@ func TestThrottleFirst(t *testing.T) {
 			return ""
 		}
 		return r.URL.Path
-	}, http.Header{"Retry-After-Ms": {"7"}}, nil)
+	}, http.Header{"Retry-After-Ms": {"0"}}, nil)
 	srv := htu.NewServer(t, h)
 	paths := []string{"/a", "/a", "/b", "/free", "/b", "/free"}
 	var codes []int
@@ -33,7 +33,7 @@ func TestThrottleFirst(t *testing.T) {
 		waits = append(waits, resp.Header.Get("Retry-After-Ms"))
 	}
 	assert.Equal(t, []int{429, 200, 429, 200, 200, 200}, codes)
-	assert.Equal(t, []string{"7", "", "7", "", "", ""}, waits)
+	assert.Equal(t, []string{"0", "", "0", "", "", ""}, waits)
 	assert.Equal(t, 2, h.Throttled())
 	assert.Equal(t, 4, h.Served())
 
@@ -41,5 +41,21 @@ func TestThrottleFirst(t *testing.T) {
 		return http.NewRequest(http.MethodGet, fmt.Sprintf("%s/free?i=%d", srv.URL, i), nil)
 	})
 	assert.Equal(t, 4, res.OK)
+	http.DefaultClient.CloseIdleConnections()
+}
+
+// A request sent again before the wait its 429 asked for is refused again.
+func TestThrottleFirstHoldsTheWaitItAsked(t *testing.T) {
+	h := htu.ThrottleFirst(func(*http.Request) string { return "k" }, http.Header{"Retry-After": {"30"}}, nil)
+	srv := htu.NewServer(t, h)
+	for range 3 {
+		resp, err := http.Get(srv.URL)
+		if assert.NoError(t, err) {
+			resp.Body.Close()
+			assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+			assert.Equal(t, "30", resp.Header.Get("Retry-After"))
+		}
+	}
+	assert.Equal(t, 3, h.Throttled())
 	http.DefaultClient.CloseIdleConnections()
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -22,24 +20,12 @@ import (
 // throttles: what a scoped throttle should cost.
 var hostWideOff = transport.ClientOptions{RateLimit: transport.RateLimitOptions{NoCoolDown: true, NoPacing: true}}
 
-// scopedLoad is the README's scoped-throttle workload: a server that
-// throttles 1 resource in 50 (429 + Retry-After: 1, once each) and serves
-// everything else in 1 ms; 8 workers, 800 GETs of distinct resources.
+// scopedLoad runs htu.ScopedThrottleLoad through NewClientWith(o).
 func scopedLoad(t *testing.T, o transport.ClientOptions) (htu.LoadResult, int) {
 	t.Helper()
-	origin := htu.ThrottleFirst(func(r *http.Request) string {
-		if i, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/r/")); i%50 == 0 {
-			return r.URL.Path
-		}
-		return ""
-	}, http.Header{"Retry-After": {"1"}}, htu.Delay(time.Millisecond, htu.OK("ok")))
-	srv := htu.NewServer(t, origin)
 	client := transport.NewClientWith(o)
 	t.Cleanup(client.CloseIdleConnections)
-	res := htu.LoadRequests(client, 8, 800, func(i int) (*http.Request, error) {
-		return http.NewRequest(http.MethodGet, fmt.Sprintf("%s/r/%d", srv.URL, i), nil)
-	})
-	return res, origin.Throttled()
+	return htu.ScopedThrottleLoad(t, client)
 }
 
 // One resource's 429 does not stall the host: NewClient takes at most 1.25×
@@ -55,23 +41,13 @@ func TestScopedThrottleFigures(t *testing.T) {
 	assert.LessOrEqual(t, got.Took.Seconds(), 1.25*base.Took.Seconds())
 }
 
-// refusingLoad is the README's LLM-style workload: an endpoint that answers
-// each call's first attempt 429 + retry-after-ms: 200, whatever the rate;
-// workers × calls keyless POSTs, each naming its call in a header.
+// refusingLoad runs htu.RefusingLoad through NewClientWith(o).
 func refusingLoad(t *testing.T, o transport.ClientOptions, workers, calls int) htu.LoadResult {
 	t.Helper()
-	origin := htu.ThrottleFirst(func(r *http.Request) string { return r.Header.Get("X-Call") },
-		http.Header{"Retry-After-Ms": {"200"}}, htu.OK(`{"choices":[]}`))
-	srv := htu.NewServer(t, origin)
 	client := transport.NewClientWith(o)
 	t.Cleanup(client.CloseIdleConnections)
-	return htu.LoadRequests(client, workers, workers*calls, func(i int) (*http.Request, error) {
-		req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/chat/completions", strings.NewReader(`{"model":"m"}`))
-		if err == nil {
-			req.Header.Set("X-Call", strconv.Itoa(i))
-		}
-		return req, err
-	})
+	res, _ := htu.RefusingLoad(t, client, workers, calls)
+	return res
 }
 
 // A server that refuses whatever the rate is not paced into the ground:
