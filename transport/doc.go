@@ -1,6 +1,7 @@
 // Package transport is a set of stackable http.RoundTripper middleware that
 // make any *http.Client resilient: retries that are safe (idempotent methods,
-// Idempotency-Key, requests that never left), waits that follow the server
+// Idempotency-Key, requests that never left or that the server refused),
+// waits that follow the server
 // (Retry-After) and the caller (context deadlines), request bodies that are
 // replayed in bounded memory, and failed responses drained so connections
 // are reused.
@@ -19,8 +20,10 @@
 //     Logging(LogOptions), Headers(HeaderOptions); IdempotencyKeys() has
 //     none.
 //   - Retry is the attempt loop. Its rules are small exported functions:
-//     IsIdempotent, HasIdempotencyKey, IsRetryableStatus, IsTransientError,
-//     ParseRetryAfter. A Classifier (or Check) overrides them; a Backoff
+//     IsIdempotent, HasIdempotencyKey, IsRetryableStatus, IsRefusal (429,
+//     503 and StatusOverloaded, retried whatever the method),
+//     ServerSaysRetry (x-should-retry), IsTransientError, ParseRetryAfter.
+//     A Classifier (or Check) overrides them; a Backoff
 //     replaces the full jitter. RetryError is the error of a call that ended
 //     on an error; ErrPerTryTimeout marks an attempt cut by
 //     RetryPolicy.PerTryTimeout, whose clock Chain runs just above the base.
@@ -38,11 +41,14 @@
 //     what it counts by default: 5xx, transient errors and timeouts, never a
 //     429 (throttling is not failure). Its changes of state go to
 //     BreakerOptions.OnStateChange; LogBreakerChanges logs them.
-//   - RateLimit spends an x/time/rate token per attempt, honours servers'
-//     cool-downs, and paces each host that has throttled (a rate cut on a
-//     throttle and grown back along a cubic) or announced its quota
-//     (ParseQuota, Quota: the IETF draft's RateLimit fields, GitHub's
-//     X-RateLimit-*).
+//   - RateLimit spends an x/time/rate token per attempt and, once a host's
+//     throttles are known to be the host's (a throttle has a scope: see
+//     RateLimit), honours its cool-downs and paces it (a rate cut on a
+//     throttle, on trial, and grown back along a cubic); a host that
+//     announced its quota is paced to spread it (ParseQuota, Quota: the
+//     IETF draft's RateLimit fields, GitHub's X-RateLimit-*; OpenAI's and
+//     Anthropic's fields are read, with TokenQuota and QuotaSource, but pace
+//     nothing).
 //   - Logging logs calls and retries through log/slog, with secrets
 //     redacted (Redacted, RedactURL).
 //   - Headers sets static, dynamic and attempt-number header fields on each

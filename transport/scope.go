@@ -73,14 +73,15 @@ func isThrottle(resp *http.Response, named time.Duration) bool {
 // path: the unit a server's limit may be scoped to. The query is left out,
 // so that a resource is never split too finely.
 func resourceOf(seed maphash.Seed, req *http.Request) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	_, _ = h.WriteString(req.Method)
-	_ = h.WriteByte(' ')
+	var path string
 	if req.URL != nil {
-		_, _ = h.WriteString(req.URL.Path)
+		path = req.URL.Path
 	}
-	return h.Sum64()
+	h := maphash.String(seed, path)
+	if req.Method != "" && req.Method != http.MethodGet {
+		h = h*31 ^ maphash.String(seed, req.Method)
+	}
+	return h
 }
 
 // scope is one host's state under the rule above. Its common case, a host
