@@ -135,7 +135,12 @@ func TestClientReportsRetries(t *testing.T) {
 // A limit that stops a retry is an event and a metric, with its reason.
 func TestGiveUpsAndPacing(t *testing.T) {
 	tel := newTelemetry(t)
-	srv := htu.NewServer(t, htu.RetryAfterSeconds(http.StatusServiceUnavailable, 1), htu.Status(503), htu.OK("ok"))
+	// The second 503 announces a spent quota of 2 a second: the next call
+	// waits for its turn (a 429's cool-down would hold the host only once
+	// its throttles were known to be the host's).
+	quota := http.Header{"Ratelimit": {`"d";r=0;t=1`}, "Ratelimit-Policy": {`"d";q=2;w=1`}}
+	srv := htu.NewServer(t, htu.RetryAfterSeconds(http.StatusServiceUnavailable, 1),
+		htu.Respond(http.StatusServiceUnavailable, quota, ""), htu.Respond(http.StatusOK, quota, "ok"))
 	host := hostOf(t, srv.URL)
 	client := tel.inst.Client(transport.ClientOptions{Retry: transport.RetryPolicy{MaxRetries: 1, BaseDelay: time.Millisecond}})
 	t.Cleanup(client.CloseIdleConnections)
@@ -150,8 +155,8 @@ func TestGiveUpsAndPacing(t *testing.T) {
 	assert.Equal(t, int64(1), giveUps.DataPoints[0].Value)
 	assert.Equal(t, attrs(attribute.String("server.address", host), attribute.String("rtchain.give_up.reason", "max_retries")),
 		giveUps.DataPoints[0].Attributes)
-	// The 503 asked for a cool-down of 1s: the retry waited it out in
-	// Retry; the second call met a paced host.
+	// The first 503 asked for a wait of 1s: the retry waited it out in
+	// Retry; the second call met a host paced by its quota.
 	paced, ok := m["rtchain.client.paced"].(metricdata.Sum[int64])
 	require.True(t, ok, "pacing was recorded")
 	var reasons []string

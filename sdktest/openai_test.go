@@ -106,19 +106,26 @@ func TestOpenAIRecipeSendsAnUnmarked500Once(t *testing.T) {
 	assert.Equal(t, 1, f.count())
 }
 
+// completionText reads a streamed completion to its end and returns its
+// text and the stream's error.
+func completionText(c *openai.Client) (string, error) {
+	stream := c.Chat.Completions.NewStreaming(context.Background(), chatParams)
+	defer stream.Close()
+	var text string
+	for stream.Next() {
+		for _, ch := range stream.Current().Choices {
+			text += ch.Delta.Content
+		}
+	}
+	return text, stream.Err()
+}
+
 // A streamed completion after a 429: the stream arrives whole.
 func TestOpenAIRecipeStreamsAfterARefusal(t *testing.T) {
 	f := newFakeOpenAI()
 	url := f.start(t, "429")
-	stream := openaiRecipe(url, fastClient(transport.ClientOptions{})).Chat.Completions.NewStreaming(context.Background(), chatParams)
-	var text string
-	for stream.Next() {
-		for _, c := range stream.Current().Choices {
-			text += c.Delta.Content
-		}
-	}
-	require.NoError(t, stream.Err())
-	require.NoError(t, stream.Close())
+	text, err := completionText(openaiRecipe(url, fastClient(transport.ClientOptions{})))
+	require.NoError(t, err)
 	assert.Equal(t, "hello", text)
 	assert.Equal(t, 2, f.count())
 }
@@ -128,15 +135,7 @@ func TestOpenAIRecipeStreamsAfterARefusal(t *testing.T) {
 func TestOpenAIRecipeNeverReplaysABrokenStream(t *testing.T) {
 	f := newFakeOpenAI()
 	url := f.start(t, "cut")
-	stream := openaiRecipe(url, fastClient(transport.ClientOptions{})).Chat.Completions.NewStreaming(context.Background(), chatParams)
-	var text string
-	for stream.Next() {
-		for _, c := range stream.Current().Choices {
-			text += c.Delta.Content
-		}
-	}
-	err := stream.Err()
-	_ = stream.Close()
+	text, err := completionText(openaiRecipe(url, fastClient(transport.ClientOptions{})))
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, context.Canceled))
 	assert.Equal(t, "hel", text, "the part that arrived, and nothing replayed")
