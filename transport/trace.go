@@ -143,7 +143,10 @@ func (a Attempt) reason() string {
 	return ""
 }
 
-// Decision is a Classifier's verdict on an attempt.
+// Decision is a Classifier's verdict on an attempt: Default (the built-in
+// rules of Retry decide), RetryAttempt (retry it, if MaxRetries, the
+// deadline, the budget and the body allow) or StopRetrying (return its
+// outcome to the caller now).
 type Decision int
 
 const (
