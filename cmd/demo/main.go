@@ -40,9 +40,12 @@ func isTerminal(f *os.File) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// urlPerTryTimeout is -per-try-timeout's default with -url: the embedded
-// server answers in microseconds, a real endpoint may need seconds.
-const urlPerTryTimeout = 3 * time.Second
+// -per-try-timeout's defaults: the embedded server answers in
+// microseconds, a real endpoint may need seconds.
+const (
+	embeddedPerTryTimeout = 500 * time.Millisecond
+	urlPerTryTimeout      = 3 * time.Second
+)
 
 // config is what the flags say.
 type config struct {
@@ -86,8 +89,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&cfg.rate, "rate", 0, "client rate limit in requests per second, per attempt (0: none)")
 	fs.IntVar(&cfg.retries, "retries", 3, "retries after the first attempt (0 or -1: none)")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "bound on each call, retries included")
-	fs.DurationVar(&cfg.perTryTimeout, "per-try-timeout", 500*time.Millisecond,
-		"bound on each attempt until its response headers (0: none; with -url the default is "+urlPerTryTimeout.String()+")")
+	fs.DurationVar(&cfg.perTryTimeout, "per-try-timeout", 0,
+		"bound on each attempt until its response headers: "+embeddedPerTryTimeout.String()+" by default, "+
+			urlPerTryTimeout.String()+" with -url (0: none)")
 	var hs headerFlags
 	fs.Var(&hs, "H", "request header 'Name: value' (repeatable)")
 	fs.StringVar(&cfg.data, "data", "", "request body for -url")
@@ -121,8 +125,14 @@ Flags:
 	if !set["seed"] {
 		cfg.seed = rand.Uint64()
 	}
-	if !set["per-try-timeout"] && cfg.url != "" {
-		cfg.perTryTimeout = urlPerTryTimeout
+	if !set["per-try-timeout"] {
+		cfg.perTryTimeout = embeddedPerTryTimeout
+		if cfg.url != "" {
+			cfg.perTryTimeout = urlPerTryTimeout
+		}
+	}
+	if set["n"] && cfg.n == 0 {
+		return nil, errors.New("-n must be positive")
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags come as -name value)", fs.Arg(0))
@@ -153,6 +163,8 @@ func (cfg *config) validate() error {
 		return errors.New("-timeout must be positive")
 	case cfg.perTryTimeout < 0:
 		return errors.New("-per-try-timeout must not be negative")
+	case !isToken(cfg.method):
+		return fmt.Errorf("-method: %q is not an HTTP method (a token, such as GET or POST)", cfg.method)
 	case cfg.data != "" && cfg.dataFile != "":
 		return errors.New("-data and -data-file are exclusive")
 	case cfg.url == "" && (cfg.data != "" || cfg.dataFile != "" || len(cfg.headers) > 0 || cfg.method != "GET"):
@@ -184,4 +196,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, tty bool)
 		return runEmbedded(ctx, cfg, stdout, stderr, tty)
 	}
 	return runURL(ctx, cfg, stdout, stderr, tty)
+}
+
+// isToken reports whether s is an RFC 9110 token, as a method must be.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }

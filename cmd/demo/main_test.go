@@ -32,9 +32,13 @@ func runDemo(t *testing.T, ctx context.Context, args ...string) (int, string, st
 
 func decode(t *testing.T, out string) []map[string]any {
 	t.Helper()
-	var all []map[string]any
+	var all struct {
+		Run     map[string]any   `json:"run"`
+		Clients []map[string]any `json:"clients"`
+	}
 	require.NoError(t, json.Unmarshal([]byte(out), &all), out)
-	return all
+	require.NotNil(t, all.Run, "the run's settings are recorded")
+	return all.Clients
 }
 
 func TestEmbeddedServer(t *testing.T) {
@@ -91,6 +95,26 @@ func TestURLUnreachable(t *testing.T) {
 	code, out, _ := runDemo(t, context.Background(), "-url", "http://"+addr+"/", "-n", "2", "-retries", "1")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "connection refused")
+	code, out, _ = runDemo(t, context.Background(), "-url", "http://"+addr+"/", "-n", "2", "-retries", "1", "-json")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, float64(0), decode(t, out)[0]["tcp_connections"], "a refused dial opens no connection")
+}
+
+// -json says where the run went and with which settings.
+func TestJSONRecordsTheRun(t *testing.T) {
+	srv := htu.NewServer(t, htu.OK("fine"))
+	code, out, errOut := runDemo(t, context.Background(), "-url", srv.URL+"/x?token=s3cret", "-n", "2", "-c", "2",
+		"-retries", "5", "-rate", "50", "-json")
+	require.Equal(t, 0, code, errOut)
+	var all struct{ Run map[string]any }
+	require.NoError(t, json.Unmarshal([]byte(out), &all))
+	assert.Equal(t, srv.URL+"/x?token=REDACTED", all.Run["url"])
+	assert.Equal(t, "GET", all.Run["method"])
+	assert.Equal(t, float64(2), all.Run["calls"])
+	assert.Equal(t, float64(5), all.Run["retries"])
+	assert.Equal(t, float64(50), all.Run["rate_per_second"])
+	assert.Equal(t, float64(3000), all.Run["per_try_timeout_ms"])
+	assert.NotContains(t, out, "s3cret")
 }
 
 func TestInterruptStillPrintsTheSummary(t *testing.T) {
@@ -123,6 +147,9 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"extra"}, "unexpected argument"},
 		{[]string{"-timeout", "0s"}, "-timeout must be positive"},
 		{[]string{"-url", "http://x/", "-data-file", "/does/not/exist"}, "-data-file"},
+		{[]string{"-n", "0"}, "-n must be positive"},
+		{[]string{"-url", "http://x/", "-method", "BAD METHOD"}, "is not an HTTP method"},
+		{[]string{"-url", "http://x/", "-method", ""}, "is not an HTTP method"},
 	} {
 		t.Run(tc.want, func(t *testing.T) {
 			code, _, errOut := runDemo(t, context.Background(), tc.args...)
@@ -137,6 +164,8 @@ func TestHelp(t *testing.T) {
 	assert.Equal(t, 0, code)
 	assert.Contains(t, errOut, "Examples:")
 	assert.Contains(t, errOut, "-per-try-timeout")
+	assert.Contains(t, errOut, "500ms by default, 3s with -url")
+	assert.NotContains(t, errOut, "(default 500ms)", "one default, said once")
 }
 
 // A call's schedule is the seed's alone, and never has more faults in a row

@@ -77,7 +77,7 @@ func runEmbedded(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty
 	})
 	all := []*stats{chain, bare}
 	if cfg.json {
-		if err := printJSON(stdout, all); err != nil {
+		if err := printJSON(stdout, cfg.info(""), all); err != nil {
 			fmt.Fprintln(stderr, "demo:", err)
 			return 1
 		}
@@ -149,7 +149,7 @@ func runURL(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty bool
 	shown, scrub := transport.RedactURL(u)
 	summarize(s, outs, base, scrub)
 	if cfg.json {
-		if err := printJSON(stdout, []*stats{s}); err != nil {
+		if err := printJSON(stdout, cfg.info(shown), []*stats{s}); err != nil {
 			fmt.Fprintln(stderr, "demo:", err)
 			return 1
 		}

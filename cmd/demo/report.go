@@ -65,10 +65,40 @@ func dur(ms float64) string {
 	return d.Round(time.Millisecond).String()
 }
 
-func printJSON(w io.Writer, all []*stats) error {
+// runInfo is what a run was: where it went and with which settings, so
+// that a JSON summary says what it measured.
+type runInfo struct {
+	URL             string  `json:"url"` // redacted; "" for the embedded server
+	Method          string  `json:"method,omitempty"`
+	Calls           int     `json:"calls"`
+	Concurrency     int     `json:"concurrency"`
+	Rate            float64 `json:"rate_per_second,omitempty"`
+	Retries         int     `json:"retries"`
+	TimeoutMS       float64 `json:"timeout_ms"`
+	PerTryTimeoutMS float64 `json:"per_try_timeout_ms"`
+	Keys            bool    `json:"idempotency_keys"`
+	Seed            uint64  `json:"seed,omitempty"` // the embedded server's
+}
+
+func (cfg *config) info(shownURL string) runInfo {
+	r := runInfo{URL: shownURL, Calls: cfg.n, Concurrency: cfg.c, Rate: cfg.rate, Retries: cfg.retries,
+		TimeoutMS: ms(cfg.timeout), PerTryTimeoutMS: ms(cfg.perTryTimeout), Keys: cfg.keys || cfg.url == ""}
+	if cfg.url == "" {
+		r.Seed = cfg.seed
+	} else {
+		r.Method = cfg.method
+	}
+	return r
+}
+
+// printJSON prints the run and each client's summary as one JSON object.
+func printJSON(w io.Writer, run runInfo, all []*stats) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(all)
+	return enc.Encode(struct {
+		Run     runInfo  `json:"run"`
+		Clients []*stats `json:"clients"`
+	}{run, all})
 }
 
 // progressLine returns a progress reporter: a line redrawn in place on a

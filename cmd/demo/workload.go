@@ -84,7 +84,7 @@ func retryReason(a transport.Attempt) string {
 }
 
 // countingBase is a pooled transport that counts the attempts sent through
-// it and the TCP connections it dials.
+// it and the TCP connections it opens.
 type countingBase struct {
 	*http.Transport
 	attempts atomic.Int64
@@ -98,8 +98,11 @@ func newCountingBase(idle int) *countingBase {
 	b.MaxIdleConnsPerHost = max(b.MaxIdleConnsPerHost, idle)
 	dial := b.DialContext
 	b.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		b.dials.Add(1)
-		return dial(ctx, network, addr)
+		conn, err := dial(ctx, network, addr)
+		if err == nil { // a refused dial opened nothing
+			b.dials.Add(1)
+		}
+		return conn, err
 	}
 	return b
 }
