@@ -8,6 +8,11 @@ import (
 	"go.opentelemetry.io/otel/trace"
 )
 
+// waitBuckets are the bounds, in seconds, of the wait histograms: from a
+// millisecond's backoff to the 30 s cap on a server's Retry-After (the SDK's
+// default buckets start at 5 s, where every wait would fall in the first).
+var waitBuckets = []float64{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30}
+
 // ScopeName is the instrumentation scope of rtotel's meter.
 const ScopeName = "github.com/rtchain/rtchain/rtotel"
 
@@ -59,13 +64,15 @@ func New(o Options) (*Instrumentation, error) {
 	i.retries, errs[1] = m.Int64Counter("rtchain.client.retries", metric.WithUnit("{retry}"),
 		metric.WithDescription("Retries, by reason."))
 	i.retryWait, errs[2] = m.Float64Histogram("rtchain.client.retry.wait", metric.WithUnit("s"),
-		metric.WithDescription("The wait before each retry."))
+		metric.WithDescription("The wait before each retry."),
+		metric.WithExplicitBucketBoundaries(waitBuckets...))
 	i.giveUps, errs[3] = m.Int64Counter("rtchain.client.give_ups", metric.WithUnit("{call}"),
 		metric.WithDescription("Retryable attempts that a limit kept from being retried, by limit."))
 	i.paced, errs[4] = m.Int64Counter("rtchain.client.paced", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts held back on the client's side before they were sent."))
 	i.paceTime, errs[5] = m.Float64Histogram("rtchain.client.pace.duration", metric.WithUnit("s"),
-		metric.WithDescription("How long attempts were held back on the client's side."))
+		metric.WithDescription("How long attempts were held back on the client's side."),
+		metric.WithExplicitBucketBoundaries(waitBuckets...))
 	i.transitions, errs[6] = m.Int64Counter("rtchain.client.breaker.transitions", metric.WithUnit("{transition}"),
 		metric.WithDescription("Changes of a host's circuit state."))
 	i.state, errs[7] = m.Int64Gauge("rtchain.client.breaker.state", metric.WithUnit("{state}"),

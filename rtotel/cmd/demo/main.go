@@ -13,10 +13,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -84,8 +86,13 @@ func run(out io.Writer, calls, workers int, asJSON bool) error {
 	}
 	close(jobs)
 	wg.Wait()
-	fmt.Fprintf(out, "%d calls, %d at a time, in %v: %d succeeded, %d failed.\n\n",
-		calls, workers, time.Since(start).Round(time.Millisecond), ok.Load(), failed.Load())
+	took := time.Since(start).Round(time.Millisecond)
+	summary := out
+	if asJSON {
+		summary = os.Stderr // stdout is the exporter's JSON alone, so that it parses
+	}
+	fmt.Fprintf(summary, "%d calls, %d at a time, in %v: %d succeeded, %d failed.\n\n",
+		calls, workers, took, ok.Load(), failed.Load())
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -98,10 +105,13 @@ func run(out io.Writer, calls, workers int, asJSON bool) error {
 		}
 		return exp.Export(context.Background(), &rm)
 	}
-	fmt.Fprint(out, "What an operator sees (rtchain's metrics; -json for all of them):\n")
+	fmt.Fprint(out, "What an operator sees (rtchain's metrics and otelhttp's attempt latency; -json for all of them):\n")
 	for _, line := range lines(rm) {
 		fmt.Fprintln(out, line)
 	}
+	fmt.Fprintf(out, "\nA histogram's p50 and p99 are the upper bounds of the buckets they fall in. Its sum\n"+
+		"adds up every call's time: %d calls ran %d at a time, so a sum can exceed the run's %v.\n",
+		calls, workers, took)
 	return nil
 }
 
@@ -128,10 +138,10 @@ func service() http.Handler {
 func lines(rm metricdata.ResourceMetrics) []string {
 	var out []string
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != rtotel.ScopeName {
-			continue
-		}
 		for _, m := range sm.Metrics {
+			if sm.Scope.Name != rtotel.ScopeName && m.Name != "http.client.request.duration" {
+				continue // of otelhttp's, the latency of each attempt alone
+			}
 			switch d := m.Data.(type) {
 			case metricdata.Sum[int64]:
 				for _, dp := range d.DataPoints {
@@ -143,11 +153,13 @@ func lines(rm metricdata.ResourceMetrics) []string {
 				}
 			case metricdata.Histogram[int64]:
 				for _, dp := range d.DataPoints {
-					out = append(out, fmt.Sprintf("  %-34s %8d %-13s %s (sum %d)", m.Name, dp.Count, "records", labels(dp.Attributes), dp.Sum))
+					out = append(out, fmt.Sprintf("  %-34s %8d %-13s %s (p50 ≤ %s, p99 ≤ %s, sum %d)", m.Name, dp.Count, "records",
+						labels(dp.Attributes), quantile(dp.Bounds, dp.BucketCounts, 0.5, ""), quantile(dp.Bounds, dp.BucketCounts, 0.99, ""), dp.Sum))
 				}
 			case metricdata.Histogram[float64]:
 				for _, dp := range d.DataPoints {
-					out = append(out, fmt.Sprintf("  %-34s %8d %-13s %s (sum %.3fs)", m.Name, dp.Count, "records", labels(dp.Attributes), dp.Sum))
+					out = append(out, fmt.Sprintf("  %-34s %8d %-13s %s (p50 ≤ %s, p99 ≤ %s, sum %.3fs)", m.Name, dp.Count, "records",
+						labels(dp.Attributes), quantile(dp.Bounds, dp.BucketCounts, 0.5, "s"), quantile(dp.Bounds, dp.BucketCounts, 0.99, "s"), dp.Sum))
 				}
 			}
 		}
@@ -156,11 +168,36 @@ func lines(rm metricdata.ResourceMetrics) []string {
 	return out
 }
 
+// quantile returns the upper bound of the bucket that holds the q-th
+// quantile of a histogram ("+Inf" for the last, open bucket), with unit.
+func quantile(bounds []float64, counts []uint64, q float64, unit string) string {
+	var total uint64
+	for _, c := range counts {
+		total += c
+	}
+	if total == 0 {
+		return "-"
+	}
+	rank := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for i, c := range counts {
+		seen += c
+		if seen >= rank {
+			if i < len(bounds) {
+				return strconv.FormatFloat(bounds[i], 'g', -1, 64) + unit
+			}
+			break
+		}
+	}
+	return "+Inf"
+}
+
 func labels(set attribute.Set) string {
 	var kv []string
 	for _, a := range set.ToSlice() {
-		if a.Key == "server.address" {
-			continue // one host here
+		switch a.Key {
+		case "server.address", "server.port", "url.scheme", "network.protocol.name", "network.protocol.version":
+			continue // one host, one protocol here
 		}
 		kv = append(kv, string(a.Key)+"="+a.Value.String())
 	}
