@@ -1,15 +1,15 @@
 module github.com/rtchain/rtchain/chaos
 
-go 1.26.8
+go 1.25.0
 
 replace github.com/rtchain/rtchain => ../
 
 require (
 	github.com/Shopify/toxiproxy/v2 v2.5.0
 	github.com/hashicorp/go-cleanhttp v0.5.2
-	github.com/prometheus/client_golang v1.25.0
+	github.com/prometheus/client_golang v1.24.1
 	github.com/rs/zerolog v1.35.1
-	github.com/rtchain/rtchain v0.0.0-00010101000000-000000000000
+	github.com/rtchain/rtchain v0.1.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -23,13 +23,13 @@ require (
 	github.com/mattn/go-isatty v0.0.20 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
-	github.com/prometheus/common v0.72.0 // indirect
+	github.com/prometheus/common v0.71.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/redis/go-redis/v9 v9.22.0
 	github.com/rs/xid v1.6.0 // indirect
-	github.com/rtchain/rtchain/idempotency/redisstore v0.0.0-00010101000000-000000000000
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/time v0.16.0 // indirect
+	github.com/rtchain/rtchain/idempotency/redisstore v0.1.0
+	golang.org/x/sys v0.47.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/tomb.v1 v1.0.0-20141024135613-dd632973f1e7 // indirect
 )

@@ -1,13 +1,13 @@
 module github.com/rtchain/rtchain/idempotency/redisstore
 
-go 1.25
+go 1.25.0
 
 replace github.com/rtchain/rtchain => ../..
 
 require (
 	github.com/hashicorp/go-cleanhttp v0.5.2
 	github.com/redis/go-redis/v9 v9.22.0
-	github.com/rtchain/rtchain v0.0.0-00010101000000-000000000000
+	github.com/rtchain/rtchain v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.uber.org/goleak v1.3.0
 )
