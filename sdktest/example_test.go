@@ -55,14 +55,13 @@ func Example_aws() {
 
 // go-github with rtchain: reads are retried; a create whose answer was lost
 // is not (GitHub ignores Idempotency-Key), so it happens once and the
-// caller sees the error. No http.Client.Timeout: each call's context bounds
-// it (see githubClient for why).
+// caller sees the error.
 func Example_github() {
 	fake := &fakeGitHub{script: []string{"", "503"}}
 	srv := httptest.NewServer(fake) // stands for api.github.com
 	defer srv.Close()
 
-	hc := transport.NewClientWith(transport.ClientOptions{Timeout: -1})
+	hc := transport.NewClient()
 	gh := github.NewClient(hc).WithAuthToken("ghp_fake")
 	gh.BaseURL, _ = url.Parse(srv.URL + "/") // not needed against GitHub itself
 

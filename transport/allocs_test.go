@@ -20,7 +20,8 @@ func TestSuccessPathAllocatesNothing(t *testing.T) {
 	}
 	for name, rt := range map[string]http.RoundTripper{
 		"base":            canned,
-		"NewClient chain": transport.NewClientWith(transport.ClientOptions{Base: canned}).Transport,
+		"NewClient chain, timeouts aside": transport.NewClientWith(transport.ClientOptions{
+			Base: canned, Timeout: -1, BodyStallTimeout: -1}).Transport,
 		"Retry":           transport.Chain(canned, transport.Retry(transport.RetryPolicy{})),
 	} {
 		allocs := testing.AllocsPerRun(200, func() {
@@ -33,5 +34,30 @@ func TestSuccessPathAllocatesNothing(t *testing.T) {
 		if allocs > 1 {
 			t.Errorf("%s: %v allocations a call, want 1 (the canned response)", name, allocs)
 		}
+	}
+}
+
+// NewClient's timeouts cost no more than the http.Client.Timeout they
+// replace: a call through NewClient allocates no more than the same chain
+// under a client with a Timeout.
+func TestTimeoutsCostNoMoreThanClientTimeout(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	withClientTimeout := transport.NewClientWith(transport.ClientOptions{Base: canned, Timeout: -1, BodyStallTimeout: -1})
+	withClientTimeout.Timeout = transport.DefaultClientTimeout
+	allocs := func(c *http.Client) float64 {
+		return testing.AllocsPerRun(200, func() {
+			resp, err := c.Get("http://api.test/items?id=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		})
+	}
+	before, now := allocs(withClientTimeout), allocs(transport.NewClientWith(transport.ClientOptions{Base: canned}))
+	t.Logf("allocations a call: %v with http.Client.Timeout, %v with NewClient's timeouts", before, now)
+	if now > before {
+		t.Errorf("NewClient's timeouts allocate %v a call, http.Client.Timeout %v", now, before)
 	}
 }

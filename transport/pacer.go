@@ -78,7 +78,7 @@ func (p *pacer) start(req *http.Request) (sentAt time.Time, err error) {
 		return time.Time{}, nil
 	}
 	ctx := req.Context()
-	deadline, _ := ctx.Deadline()
+	deadline, _ := responseDeadline(ctx)
 	start := time.Now()
 	now := start
 	for queued := false; ; {

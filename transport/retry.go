@@ -223,7 +223,7 @@ func askedFor(a *attempt, wait time.Duration, fromRetryAfter bool) bool {
 // error if the context ends first.
 func (t *retryTransport) pause(ctx context.Context, a *attempt, now time.Time, wait time.Duration) error {
 	drain := t.p.DrainTimeout
-	if deadline, ok := ctx.Deadline(); ok {
+	if deadline, ok := responseDeadline(ctx); ok {
 		slack := deadline.Sub(now) - wait
 		drain = min(drain, wait+slack/2)
 	}

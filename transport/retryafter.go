@@ -92,7 +92,7 @@ func askedWait(h http.Header, now time.Time, limit time.Duration) (d time.Durati
 // RateLimit (before sending) give up at once on a wait that could only end
 // with the caller's deadline.
 func endsInTime(ctx context.Context, end time.Time) bool {
-	deadline, ok := ctx.Deadline()
+	deadline, ok := responseDeadline(ctx)
 	return !ok || !end.After(deadline)
 }
 

@@ -116,10 +116,6 @@ func closeIdle(rt http.RoundTripper) {
 	}
 }
 
-// DefaultClientTimeout bounds a whole call of NewClient's client, retries
-// and waits included.
-const DefaultClientTimeout = 30 * time.Second
-
 // ClientOptions configures NewClientWith. Its zero value is NewClient's
 // default chain. Each layer is configured by its own options, and is left
 // out of the chain by one rule: when its options leave it nothing to do
@@ -152,13 +148,25 @@ type ClientOptions struct {
 	RateLimit RateLimitOptions
 	// Headers configures the Headers layer.
 	Headers HeaderOptions
-	// Timeout is the client's http.Client.Timeout. 0 means
-	// DefaultClientTimeout; a negative value means none.
+	// Timeout bounds a call until its response headers arrive, retries
+	// and their waits included; a call that meets it fails with an error
+	// that wraps ErrResponseTimeout. It does not bound the response body,
+	// which BodyStallTimeout watches instead. 0 means DefaultClientTimeout;
+	// a negative value means none. (The client's http.Client.Timeout is
+	// left at 0: it would cut a download that is still arriving. Set it on
+	// the returned client to bound whole calls, bodies included.)
 	Timeout time.Duration
+	// BodyStallTimeout bounds how long a Read of a response body may wait
+	// without a byte; such a Read fails with an error that wraps
+	// ErrBodyStalled. Time between Reads, which is the caller's, does not
+	// count. 0 means DefaultBodyStallTimeout; a negative value means none.
+	BodyStallTimeout time.Duration
 }
 
 // NewClient returns an *http.Client over the default chain, quiet (no
-// logging), with a DefaultClientTimeout for each call:
+// logging), with DefaultClientTimeout for each call's response to begin and
+// DefaultBodyStallTimeout for its body to move (a slow download that keeps
+// moving is never cut):
 //
 //	Retry            RetryPolicy{} defaults: 3 retries, full jitter, Retry-After, a retry budget
 //	Breaker          BreakerOptions{} defaults: a circuit per host
@@ -175,9 +183,9 @@ func NewClient() *http.Client {
 }
 
 // NewClientWith returns an *http.Client over the default chain as o
-// configures it, in this order, outermost first: Logging, IdempotencyKeys,
-// Retry, Breaker, RateLimit, Headers, o.Base; a layer with nothing to do is
-// left out (see ClientOptions).
+// configures it, in this order, outermost first: Logging, the timeouts,
+// IdempotencyKeys, Retry, Breaker, RateLimit, Headers, o.Base; a layer with
+// nothing to do is left out (see ClientOptions).
 func NewClientWith(o ClientOptions) *http.Client {
 	var mws []Middleware
 	if l := o.Log.Logger; l != nil {
@@ -192,16 +200,26 @@ func NewClientWith(o ClientOptions) *http.Client {
 			o.Breaker.OnStateChange = LogBreakerChanges(l)
 		}
 	}
+	response, stall := orNone(o.Timeout, DefaultClientTimeout), orNone(o.BodyStallTimeout, DefaultBodyStallTimeout)
+	if response > 0 || stall > 0 {
+		mws = append(mws, func(next http.RoundTripper) http.RoundTripper {
+			return &timeoutTransport{next: wrapped("timeouts", next), response: response, stall: stall}
+		})
+	}
 	if o.IdempotencyKeys {
 		mws = append(mws, IdempotencyKeys())
 	}
 	mws = append(mws, Retry(o.Retry), Breaker(o.Breaker), RateLimit(o.RateLimit), Headers(o.Headers))
-	timeout := o.Timeout
+	return &http.Client{Transport: Chain(o.Base, mws...)}
+}
+
+// orNone returns d, or def when d is 0, or 0 (none) when d is negative.
+func orNone(d, def time.Duration) time.Duration {
 	switch {
-	case timeout == 0:
-		timeout = DefaultClientTimeout
-	case timeout < 0:
-		timeout = 0
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
 	}
-	return &http.Client{Transport: Chain(o.Base, mws...), Timeout: timeout}
+	return d
 }
