@@ -19,10 +19,10 @@ func TestSuccessPathAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, rt := range map[string]http.RoundTripper{
-		"base":            canned,
+		"base": canned,
 		"NewClient chain, timeouts aside": transport.NewClientWith(transport.ClientOptions{
 			Base: canned, Timeout: -1, BodyStallTimeout: -1}).Transport,
-		"Retry":           transport.Chain(canned, transport.Retry(transport.RetryPolicy{})),
+		"Retry": transport.Chain(canned, transport.Retry(transport.RetryPolicy{})),
 	} {
 		allocs := testing.AllocsPerRun(200, func() {
 			resp, err := rt.RoundTrip(req)
