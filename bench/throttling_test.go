@@ -11,7 +11,7 @@ import (
 	"github.com/rtchain/rtchain/transport"
 )
 
-// TestThrottlingWorkload is the README's "Throttling" workload, run through
+// TestThrottlingWorkload is docs/throttling.md's host-wide bucket workload, run through
 // rtchain's NewClient and through go-retryablehttp with its defaults (4
 // retries, Retry-After honoured on 429, 1s to 30s exponential waits
 // otherwise), in the same run: 10 goroutines, 100 GETs, an origin that

@@ -12,7 +12,7 @@
 // at a time: network faults, an instance killed after its effect and
 // restarted, an instance stalled past its lease (the handler's
 // idempotency.Confirm fences it off), Redis killed and restarted, Redis slow
-// and cutting connections, a duplicate storm. It prints the README's
+// and cutting connections, a duplicate storm. It prints docs/reliability.md's
 // Reliability table, and checks that goroutines, file descriptors and Redis
 // connections return to their baseline after each scenario.
 package chaos

@@ -37,7 +37,7 @@ func newFakeAnthropic() *fakeLLM {
 	}
 }
 
-// anthropicRecipe is the README's recipe: the SDK's own retries off,
+// anthropicRecipe is docs/sdks.md's recipe: the SDK's own retries off,
 // rtchain's client under it.
 func anthropicRecipe(url string, hc *http.Client) *anthropic.Client {
 	c := anthropic.NewClient(option.WithBaseURL(url), option.WithAPIKey("sk-ant-test"),

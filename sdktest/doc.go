@@ -6,6 +6,6 @@
 // checksums, the API key and the request's JSON, one effect per create).
 // Each recipe is also held against the SDK alone: what the SDK gets
 // through on its own, the recipe gets through. It is a module of its own so that
-// the SDKs never enter rtchain's go.mod. The README's "With SDKs" section is
+// the SDKs never enter rtchain's go.mod. docs/sdks.md is
 // drawn from these tests.
 package sdktest

@@ -31,7 +31,7 @@ func newFakeOpenAI() *fakeLLM {
 	}
 }
 
-// openaiRecipe is the README's recipe: the SDK's own retries off, rtchain's
+// openaiRecipe is docs/sdks.md's recipe: the SDK's own retries off, rtchain's
 // client under it.
 func openaiRecipe(url string, hc *http.Client) *openai.Client {
 	c := openai.NewClient(option.WithBaseURL(url), option.WithAPIKey("sk-test"),

@@ -19,7 +19,7 @@ import (
 
 // newS3 runs rtchain's retries under S3 with the SDK's own off
 // (aws.NopRetryer): safe for object reads and writes, which are GETs and
-// PUTs. The README's AWS recipe keeps the SDK's retries instead (see
+// PUTs. docs/sdks.md's AWS recipe keeps the SDK's retries instead (see
 // awsHTTPClient), for every service; these tests show rtchain's own retries
 // and body replay keep S3's signatures and payloads whole. It signs with
 // secret.

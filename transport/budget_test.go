@@ -53,7 +53,7 @@ func amplification(t *testing.T, calls int, budget transport.RetryBudget) (float
 	return float64(srv.Count()) / float64(calls), stopped.Load()
 }
 
-// The figure in the README: go test -run TestBudgetAmplification -v ./transport
+// The figure in docs/contract.md: go test -run TestBudgetAmplification -v ./transport
 func TestBudgetAmplification(t *testing.T) {
 	const calls = 1000
 	with, stopped := amplification(t, calls, transport.RetryBudget{})

@@ -17,7 +17,7 @@ import (
 	"github.com/rtchain/rtchain/transport"
 )
 
-// The workload of the README's "Throttling" table: 10 goroutines, 100 GETs,
+// The workload of docs/throttling.md's host-wide bucket rows: 10 goroutines, 100 GETs,
 // an origin that rate-limits (a token bucket at 20 r/s, burst 10, 429 +
 // Retry-After: 1 beyond it), with and without quota fields, through
 // NewClient's chain and through the same chain without pacing. A throttling
