@@ -1,6 +1,6 @@
 module github.com/rtchain/rtchain
 
-go 1.25.0
+go 1.25
 
 require (
 	github.com/hashicorp/go-cleanhttp v0.5.2

@@ -1,6 +1,6 @@
 module github.com/rtchain/rtchain/idempotency/redisstore
 
-go 1.25.0
+go 1.25
 
 replace github.com/rtchain/rtchain => ../..
 
