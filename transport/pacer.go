@@ -186,8 +186,7 @@ func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool,
 		return p.quota(now, q)
 	case cut:
 		p.cut(now, sentAt, named)
-	case throttled:
-	case success:
+	case success: // never a throttle
 		p.grow(now)
 	}
 	return 0

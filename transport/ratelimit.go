@@ -157,7 +157,7 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (t *rateTransport) learn(req *http.Request, hs *hostState, sentAt time.Time, resp *http.Response) {
 	var named time.Duration // the wait the server named, capped at MaxCoolDown
 	var now time.Time
-	if resp != nil && (resp.StatusCode == http.StatusTooManyRequests || IsRefusal(resp.StatusCode)) {
+	if resp != nil && IsRefusal(resp.StatusCode) {
 		now = time.Now()
 		d, _, over := askedWait(resp.Header, now, t.o.MaxCoolDown)
 		named = d

@@ -57,16 +57,7 @@ const (
 // 529 that named a wait (named > 0). A 503 that names none is a failure,
 // for the breaker, not a throttle.
 func isThrottle(resp *http.Response, named time.Duration) bool {
-	if resp == nil {
-		return false
-	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests:
-		return true
-	case http.StatusServiceUnavailable, StatusOverloaded:
-		return named > 0
-	}
-	return false
+	return resp != nil && (resp.StatusCode == http.StatusTooManyRequests || (named > 0 && IsRefusal(resp.StatusCode)))
 }
 
 // resourceOf names what a request asks for, as a hash of its method and
