@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -45,9 +44,7 @@ type awsRequest struct {
 func (f *fakeAWSJSON) start(t *testing.T, script ...string) string {
 	t.Helper()
 	f.script = script
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return serve(t, f)
 }
 
 func (f *fakeAWSJSON) seen() []awsRequest {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -40,9 +39,7 @@ type fakeLLM struct {
 func (f *fakeLLM) start(t *testing.T, script ...string) string {
 	t.Helper()
 	f.script = script
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return srv.URL
+	return serve(t, f)
 }
 
 func (f *fakeLLM) count() int {

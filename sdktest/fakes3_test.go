@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -49,9 +48,7 @@ func makeFakeS3(script ...string) *fakeS3 {
 func newFakeS3(t *testing.T, script ...string) (*fakeS3, string) {
 	t.Helper()
 	f := makeFakeS3(script...)
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, srv.URL
+	return f, serve(t, f)
 }
 
 func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {

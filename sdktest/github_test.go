@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sync"
 	"testing"
@@ -115,9 +114,7 @@ func githubClient(o transport.ClientOptions) *http.Client {
 func startGitHub(t *testing.T, hc *http.Client, script ...string) (*fakeGitHub, *github.Client) {
 	t.Helper()
 	f := &fakeGitHub{script: script}
-	srv := httptest.NewServer(f)
-	t.Cleanup(srv.Close)
-	return f, f.client(t, srv.URL, hc)
+	return f, f.client(t, serve(t, f), hc)
 }
 
 func TestGitHubGetRetried(t *testing.T) {
