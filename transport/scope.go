@@ -130,7 +130,7 @@ func (s *scope) answer(res uint64, throttled bool, sentAt time.Time) verdict {
 		s.mark(index, res, now)
 	}
 	if !s.wide.Load() {
-		if _, ok := s.evidence(index, res, now); !ok || now.Before(s.holdUntil) {
+		if now.Before(s.holdUntil) || !s.evidence(index, res, now) {
 			return verdict{}
 		}
 		s.wide.Store(true)
@@ -186,10 +186,10 @@ func (s *scope) mark(index int64, res uint64, now time.Time) {
 }
 
 // evidence reports whether the throttles among the answers up to index
-// are the host's (the rule above), and their share.
-func (s *scope) evidence(index int64, res uint64, now time.Time) (share float64, ok bool) {
+// are the host's (the rule above).
+func (s *scope) evidence(index int64, res uint64, now time.Time) bool {
 	if s.marks == nil {
-		return 0, false
+		return false
 	}
 	from := max(index-scopeWindow, 0) // the window is the answers after from
 	var n int
@@ -201,10 +201,9 @@ func (s *scope) evidence(index int64, res uint64, now time.Time) (share float64,
 		n++
 		distinct = distinct || m.res != res
 	}
-	share = float64(n) / float64(index-from)
-	if index-from < scopeMinAnswers || n < scopeMinThrottles || share < scopeMinShare {
-		return share, false
+	if index-from < scopeMinAnswers || n < scopeMinThrottles || float64(n) < scopeMinShare*float64(index-from) {
+		return false
 	}
 	oneResource := s.changedAt.Load() <= from+1 && s.lastRes.Load() == res
-	return share, distinct || oneResource
+	return distinct || oneResource
 }
