@@ -24,6 +24,7 @@ var ErrCannotConfirm = fmt.Errorf("idempotency: the store cannot confirm a lease
 type claim struct {
 	h          *handler
 	key, owner string
+	txn        Txn // the transaction of a TxStore's run; nil for others
 }
 
 type claimKey struct{}
@@ -49,15 +50,18 @@ func Confirm(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	ext, ok := c.h.o.Store.(Extender)
-	if !ok {
-		return ErrCannotConfirm
-	}
 	// The client going away does not end the request's claim: the run
 	// that commits stores its outcome for the client's retry.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), storeTimeout)
 	defer cancel()
-	err := ext.Extend(ctx, c.key, c.owner, c.h.o.Lease)
+	var err error
+	if c.txn != nil {
+		err = c.txn.Confirm(ctx)
+	} else if ext, ok := c.h.o.Store.(Extender); ok {
+		err = ext.Extend(ctx, c.key, c.owner, c.h.o.Lease)
+	} else {
+		return ErrCannotConfirm
+	}
 	if errors.Is(err, ErrLeaseLost) {
 		c.h.o.Logger.WarnContext(ctx, "idempotency: lease lost before the effect", "error", err)
 	}

@@ -15,6 +15,9 @@
 //   - Record and Response are what a Store keeps; ErrLeaseLost and
 //     ErrStoreFull are what it may answer. Extender is a Store that can
 //     extend a lease (both stores here are).
+//   - TxStore and Txn are a Store that commits the handler's effect and
+//     its stored response in one transaction (idempotency/sqlstore): the
+//     middleware answers only after the commit.
 //   - Confirm is a handler's fence before its effect: it confirms that the
 //     request still holds its key and extends the lease.
 //   - The Problem constants name the RFC 9457 problem+json answers.
@@ -29,12 +32,13 @@
 // client's retry. A failing store means 503, never a run without protection
 // (unless Options.FailOpen).
 //
-// One window no middleware can close: an instance that dies after the
-// handler's effect and before the response is stored (one store round
-// trip) leaves the key leased with no outcome, and once the lease expires a
-// retry runs the handler again. Give the effect the key as well (a payment
-// provider's idempotency key, a unique column written in the effect's own
-// transaction) where a second run must not charge twice.
+// One window no middleware can close with a Store alone: an instance that
+// dies after the handler's effect and before the response is stored (one
+// store round trip) leaves the key leased with no outcome, and once the
+// lease expires a retry runs the handler again. A TxStore closes it for
+// effects in its database: the effect and the record commit together. For
+// an effect elsewhere, give it the key as well (a payment provider's
+// idempotency key) where a second run must not charge twice.
 //
 // rtchain's client half (transport.Retry with
 // transport.ClientOptions{IdempotencyKeys: true}) sends the keys, retries the

@@ -38,6 +38,8 @@ const storeTimeout = 5 * time.Second
 //     duplicate gets 410, never a second run.
 //   - A request body over MaxRequestBytes: 413, before anything runs.
 //   - The store failing: 503 with Retry-After, unless Options.FailOpen.
+//   - A Store that is a TxStore runs the handler in its transaction and
+//     answers after the commit (see TxStore).
 //
 // Error answers are RFC 9457 problem+json (see ProblemBase). The handler
 // sees the request body intact, read from memory. Middleware panics on
@@ -90,7 +92,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	key := storeKey(scope, keys[0])
 	rec := Record{Owner: newToken(), Fingerprint: fingerprint(r, body, scope)}
-	existing, acquired, err := h.o.Store.Begin(r.Context(), key, rec, h.o.Lease)
+	existing, txn, acquired, err := h.begin(r.Context(), key, rec)
 	switch {
 	case err != nil && h.o.FailOpen:
 		h.o.Logger.WarnContext(r.Context(), "idempotency: store failed; running unprotected", "error", err)
@@ -100,10 +102,24 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
 	case !acquired:
 		h.answer(w, r, existing, rec.Fingerprint)
+	case txn != nil:
+		c := &claim{h: h, key: key, owner: rec.Owner, txn: txn}
+		h.runTx(w, withBody(context.WithValue(r.Context(), claimKey{}, c), r, body), c)
 	default:
 		c := &claim{h: h, key: key, owner: rec.Owner}
 		h.run(w, withBody(context.WithValue(r.Context(), claimKey{}, c), r, body), key, rec.Owner)
 	}
+}
+
+// begin acquires key with the store's BeginTx when it is a TxStore (txn is
+// then the run's transaction), or with Begin.
+func (h *handler) begin(ctx context.Context, key string, rec Record) (existing Record, txn Txn, acquired bool, err error) {
+	if ts, ok := h.o.Store.(TxStore); ok {
+		existing, txn, err = ts.BeginTx(ctx, key, rec, h.o.Lease)
+		return existing, txn, txn != nil, err
+	}
+	existing, acquired, err = h.o.Store.Begin(ctx, key, rec, h.o.Lease)
+	return existing, nil, acquired, err
 }
 
 // answer replies to a duplicate from the record that holds its key.
