@@ -1,8 +1,9 @@
 // Package storetest is the contract every idempotency.Store must keep, as a
 // test suite: run it against your own Store with Run. It checks acquisition,
 // completion and release, fencing by owner token, lease and TTL expiry,
-// lease extension (for a Store that is an idempotency.Extender), and
-// that concurrent Begins on one key let exactly one through.
+// lease extension (for a Store that is an idempotency.Extender), a
+// transaction's hold on its key (for an idempotency.TxStore), and that
+// concurrent Begins on one key let exactly one through.
 package storetest
 
 import (
@@ -179,6 +180,10 @@ func Run(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 			return err == nil && acquired
 		})
 	})
+
+	if _, ok := newStore(t).(idempotency.TxStore); ok {
+		runTx(t, newStore, key, resp)
+	}
 
 	t.Run("concurrent begins: exactly one acquires", func(t *testing.T) {
 		s, k := newStore(t), key(t)
