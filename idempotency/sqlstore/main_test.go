@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 
+	"github.com/rtchain/rtchain/idempotency"
 	"github.com/rtchain/rtchain/idempotency/sqlstore"
 	"github.com/rtchain/rtchain/idempotency/sqlstore/pgtest"
 )
@@ -88,3 +90,30 @@ func each(t *testing.T, f func(t *testing.T, open func(testing.TB) *sql.DB)) {
 }
 
 func isPostgres(t *testing.T) bool { return strings.Contains(t.Name(), "/"+sqlstore.Postgres) }
+
+// crashEnv names the database file of a child process that must crash
+// mid-transaction (faults_test.go).
+const crashEnv = "SQLSTORE_CRASH_CHILD"
+
+func init() {
+	if path := os.Getenv(crashEnv); path != "" {
+		crashChild(path)
+	}
+}
+
+func sqliteDSN(path string) string { return sqlstore.SQLiteDSN(path) }
+
+func newStoreOrPanic(db *sql.DB) *sqlstore.Store {
+	s, err := sqlstore.New(db, sqlstore.Options{})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// txFrom is the *sql.Tx of a Store's transaction, as a handler finds it.
+func txFrom(txn idempotency.Txn) *sql.Tx {
+	return sqlstore.Tx(txn.Context(context.Background()))
+}
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -29,7 +29,7 @@ WHERE ikey = $1 AND expires_at > {now}`),
 		complete: d.sql(table, `UPDATE {t} SET status = $3, header = $4, body = $5, not_stored = $6, expires_at = {now} + $7
 WHERE ikey = $1 AND owner = $2 AND status IS NULL AND expires_at > {now}`),
 		completedBy: d.sql(table, `SELECT 1 FROM {t} WHERE ikey = $1 AND owner = $2 AND status IS NOT NULL AND expires_at > {now}`),
-		release: d.sql(table, `DELETE FROM {t} WHERE ikey = $1 AND owner = $2 AND status IS NULL AND expires_at > {now}`),
+		release:     d.sql(table, `DELETE FROM {t} WHERE ikey = $1 AND owner = $2 AND status IS NULL AND expires_at > {now}`),
 		extend: d.sql(table, `UPDATE {t} SET expires_at = {now} + $3
 WHERE ikey = $1 AND owner = $2 AND status IS NULL AND expires_at > {now}`),
 		// A transaction's own record: its lease is the transaction, so the

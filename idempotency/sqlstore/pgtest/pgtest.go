@@ -37,8 +37,9 @@ type Server struct {
 	bin  string
 	cred *syscall.Credential // nil when not root
 
-	mu  sync.Mutex
-	cmd *exec.Cmd // nil while stopped
+	mu     sync.Mutex
+	cmd    *exec.Cmd     // nil while stopped
+	exited chan struct{} // closed when cmd has exited
 }
 
 // Start initialises and starts a server, and stops it and removes its
@@ -146,24 +147,50 @@ func (s *Server) Restart() error {
 	defer logFile.Close()
 	// fsync off: a killed process loses nothing the kernel holds, and only
 	// a machine that loses power would need it.
-	cmd := s.command("postgres", "-D", filepath.Join(s.dir, "data"), "-p", port, "-k", s.dir,
+	args := []string{"-D", filepath.Join(s.dir, "data"), "-p", port, "-k", s.dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200",
-		"-c", "shared_buffers=32MB", "-c", "log_min_messages=fatal")
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("pgtest: %w", err)
-	}
-	s.cmd = cmd
+		"-c", "shared_buffers=32MB", "-c", "log_min_messages=fatal"}
 	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := s.command("postgres", args...)
+		cmd.Stdout, cmd.Stderr = logFile, logFile
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		err := s.await(exited, deadline)
+		if err == nil {
+			s.cmd, s.exited = cmd, exited
+			return nil
+		}
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-exited
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logFile.Name())
+			return fmt.Errorf("pgtest: postgres on %s did not start within 30s: %v\n%s", s.Addr, err, log)
+		}
+		// It exited at once: the backends of a killed server may still
+		// hold its shared memory for a moment. Start it again.
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// await polls the server until it accepts a connection, it exits, or the
+// deadline passes.
+func (s *Server) await(exited <-chan struct{}, deadline time.Time) error {
 	for {
 		err := s.ping()
 		if err == nil {
 			return nil
 		}
+		select {
+		case <-exited:
+			return fmt.Errorf("postgres exited: %w", err)
+		default:
+		}
 		if time.Now().After(deadline) {
-			s.kill()
-			log, _ := os.ReadFile(logFile.Name())
-			return fmt.Errorf("pgtest: postgres on %s did not start within 30s: %v\n%s", s.Addr, err, log)
+			return err
 		}
 		time.Sleep(20 * time.Millisecond) // polling a process's start
 	}
@@ -202,8 +229,8 @@ func (s *Server) kill() {
 		return
 	}
 	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) // the whole process group
-	_ = s.cmd.Wait()
-	s.cmd = nil
+	<-s.exited
+	s.cmd, s.exited = nil, nil
 }
 
 // Remove kills the server and deletes its files.
