@@ -2,16 +2,15 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	htu "github.com/rtchain/rtchain/httptestutil"
-	"github.com/rtchain/rtchain/idempotency"
 )
 
 // flakyServer misbehaves as production servers do, on a schedule dealt per
@@ -22,18 +21,20 @@ import (
 //
 //	GET   a 503; a reset connection; a 2s stall; a 429 with Retry-After: 1.
 //	POST  /pay, behind rtchain's idempotency middleware (it honours
-//	      Idempotency-Key): a 503 before anything happens; or the payment
-//	      is made and then the connection drops, so the answer is lost.
+//	      Idempotency-Key) on a SQLite ledger (sqlstore: the charge and its
+//	      stored answer commit together): a 503 before anything happens;
+//	      or the payment is made and then the connection drops, so the
+//	      answer is lost.
 //
 // Each request names its call with ?call=i; the server counts attempts.
 type flakyServer struct {
 	*htu.Server
-	pay  http.Handler
 	seed uint64
 
+	payments *payments // POST /pay: the charges, and the keys
+
 	mu       sync.Mutex
-	attempts map[int]int    // call → attempts seen
-	charged  map[string]int // order → times charged
+	attempts map[int]int // call → attempts seen
 }
 
 const (
@@ -76,9 +77,8 @@ func faults(seed uint64, call int, post bool) []fault {
 	return out
 }
 
-func startFlaky(seed uint64) *flakyServer {
-	f := &flakyServer{seed: seed, attempts: map[int]int{}, charged: map[string]int{}}
-	f.pay = idempotency.Middleware(idempotency.Options{})(http.HandlerFunc(f.charge))
+func startFlaky(seed uint64, p *payments) *flakyServer {
+	f := &flakyServer{seed: seed, attempts: map[int]int{}, payments: p}
 	f.Server = htu.Start(http.HandlerFunc(f.serve))
 	return f
 }
@@ -110,52 +110,33 @@ func (f *flakyServer) serve(w http.ResponseWriter, r *http.Request) {
 	case throttled:
 		step = htu.TooManyRequests(1)
 	case lostAnswer:
-		f.pay.ServeHTTP(httptest.NewRecorder(), r) // charged...
-		step = htu.Reset()                         // ...but the answer is lost
+		f.payments.ServeHTTP(httptest.NewRecorder(), r) // charged...
+		step = htu.Reset()                              // ...but the answer is lost
 	default:
 		step = itemOK
 		if post {
-			step = f.pay
+			step = f.payments
 		}
 	}
 	step.ServeHTTP(w, r)
 }
 
-// charge is the payment itself: the effect that must happen once per order.
-func (f *flakyServer) charge(w http.ResponseWriter, r *http.Request) {
-	var req struct{ Order string }
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Order == "" {
-		http.Error(w, "bad order", http.StatusBadRequest)
-		return
+// effects returns, from the ledger, how many charges it holds for the
+// orders that start with prefix, how many of them are extra (beyond one
+// per order), and the set of those orders charged.
+func (f *flakyServer) effects(prefix string) (charges, duplicates int, charged map[string]bool, err error) {
+	counts, err := f.payments.charges()
+	if err != nil {
+		return 0, 0, nil, err
 	}
-	// The fence: charge only while this request still holds its key (an
-	// instance that stalled past its lease must not charge).
-	if err := idempotency.Confirm(r.Context()); err != nil {
-		http.Error(w, "try again", http.StatusServiceUnavailable)
-		return
-	}
-	f.mu.Lock()
-	f.charged[req.Order]++
-	f.mu.Unlock()
-	w.WriteHeader(http.StatusCreated)
-	fmt.Fprintf(w, `{"charged":%q}`, req.Order)
-}
-
-// effects returns how many orders were charged, and how many extra charges
-// (beyond one per order) were made.
-func (f *flakyServer) effects() (orders, duplicates int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, n := range f.charged {
-		orders++
+	charged = map[string]bool{}
+	for order, n := range counts {
+		if !strings.HasPrefix(order, prefix) {
+			continue
+		}
+		charges += n
 		duplicates += n - 1
+		charged[order] = true
 	}
-	return orders, duplicates
-}
-
-// wasCharged reports whether order was charged.
-func (f *flakyServer) wasCharged(order string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.charged[order] > 0
+	return charges, duplicates, charged, nil
 }

@@ -52,12 +52,31 @@ func TestEmbeddedServer(t *testing.T) {
 	assert.Equal(t, float64(60), chain["succeeded"])
 	assert.Equal(t, float64(0), chain["duplicate_post_effects"])
 	assert.Equal(t, float64(0), chain["posts_charged_but_failed"])
+	assert.Equal(t, float64(12), chain["ledger_charges"], "the SQLite ledger holds one charge per POST")
+	assert.Contains(t, errOut, "payment service (SQLite")
 	assert.Greater(t, chain["attempts_sent"], float64(60), "the flaky server forced retries")
 	assert.Equal(t, float64(60), bare["calls"])
 	assert.Equal(t, float64(60), bare["attempts_sent"], "a bare client does not retry")
 	assert.Positive(t, bare["failed"])
 	assert.Positive(t, bare["posts_charged_but_failed"], "payments made whose answer was lost")
 	assert.Contains(t, errOut, "rtchain: 60/60 calls, 0 failed")
+}
+
+func TestPaymentsInMemory(t *testing.T) {
+	p := memPayments()
+	defer p.close()
+	srv := htu.NewServer(t, p)
+	for range 2 {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, strings.NewReader(`{"order":"o"}`))
+		req.Header.Set("Idempotency-Key", "k")
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		assert.Equal(t, http.StatusCreated, resp.StatusCode)
+	}
+	charges, err := p.charges()
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"o": 1}, charges)
 }
 
 func TestEmbeddedTable(t *testing.T) {

@@ -67,14 +67,26 @@ func runEmbedded(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty
 			"The chain is NewClient's, with Idempotency-Keys on, a %v per-try timeout and a retry budget of %.0f%% of calls.\n\n",
 			cfg.n, cfg.c, cfg.seed, cfg.perTryTimeout, embeddedBudget*100)
 	}
+	pay, err := startPayments(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "demo:", err)
+		return 1
+	}
+	defer pay.close()
 	chain := newStats("rtchain")
-	runFlaky(ctx, cfg, chain, stderr, tty, func(base http.RoundTripper) *http.Client {
+	err = runFlaky(ctx, cfg, chain, pay, stderr, tty, func(base http.RoundTripper) *http.Client {
 		return newChain(cfg, base, chain, stderr)
 	})
 	bare := newStats("bare client")
-	runFlaky(ctx, cfg, bare, stderr, tty, func(base http.RoundTripper) *http.Client {
-		return &http.Client{Transport: base}
-	})
+	if err == nil {
+		err = runFlaky(ctx, cfg, bare, pay, stderr, tty, func(base http.RoundTripper) *http.Client {
+			return &http.Client{Transport: base}
+		})
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "demo:", err)
+		return 1
+	}
 	all := []*stats{chain, bare}
 	if cfg.json {
 		if err := printJSON(stdout, cfg.info(""), all); err != nil {
@@ -95,15 +107,18 @@ func runEmbedded(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty
 	return 0
 }
 
-func runFlaky(ctx context.Context, cfg *config, s *stats, stderr io.Writer, tty bool, client func(http.RoundTripper) *http.Client) {
-	srv := startFlaky(cfg.seed)
+// runFlaky sends the workload to a fresh flaky server in front of pay
+// through client, and fills s; an error says the ledger could not be read.
+// The orders are the client's own, so that two clients share one ledger.
+func runFlaky(ctx context.Context, cfg *config, s *stats, pay *payments, stderr io.Writer, tty bool, client func(http.RoundTripper) *http.Client) error {
+	srv := startFlaky(cfg.seed, pay)
 	defer srv.Close()
 	base := newCountingBase(cfg.c)
 	defer base.CloseIdleConnections()
 	calls := make([]call, cfg.n)
 	for i := range calls {
 		if i%5 == 4 {
-			order := fmt.Sprintf("order-%d", i)
+			order := fmt.Sprintf("%s/order-%d", s.Name, i)
 			calls[i] = call{method: http.MethodPost, url: fmt.Sprintf("%s/pay?call=%d", srv.URL, i), order: order,
 				body: []byte(fmt.Sprintf(`{"order":%q,"amount":10}`, order))}
 			continue
@@ -112,14 +127,18 @@ func runFlaky(ctx context.Context, cfg *config, s *stats, stderr io.Writer, tty 
 	}
 	outs := runWorkload(ctx, client(base), calls, cfg.c, cfg.timeout, progressLine(stderr, s.Name, cfg.n, tty), progressTick(tty))
 	summarize(s, outs, base, func(v string) string { return v })
-	_, dups := srv.effects()
+	charges, dups, charged, err := srv.effects(s.Name + "/")
+	if err != nil {
+		return err
+	}
 	lost := 0
 	for _, o := range outs {
-		if o.call.order != "" && !o.ok() && srv.wasCharged(o.call.order) {
+		if o.call.order != "" && !o.ok() && charged[o.call.order] {
 			lost++
 		}
 	}
-	s.DuplicateEffects, s.LostAnswers = &dups, &lost
+	s.DuplicateEffects, s.LostAnswers, s.Charges = &dups, &lost, &charges
+	return nil
 }
 
 // runURL sends the workload to cfg.url through the chain.

@@ -33,6 +33,7 @@ func printTable(w io.Writer, all []*stats) {
 	if all[0].DuplicateEffects != nil {
 		row("duplicate POST effects", func(s *stats) string { return fmt.Sprint(*s.DuplicateEffects) })
 		row("POSTs charged, caller told failed", func(s *stats) string { return fmt.Sprint(*s.LostAnswers) })
+		row("charges in the ledger (SQLite)", func(s *stats) string { return fmt.Sprint(*s.Charges) })
 	}
 	row("latency p50", func(s *stats) string { return dur(s.P50MS) })
 	row("latency p99", func(s *stats) string { return dur(s.P99MS) })

@@ -47,6 +47,7 @@ type stats struct {
 	Conns            int64          `json:"tcp_connections"`
 	DuplicateEffects *int           `json:"duplicate_post_effects,omitempty"`
 	LostAnswers      *int           `json:"posts_charged_but_failed,omitempty"`
+	Charges          *int           `json:"ledger_charges,omitempty"` // rows in the SQLite ledger
 	P50MS            float64        `json:"p50_ms"`
 	P99MS            float64        `json:"p99_ms"`
 	FirstError       string         `json:"first_error,omitempty"`
