@@ -14,5 +14,12 @@
 // idempotency.Confirm fences it off), Redis killed and restarted, Redis slow
 // and cutting connections, a duplicate storm. It prints docs/reliability.md's
 // Reliability table, and checks that goroutines, file descriptors and Redis
-// connections return to their baseline after each scenario.
+// connections return to their baseline after each scenario. Then the same
+// on PostgreSQL (started by pgtest) through idempotency/sqlstore, whose
+// handler's effect is a ledger INSERT with no unique key written in the
+// request's transaction: an instance killed after the effect and before the
+// commit, backends terminated mid-transaction, PostgreSQL killed and
+// restarted, latency and resets between each instance and the database (a
+// Toxiproxy each); no scenario may leave a second ledger row, a row without
+// its stored answer or an answer without its row.
 package chaos

@@ -178,6 +178,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 	if len(rows) == len(all) && total < 5000 { // unless -run picked some
 		t.Errorf("%d keyed calls in all, fewer than 5,000", total)
 	}
+	runSQLScenarios(t)
 }
 
 // runScenario runs sc on a fleet of its own, with keys that start with
@@ -279,12 +280,18 @@ func runScenario(t *testing.T, rs *redistest.Server, sc scenario, prefix string)
 // client returns a keyed rtchain client that fails over between f's
 // instances, and its pool; it counts its retries in retries.
 func (f *fleet) client(perTry time.Duration, breaker transport.BreakerOptions, retries *atomic.Int64) (*http.Client, *http.Transport) {
-	pool := cleanhttp.DefaultPooledTransport()
-	pool.DisableKeepAlives = true // toxics apply per connection: one per attempt
 	var hosts []string
 	for _, in := range f.inst {
 		hosts = append(hosts, in.front.Listen)
 	}
+	return keyedClient(hosts, perTry, breaker, retries)
+}
+
+// keyedClient returns a keyed rtchain client that fails over between
+// hosts, and its pool; it counts its retries in retries.
+func keyedClient(hosts []string, perTry time.Duration, breaker transport.BreakerOptions, retries *atomic.Int64) (*http.Client, *http.Transport) {
+	pool := cleanhttp.DefaultPooledTransport()
+	pool.DisableKeepAlives = true // toxics apply per connection: one per attempt
 	return transport.NewClientWith(transport.ClientOptions{
 		Base:            pool,
 		IdempotencyKeys: true,
