@@ -7,7 +7,7 @@ package sqlstore
 // end of its TTL. Times are the database's clock, in milliseconds, so that
 // instances whose clocks disagree still agree on leases.
 type statements struct {
-	lock, acquire, load, complete, completedBy, release, extend, renew, sweep string
+	lock, lockIdle, acquire, load, peek, complete, completedBy, release, extend, renew, sweep string
 }
 
 func prepare(d dialect, table string) statements {
@@ -17,6 +17,9 @@ func prepare(d dialect, table string) statements {
 	}
 	return statements{
 		lock: d.sql(table, `SELECT pg_try_advisory_xact_lock($1)`),
+		// The lock, and the lease of a request's transaction (the longest
+		// it may sit idle), in one round trip.
+		lockIdle: d.sql(table, `SELECT pg_try_advisory_xact_lock($1), set_config('idle_in_transaction_session_timeout', $2, true)`),
 		// Takes the key when it is free, expired, or held in progress by
 		// the same owner (a Begin sent twice): one row affected.
 		acquire: d.sql(table, `INSERT INTO {t} AS cur (ikey, owner, fingerprint, not_stored, expires_at)
@@ -26,6 +29,10 @@ ON CONFLICT (ikey) DO UPDATE SET owner = excluded.owner, fingerprint = excluded.
 WHERE cur.expires_at <= {now} OR (cur.owner = excluded.owner AND cur.status IS NULL)`),
 		load: d.sql(table, `SELECT owner, fingerprint, status, header, body, not_stored FROM {t}
 WHERE ikey = $1 AND expires_at > {now}`),
+		// A completed record, read outside any transaction: a replay costs
+		// one round trip.
+		peek: d.sql(table, `SELECT owner, fingerprint, status, header, body, not_stored FROM {t}
+WHERE ikey = $1 AND status IS NOT NULL AND expires_at > {now}`),
 		complete: d.sql(table, `UPDATE {t} SET status = $3, header = $4, body = $5, not_stored = $6, expires_at = {now} + $7
 WHERE ikey = $1 AND owner = $2 AND status IS NULL AND expires_at > {now}`),
 		completedBy: d.sql(table, `SELECT 1 FROM {t} WHERE ikey = $1 AND owner = $2 AND status IS NOT NULL AND expires_at > {now}`),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -136,12 +137,15 @@ func (s *Store) Begin(ctx context.Context, key string, r idempotency.Record, lea
 	if rec, busy := s.busy(key, r); busy {
 		return rec, false, nil
 	}
+	if rec, found, err := s.completed(ctx, key); err != nil || found {
+		return rec, false, err
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return idempotency.Record{}, false, fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	existing, acquired, err := s.acquire(ctx, tx, key, r, lease)
+	existing, acquired, err := s.acquire(ctx, tx, key, r, lease, 0)
 	if err != nil || !acquired {
 		return existing, false, err
 	}
@@ -166,11 +170,20 @@ func (s *Store) busy(key string, r idempotency.Record) (idempotency.Record, bool
 // acquire takes key for r.Owner in tx, or reports the live record that
 // holds it. On PostgreSQL it first takes the key's advisory lock, so that a
 // request whose transaction holds the key is seen at once, never waited
-// for.
-func (s *Store) acquire(ctx context.Context, tx *sql.Tx, key string, r idempotency.Record, lease time.Duration) (idempotency.Record, bool, error) {
+// for; idle, when positive, is the longest the transaction may then sit
+// idle before the server ends it.
+func (s *Store) acquire(ctx context.Context, tx *sql.Tx, key string, r idempotency.Record, lease, idle time.Duration) (idempotency.Record, bool, error) {
 	if s.d.name == Postgres {
 		var locked bool
-		if err := tx.QueryRowContext(ctx, s.q.lock, s.lockID(key)).Scan(&locked); err != nil {
+		var err error
+		if idle > 0 {
+			var set string
+			ms := strconv.FormatInt(max(idle.Milliseconds(), 1), 10)
+			err = tx.QueryRowContext(ctx, s.q.lockIdle, s.lockID(key), ms).Scan(&locked, &set)
+		} else {
+			err = tx.QueryRowContext(ctx, s.q.lock, s.lockID(key)).Scan(&locked)
+		}
+		if err != nil {
 			return idempotency.Record{}, false, fmt.Errorf("sqlstore: lock: %w", err)
 		}
 		if !locked { // a transaction of another request holds the key
@@ -194,8 +207,17 @@ func (s *Store) acquire(ctx context.Context, tx *sql.Tx, key string, r idempoten
 	return idempotency.Record{}, false, errors.New("sqlstore: begin: the record kept changing")
 }
 
+// completed reads key's completed record, outside any transaction.
+func (s *Store) completed(ctx context.Context, key string) (idempotency.Record, bool, error) {
+	return s.read(ctx, s.db, s.q.peek, key)
+}
+
 // load reads key's live record.
 func (s *Store) load(ctx context.Context, tx *sql.Tx, key string) (idempotency.Record, bool, error) {
+	return s.read(ctx, tx, s.q.load, key)
+}
+
+func (s *Store) read(ctx context.Context, x execer, q, key string) (idempotency.Record, bool, error) {
 	var (
 		rec       idempotency.Record
 		status    sql.NullInt64
@@ -203,7 +225,7 @@ func (s *Store) load(ctx context.Context, tx *sql.Tx, key string) (idempotency.R
 		body      []byte
 		notStored bool
 	)
-	err := tx.QueryRowContext(ctx, s.q.load, key).Scan(&rec.Owner, &rec.Fingerprint, &status, &header, &body, &notStored)
+	err := x.QueryRowContext(ctx, q, key).Scan(&rec.Owner, &rec.Fingerprint, &status, &header, &body, &notStored)
 	if errors.Is(err, sql.ErrNoRows) {
 		return idempotency.Record{}, false, nil
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/rtchain/rtchain/idempotency"
@@ -55,6 +54,10 @@ func (s *Store) BeginTx(ctx context.Context, key string, r idempotency.Record, l
 			return idempotency.Record{Owner: owner, Fingerprint: r.Fingerprint}, nil, nil
 		}
 	}
+	if rec, found, err := s.completed(ctx, key); err != nil || found {
+		s.done(key)
+		return rec, nil, err
+	}
 	t, existing, err := s.beginTx(ctx, key, r, lease)
 	if t == nil {
 		s.done(key)
@@ -78,14 +81,7 @@ func (s *Store) beginTx(ctx context.Context, key string, r idempotency.Record, l
 		return nil, idempotency.Record{}, fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	t := &txn{s: s, conn: conn, tx: tx, key: key, owner: r.Owner}
-	if s.d.name == Postgres {
-		ms := strconv.FormatInt(max(lease.Milliseconds(), 1), 10)
-		if _, err := tx.ExecContext(ctx, `SELECT set_config('idle_in_transaction_session_timeout', $1, true)`, ms); err != nil {
-			t.end(false)
-			return nil, idempotency.Record{}, fmt.Errorf("sqlstore: begin: %w", err)
-		}
-	}
-	existing, acquired, err := s.acquire(ctx, tx, key, r, lease)
+	existing, acquired, err := s.acquire(ctx, tx, key, r, lease, lease)
 	if err != nil || !acquired {
 		t.end(false)
 		return nil, existing, err
