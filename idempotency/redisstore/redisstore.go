@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,6 +26,9 @@ import (
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
+	// reloaded is when a Cluster client's slots were last reloaded, in
+	// Unix ns (see heal).
+	reloaded atomic.Int64
 }
 
 var (
@@ -86,6 +90,7 @@ return 1
 func (s *Store) Begin(ctx context.Context, key string, r idempotency.Record, lease time.Duration) (idempotency.Record, bool, error) {
 	v, err := begin.Run(ctx, s.rdb, []string{s.prefix + key}, r.Owner, r.Fingerprint, millis(lease)).StringSlice()
 	if err != nil {
+		s.heal(ctx)
 		return idempotency.Record{}, false, fmt.Errorf("redisstore: begin: %w", err)
 	}
 	if len(v) == 0 {
@@ -114,29 +119,51 @@ func (s *Store) Complete(ctx context.Context, key, owner string, resp *idempoten
 	}
 	done, err := complete.Run(ctx, s.rdb, []string{s.prefix + key},
 		owner, millis(ttl), resp.Status, header, resp.Body, notStored).Int()
-	return result("complete", done, err)
+	return s.result(ctx, "complete", done, err)
 }
 
 // Extend implements idempotency.Extender: one round trip.
 func (s *Store) Extend(ctx context.Context, key, owner string, lease time.Duration) error {
 	done, err := extend.Run(ctx, s.rdb, []string{s.prefix + key}, owner, millis(lease)).Int()
-	return result("extend", done, err)
+	return s.result(ctx, "extend", done, err)
 }
 
 // Release implements idempotency.Store.
 func (s *Store) Release(ctx context.Context, key, owner string) error {
 	done, err := release.Run(ctx, s.rdb, []string{s.prefix + key}, owner).Int()
-	return result("release", done, err)
+	return s.result(ctx, "release", done, err)
 }
 
-func result(op string, done int, err error) error {
+func (s *Store) result(ctx context.Context, op string, done int, err error) error {
 	switch {
 	case err != nil:
+		s.heal(ctx)
 		return fmt.Errorf("redisstore: %s: %w", op, err)
 	case done != 1:
 		return idempotency.ErrLeaseLost
 	}
 	return nil
+}
+
+// reloadEvery bounds how often heal reloads a Cluster client's slots.
+const reloadEvery = 200 * time.Millisecond
+
+// heal reloads the slots of a Redis Cluster client after a failed command.
+// go-redis reloads them on a MOVED reply, but not when the master of a slot
+// cannot be reached at all: after a master dies and its replica takes
+// over, its slots would go on failing until something else reloads them
+// (seen for 15 s and more). Other clients need nothing.
+func (s *Store) heal(ctx context.Context) {
+	cc, ok := s.rdb.(*redis.ClusterClient)
+	if !ok {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := s.reloaded.Load()
+	if now-last < int64(reloadEvery) || !s.reloaded.CompareAndSwap(last, now) {
+		return
+	}
+	cc.ReloadState(ctx)
 }
 
 // millis is d in whole milliseconds, at least 1 (PEXPIRE's unit).

@@ -2,6 +2,7 @@ package redistest_test
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/rtchain/rtchain/idempotency/redisstore/redistest"
 )
@@ -22,4 +23,22 @@ func Example() {
 	n, err := s.Clients()
 	fmt.Println(n, err)
 	// Output: 0 <nil>
+}
+
+// A Redis Cluster of three masters with a replica each; a master killed,
+// its replica promoted.
+func ExampleStartCluster() {
+	c, err := redistest.LaunchCluster(3, 1) // redistest.StartCluster(t, 3, 1) in a test
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Remove()
+	c.Masters()[0].Kill()
+	if err := c.WaitHealthy(30 * time.Second); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(c.Nodes), "nodes,", len(c.Masters()), "masters")
+	// Output: 6 nodes, 3 masters
 }

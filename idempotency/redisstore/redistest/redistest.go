@@ -1,9 +1,12 @@
 // Package redistest runs real redis-server processes for tests: each on a
 // free loopback port, optionally persistent (an append-only file synced on
 // every write, so that a server killed and started again has lost nothing it
-// acknowledged), killed and restarted at will. It needs redis-server on the
-// PATH (Debian: apt-get install redis-server) and no Go dependency beyond
-// the standard library and rtchain's httptestutil.
+// acknowledged), killed and restarted at will; and Redis Clusters of such
+// servers (StartCluster), masters with replicas, whose masters can be
+// killed to watch a replica take over. It needs redis-server and, for a
+// cluster, redis-cli on the PATH (Debian: apt-get install redis-server,
+// which brings redis-tools) and no Go dependency beyond the standard
+// library and rtchain's httptestutil.
 package redistest
 
 import (

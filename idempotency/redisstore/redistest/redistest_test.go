@@ -3,6 +3,7 @@ package redistest_test
 import (
 	"net"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -41,5 +42,20 @@ func TestKillRestartAndClients(t *testing.T) {
 	}
 	if _, err := s.Clients(); err != nil {
 		t.Fatalf("restarted on %s: %v", s.Addr, err)
+	}
+}
+
+func TestClusterFailover(t *testing.T) {
+	c := redistest.StartCluster(t, 3, 1)
+	masters := c.Masters()
+	if len(masters) != 3 {
+		t.Fatalf("%d masters, want 3", len(masters))
+	}
+	masters[0].Kill()
+	if err := c.WaitHealthy(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Masters()); n != 3 {
+		t.Fatalf("after a master died: %d masters, want 3 (its replica promoted)", n)
 	}
 }
