@@ -17,11 +17,12 @@ var _ = snippetSQL
 
 func snippetSQL(order string, amount int) (func(http.Handler) http.Handler, http.HandlerFunc, error) {
 	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL")) // or "sqlite", sqlstore.SQLiteDSN(path)
-	store, err := sqlstore.New(db, sqlstore.Options{}) // then store.CreateTable(ctx), or store.DDL() in a migration
-	mw := idempotency.Middleware(idempotency.Options{Store: store})
+	store, err := sqlstore.New(db, sqlstore.Options{})    // then store.CreateTable(ctx), or store.DDL() in a migration
+	// Required: every POST carries a key, so the handler's Tx is never nil.
+	mw := idempotency.Middleware(idempotency.Options{Store: store, Required: true})
 
 	pay := func(w http.ResponseWriter, r *http.Request) {
-		tx := sqlstore.Tx(r.Context()) // the request's transaction: nil without a key
+		tx := sqlstore.Tx(r.Context()) // the request's transaction
 		_, err := tx.ExecContext(r.Context(), "INSERT INTO charges (order_id, amount) VALUES ($1, $2)", order, amount)
 		if err != nil {
 			http.Error(w, "try again", http.StatusServiceUnavailable) // the charge and the record roll back
