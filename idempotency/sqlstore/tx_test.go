@@ -168,3 +168,40 @@ func TestDuplicateWhileRunningIsAnsweredAtOnce(t *testing.T) {
 		assert.Equal(t, "true", post(t, srv.URL, "slow", "1").header.Get("Idempotent-Replayed"))
 	})
 }
+
+func TestFullPoolIsA503WithinMaxWait(t *testing.T) {
+	each(t, func(t *testing.T, open func(testing.TB) *sql.DB) {
+		db := open(t)
+		p := newPayments(t, db)
+		s, err := sqlstore.New(db, sqlstore.Options{MaxWait: 200 * time.Millisecond})
+		require.NoError(t, err)
+		require.NoError(t, s.CreateTable(t.Context()))
+		srv := serve(t, s, p, idempotency.Options{Logger: quiet()})
+		db.SetMaxOpenConns(1)
+		held, err := db.Conn(t.Context()) // the pool's only connection, taken
+		require.NoError(t, err)
+		begun := time.Now()
+		a := post(t, srv.URL, "k", "1")
+		assert.Equal(t, http.StatusServiceUnavailable, a.status, a.body)
+		assert.Less(t, time.Since(begun), 5*time.Second, "MaxWait, not the client's patience")
+		require.NoError(t, held.Close())
+		assert.Equal(t, http.StatusCreated, post(t, srv.URL, "k", "1").status)
+		assert.Equal(t, 1, p.ledger())
+	})
+}
+
+func TestSerializableTransactions(t *testing.T) {
+	db := dialects[sqlstore.Postgres](t)
+	p := newPayments(t, db)
+	s, err := sqlstore.New(db, sqlstore.Options{TxOptions: &sql.TxOptions{Isolation: sql.LevelSerializable}})
+	require.NoError(t, err)
+	require.NoError(t, s.CreateTable(t.Context()))
+	var level string
+	p.hold = func(r *http.Request) {
+		require.NoError(t, sqlstore.Tx(r.Context()).QueryRowContext(r.Context(), "SHOW transaction_isolation").Scan(&level))
+	}
+	srv := serve(t, s, p, idempotency.Options{})
+	assert.Equal(t, http.StatusCreated, post(t, srv.URL, "k", "1").status)
+	assert.Equal(t, "serializable", level)
+	assert.Equal(t, "true", post(t, srv.URL, "k", "1").header.Get("Idempotent-Replayed"))
+}

@@ -54,10 +54,6 @@ func (s *Store) BeginTx(ctx context.Context, key string, r idempotency.Record, l
 			return idempotency.Record{Owner: owner, Fingerprint: r.Fingerprint}, nil, nil
 		}
 	}
-	if rec, found, err := s.completed(ctx, key); err != nil || found {
-		s.done(key)
-		return rec, nil, err
-	}
 	t, existing, err := s.beginTx(ctx, key, r, lease)
 	if t == nil {
 		s.done(key)
@@ -67,9 +63,14 @@ func (s *Store) BeginTx(ctx context.Context, key string, r idempotency.Record, l
 }
 
 func (s *Store) beginTx(ctx context.Context, key string, r idempotency.Record, lease time.Duration) (*txn, idempotency.Record, error) {
+	// The replay's read and the connection both come from the pool: a full
+	// pool is waited for MaxWait at most.
 	wait, cancel := context.WithTimeout(ctx, s.maxWait)
+	defer cancel()
+	if rec, found, err := s.completed(wait, key); err != nil || found {
+		return nil, rec, err
+	}
 	conn, err := s.db.Conn(wait)
-	cancel()
 	if err != nil {
 		return nil, idempotency.Record{}, fmt.Errorf("sqlstore: no connection: %w", err)
 	}
