@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -22,9 +23,20 @@ var ErrCannotConfirm = fmt.Errorf("idempotency: the store cannot confirm a lease
 
 // claim is what a request that holds a key carries in its context.
 type claim struct {
-	h          *handler
+	store      Store
+	lease      time.Duration
+	logger     *slog.Logger
 	key, owner string
 	txn        Txn // the transaction of a TxStore's run; nil for others
+}
+
+// Hold returns ctx carrying the claim of a request that holds key for owner
+// in s (taken by Begin, or by BeginTx when txn is its transaction): what
+// Confirm checks, and extends by lease. Middleware does it for HTTP; Hold is
+// for the middleware of other protocols (rtgrpc's server interceptor), so
+// that their handlers fence their effects the same way.
+func Hold(ctx context.Context, s Store, key, owner string, lease time.Duration, txn Txn) context.Context {
+	return context.WithValue(ctx, claimKey{}, &claim{store: s, lease: lease, logger: slog.Default(), key: key, owner: owner, txn: txn})
 }
 
 type claimKey struct{}
@@ -57,13 +69,13 @@ func Confirm(ctx context.Context) error {
 	var err error
 	if c.txn != nil {
 		err = c.txn.Confirm(ctx)
-	} else if ext, ok := c.h.o.Store.(Extender); ok {
-		err = ext.Extend(ctx, c.key, c.owner, c.h.o.Lease)
+	} else if ext, ok := c.store.(Extender); ok {
+		err = ext.Extend(ctx, c.key, c.owner, c.lease)
 	} else {
 		return ErrCannotConfirm
 	}
 	if errors.Is(err, ErrLeaseLost) {
-		c.h.o.Logger.WarnContext(ctx, "idempotency: lease lost before the effect", "error", err)
+		c.logger.WarnContext(ctx, "idempotency: lease lost before the effect", "error", err)
 	}
 	return err
 }

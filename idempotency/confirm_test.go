@@ -154,3 +154,15 @@ func (s ctxStore) Extend(ctx context.Context, key, owner string, lease time.Dura
 	}
 	return s.MemoryStore.Extend(ctx, key, owner, lease)
 }
+
+func TestHoldLetsOtherProtocolsConfirm(t *testing.T) {
+	s := idempotency.NewMemoryStore(0, 0)
+	ctx := context.Background()
+	_, acquired, err := s.Begin(ctx, "k", idempotency.Record{Owner: "o", Fingerprint: "f"}, time.Minute)
+	require.NoError(t, err)
+	require.True(t, acquired)
+	held := idempotency.Hold(ctx, s, "k", "o", time.Minute, nil)
+	require.NoError(t, idempotency.Confirm(held))
+	require.NoError(t, s.Release(ctx, "k", "o"))
+	assert.ErrorIs(t, idempotency.Confirm(held), idempotency.ErrLeaseLost)
+}

@@ -103,10 +103,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !acquired:
 		h.answer(w, r, existing, rec.Fingerprint)
 	case txn != nil:
-		c := &claim{h: h, key: key, owner: rec.Owner, txn: txn}
+		c := &claim{store: h.o.Store, lease: h.o.Lease, logger: h.o.Logger, key: key, owner: rec.Owner, txn: txn}
 		h.runTx(w, withBody(context.WithValue(r.Context(), claimKey{}, c), r, body), c)
 	default:
-		c := &claim{h: h, key: key, owner: rec.Owner}
+		c := &claim{store: h.o.Store, lease: h.o.Lease, logger: h.o.Logger, key: key, owner: rec.Owner}
 		h.run(w, withBody(context.WithValue(r.Context(), claimKey{}, c), r, body), key, rec.Owner)
 	}
 }
