@@ -1,0 +1,142 @@
+package rtgrpc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/rtchain/rtchain/transport"
+)
+
+// client is the state the interceptors of one ClientOptions share.
+type client struct {
+	o      ClientOptions
+	budget *transport.Budget
+}
+
+func newClient(o ClientOptions) *client {
+	o = o.withDefaults()
+	return &client{o: o, budget: transport.NewBudget(o.Budget)}
+}
+
+// UnaryClientInterceptor returns an interceptor that retries unary calls
+// by rtchain's contract, written for gRPC:
+//
+//   - Unavailable is retried if the method may be sent twice: its
+//     descriptor says IDEMPOTENT or NO_SIDE_EFFECTS, o.Idempotent says so,
+//     or the call carries an idempotency-key (o.IdempotencyKeys sets one).
+//   - DeadlineExceeded is retried, under the same condition, only when the
+//     attempt's own timeout (o.PerTryTimeout) fired: never the caller's
+//     deadline.
+//   - A refusal is retried whatever the method: ResourceExhausted (not
+//     grpc-go's own, for a message too large), or Unavailable, Aborted or
+//     ResourceExhausted with a grpc-retry-pushback-ms (an Aborted with a
+//     pushback is rtgrpc's server saying that the key's first request is
+//     running). A pushback is waited for, up to o.MaxPushback; a negative
+//     or malformed one ends the call.
+//   - Nothing else (InvalidArgument, NotFound, AlreadyExists,
+//     PermissionDenied, Unauthenticated, FailedPrecondition, OutOfRange,
+//     Unimplemented, Internal, DataLoss, Unknown, Canceled), unless
+//     o.Retryable widens it.
+//
+// Waits are full-jitter backoff, end before the caller's deadline or not
+// at all, and retries come out of a budget per target (a refusal that names
+// its wait spends none). Retries carry grpc-previous-rpc-attempts.
+func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
+	c := newClient(o)
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		ctx, mayRepeat := c.prepare(ctx, method)
+		target := cc.Target()
+		c.budget.Call(target)
+		for attempt := 1; ; attempt++ {
+			actx, cancel := ctx, context.CancelFunc(func() {})
+			if c.o.PerTryTimeout > 0 {
+				actx, cancel = context.WithTimeout(ctx, c.o.PerTryTimeout)
+			}
+			if attempt > 1 {
+				actx = metadata.AppendToOutgoingContext(actx, "grpc-previous-rpc-attempts", strconv.Itoa(attempt-1))
+			}
+			var trailer metadata.MD
+			err := invoker(actx, method, req, reply, cc, append(opts, grpc.Trailer(&trailer))...)
+			perTry := c.o.PerTryTimeout > 0 && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+			cancel()
+			if err == nil {
+				return nil
+			}
+			if !c.again(ctx, method, target, attempt, status.Convert(err), trailer, perTry, mayRepeat) {
+				return err
+			}
+		}
+	}
+}
+
+// prepare adds the call's key when the options say so, and reports whether
+// the method may be sent twice.
+func (c *client) prepare(ctx context.Context, method string) (context.Context, bool) {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	keyed := len(md.Get(KeyMetadata)) > 0
+	if !keyed && c.o.IdempotencyKeys {
+		ctx = metadata.AppendToOutgoingContext(ctx, KeyMetadata, newKey())
+		keyed = true
+	}
+	return ctx, keyed || declaredIdempotent(method) || (c.o.Idempotent != nil && c.o.Idempotent(method))
+}
+
+// again decides whether the failed attempt is retried, tells the hooks, and
+// waits; it reports false when the call ends with this attempt.
+func (c *client) again(ctx context.Context, method, target string, attempt int, st *status.Status, trailer metadata.MD, perTry, mayRepeat bool) bool {
+	v := c.classify(st, trailer, perTry, mayRepeat)
+	if !v.retry || ctx.Err() != nil {
+		return false
+	}
+	giveUp := func(r transport.GiveUpReason) bool {
+		if c.o.OnGiveUp != nil {
+			c.o.OnGiveUp(GiveUpEvent{Method: method, Attempt: attempt, Status: st, Reason: r})
+		}
+		return false
+	}
+	if attempt > c.o.MaxRetries {
+		return giveUp(transport.GiveUpMaxRetries)
+	}
+	wait := transport.FullJitter(c.o.BaseDelay, c.o.MaxDelay, attempt)
+	if v.hasWait {
+		if v.wait > c.o.MaxPushback {
+			return giveUp(transport.GiveUpRetryAfter)
+		}
+		wait = v.wait
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
+		return giveUp(transport.GiveUpDeadline)
+	}
+	spends := !(v.refusal && v.hasWait)
+	if spends && !c.budget.Retry(target) {
+		return giveUp(transport.GiveUpBudget)
+	}
+	if c.o.OnRetry != nil {
+		c.o.OnRetry(RetryEvent{Method: method, Attempt: attempt, Status: st, Wait: wait, FromPushback: v.hasWait})
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		if spends {
+			c.budget.Refund(target)
+		}
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

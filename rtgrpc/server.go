@@ -1,0 +1,268 @@
+package rtgrpc
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/rtchain/rtchain/idempotency"
+)
+
+// ReplayedKey is the header metadata entry of a replayed answer.
+const ReplayedKey = "idempotent-replayed"
+
+// ServerOptions configures UnaryServerInterceptor. Its zero value means
+// the HTTP middleware's defaults: an in-memory store, keys optional and
+// read from the idempotency-key metadata, kept 24 h, a 1-minute lease,
+// answers up to 1 MiB stored, a 1 s pushback.
+type ServerOptions struct {
+	// Store keeps the records: the same Store as the HTTP middleware's
+	// (memory, redisstore, sqlstore), whose keys never meet HTTP's. nil
+	// means idempotency.NewMemoryStore(0, 0). A TxStore (sqlstore) runs
+	// the handler in its transaction, and answers after the commit.
+	Store idempotency.Store
+	// Key returns a request's key from the request itself (the seed's
+	// req.RequestId), "" for none. nil, or "", means the idempotency-key
+	// metadata entry.
+	Key func(ctx context.Context, req any) string
+	// Scope returns the namespace of a request's key (a tenant), so that
+	// keys of different scopes never meet. nil means one scope.
+	Scope func(ctx context.Context) string
+	// Required answers a call without a key InvalidArgument. By default it
+	// runs unprotected.
+	Required bool
+	// TTL, Lease, MaxResponseBytes and RetryAfter are idempotency.Options'
+	// (RetryAfter is the pushback of Aborted and Unavailable answers). 0
+	// means the same defaults.
+	TTL, Lease       time.Duration
+	MaxResponseBytes int64
+	RetryAfter       time.Duration
+	// Logger receives store failures. nil means slog.Default().
+	Logger *slog.Logger
+	// OnReplay, when set, is called after a stored answer was replayed.
+	OnReplay func(ctx context.Context, fullMethod string)
+}
+
+func (o ServerOptions) withDefaults() ServerOptions {
+	if o.TTL < 0 || o.Lease < 0 || o.MaxResponseBytes < 0 || o.RetryAfter < 0 {
+		panic("rtgrpc: ServerOptions: negative duration or size")
+	}
+	if o.Store == nil {
+		o.Store = idempotency.NewMemoryStore(0, 0)
+	}
+	o.TTL = or(o.TTL, idempotency.DefaultTTL)
+	o.Lease = or(o.Lease, idempotency.DefaultLease)
+	o.MaxResponseBytes = or(o.MaxResponseBytes, idempotency.DefaultMaxResponseBytes)
+	o.RetryAfter = or(o.RetryAfter, idempotency.DefaultRetryAfter)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+func or[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// UnaryServerInterceptor returns an interceptor that runs each keyed unary
+// call once per key, across every instance that shares o.Store, and
+// answers its duplicates with the stored answer (see the package doc's
+// table).
+func UnaryServerInterceptor(o ServerOptions) grpc.UnaryServerInterceptor {
+	s := &server{o: o.withDefaults()}
+	return s.intercept
+}
+
+type server struct{ o ServerOptions }
+
+func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	key, err := s.key(ctx, req)
+	switch {
+	case err != nil:
+		return nil, err
+	case key == "" && s.o.Required:
+		return nil, status.Error(codes.InvalidArgument, "an idempotency key is required for "+info.FullMethod)
+	case key == "":
+		return handler(ctx, req)
+	}
+	msg, ok := req.(proto.Message)
+	if !ok {
+		return nil, status.Error(codes.Internal, "rtgrpc: the request is not a protobuf message")
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
+	if err != nil {
+		return nil, status.Error(codes.Internal, "rtgrpc: the request does not marshal: "+err.Error())
+	}
+	var scope string
+	if s.o.Scope != nil {
+		scope = s.o.Scope(ctx)
+	}
+	storeKey := "grpc/" + strconv.Itoa(len(scope)) + ":" + scope + ":" + key
+	rec := idempotency.Record{Owner: newToken(), Fingerprint: fingerprint(info.FullMethod, b)}
+	existing, txn, acquired, err := s.begin(ctx, storeKey, rec)
+	switch {
+	case err != nil:
+		s.o.Logger.ErrorContext(ctx, "rtgrpc: store failed", "error", err)
+		return nil, s.refuse(ctx, codes.Unavailable, "idempotency store unavailable")
+	case !acquired:
+		return s.answer(ctx, info.FullMethod, existing, rec.Fingerprint)
+	}
+	return s.run(ctx, req, info, handler, storeKey, rec.Owner, txn)
+}
+
+// key reads the call's key, and refuses a malformed one.
+func (s *server) key(ctx context.Context, req any) (string, error) {
+	var keys []string
+	if s.o.Key != nil {
+		if k := s.o.Key(ctx, req); k != "" {
+			keys = []string{k}
+		}
+	}
+	if keys == nil {
+		md, _ := metadata.FromIncomingContext(ctx)
+		keys = md.Get(KeyMetadata)
+	}
+	switch {
+	case len(keys) == 0:
+		return "", nil
+	case len(keys) > 1 || !idempotency.ValidKey(keys[0]):
+		return "", status.Error(codes.InvalidArgument,
+			"one idempotency key of 1 to "+strconv.Itoa(idempotency.MaxKeyLength)+" printable ASCII characters")
+	}
+	return keys[0], nil
+}
+
+func (s *server) begin(ctx context.Context, key string, rec idempotency.Record) (idempotency.Record, idempotency.Txn, bool, error) {
+	if ts, ok := s.o.Store.(idempotency.TxStore); ok {
+		existing, txn, err := ts.BeginTx(ctx, key, rec, s.o.Lease)
+		return existing, txn, txn != nil, err
+	}
+	existing, acquired, err := s.o.Store.Begin(ctx, key, rec, s.o.Lease)
+	return existing, nil, acquired, err
+}
+
+// refuse answers code with a pushback: nothing ran, so the client may send
+// the call again whatever its method.
+func (s *server) refuse(ctx context.Context, code codes.Code, msg string) error {
+	ms := strconv.FormatInt(s.o.RetryAfter.Milliseconds(), 10)
+	_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackKey, ms))
+	return status.Error(code, msg)
+}
+
+// released are the codes after which the key is freed, as a 5xx frees an
+// HTTP key: the failure may be gone on the next try.
+var released = map[codes.Code]bool{
+	codes.Unavailable: true, codes.ResourceExhausted: true, codes.Aborted: true, codes.DeadlineExceeded: true,
+	codes.Internal: true, codes.Unknown: true, codes.DataLoss: true, codes.Canceled: true,
+}
+
+const storeTimeout = 5 * time.Second
+
+// run runs the handler for the call that holds key, and stores or releases
+// the key by how it ended.
+func (s *server) run(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler, key, owner string, txn idempotency.Txn) (any, error) {
+	detached := context.WithoutCancel(ctx)
+	cw := newCapture(ctx, txn != nil)
+	hctx := idempotency.Hold(grpc.NewContextWithServerTransportStream(ctx, cw), s.o.Store, key, owner, s.o.Lease, txn)
+	if txn != nil {
+		hctx = txn.Context(hctx)
+	}
+	finished := false
+	defer func() {
+		if !finished { // a panic: the key is free again, and the panic goes on
+			s.release(detached, key, owner, txn)
+		}
+	}()
+	reply, herr := handler(hctx, req)
+	finished = true
+	st := status.Convert(herr)
+	if released[st.Code()] {
+		s.release(detached, key, owner, txn)
+		return reply, cw.deliver(herr)
+	}
+	resp, err := encode(reply, st, cw.header, cw.trailer, s.o.MaxResponseBytes)
+	if err != nil {
+		s.o.Logger.ErrorContext(ctx, "rtgrpc: answer not stored", "error", err)
+		resp = &idempotency.Response{Status: statusBase + int(st.Code()), NotStored: true}
+	}
+	cctx, cancel := context.WithTimeout(detached, storeTimeout)
+	defer cancel()
+	if txn != nil {
+		if err := txn.Commit(cctx, resp, s.o.TTL); err != nil {
+			s.o.Logger.ErrorContext(ctx, "rtgrpc: commit failed", "error", err)
+			if errors.Is(err, idempotency.ErrLeaseLost) {
+				return nil, s.refuse(ctx, codes.Aborted, "a call with this idempotency key is in progress")
+			}
+			return nil, s.refuse(ctx, codes.Unavailable, "the transaction did not commit")
+		}
+	} else if err := s.o.Store.Complete(cctx, key, owner, resp, s.o.TTL); err != nil {
+		s.o.Logger.ErrorContext(ctx, "rtgrpc: answer not stored", "error", err)
+	}
+	return reply, cw.deliver(herr)
+}
+
+func (s *server) release(ctx context.Context, key, owner string, txn idempotency.Txn) {
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
+	defer cancel()
+	var err error
+	if txn != nil {
+		err = txn.Rollback(ctx)
+	} else {
+		err = s.o.Store.Release(ctx, key, owner)
+	}
+	if err != nil {
+		s.o.Logger.ErrorContext(ctx, "rtgrpc: key not released", "error", err)
+	}
+}
+
+// answer replies to a duplicate from the record that holds its key.
+func (s *server) answer(ctx context.Context, method string, existing idempotency.Record, fp string) (any, error) {
+	switch resp := existing.Response; {
+	case existing.Fingerprint != fp:
+		return nil, status.Error(codes.FailedPrecondition, "the idempotency key was used with another request")
+	case resp == nil:
+		return nil, s.refuse(ctx, codes.Aborted, "a call with this idempotency key is in progress")
+	case resp.NotStored:
+		return nil, status.Error(codes.FailedPrecondition,
+			"the call was processed; its answer was too large to keep (code "+codes.Code(resp.Status-statusBase).String()+")")
+	default:
+		reply, err := decode(ctx, resp)
+		if err != nil {
+			s.o.Logger.ErrorContext(ctx, "rtgrpc: stored answer unreadable", "error", err)
+			return nil, status.Error(codes.Internal, "rtgrpc: the stored answer cannot be read")
+		}
+		if s.o.OnReplay != nil {
+			s.o.OnReplay(ctx, method)
+		}
+		return reply, statusErr(resp)
+	}
+}
+
+func fingerprint(method string, req []byte) string {
+	sum := sha256.Sum256(req)
+	h := sha256.New()
+	h.Write([]byte(strconv.Itoa(len(method)) + ":" + method + ":"))
+	h.Write(sum[:])
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
