@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -57,15 +58,23 @@ func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 		c.budget.Call(target)
 		for attempt := 1; ; attempt++ {
 			actx, cancel := ctx, context.CancelFunc(func() {})
+			// ownDeadline: the attempt's timeout ends before the caller's
+			// deadline, so a DeadlineExceeded is the attempt's (the server
+			// may notice it before this client does).
+			ownDeadline := false
 			if c.o.PerTryTimeout > 0 {
 				actx, cancel = context.WithTimeout(ctx, c.o.PerTryTimeout)
+				d, _ := actx.Deadline()
+				parent, ok := ctx.Deadline()
+				ownDeadline = !ok || d.Before(parent)
 			}
 			if attempt > 1 {
 				actx = metadata.AppendToOutgoingContext(actx, "grpc-previous-rpc-attempts", strconv.Itoa(attempt-1))
 			}
 			var trailer metadata.MD
 			err := invoker(actx, method, req, reply, cc, append(opts, grpc.Trailer(&trailer))...)
-			perTry := c.o.PerTryTimeout > 0 && errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+			perTry := ownDeadline && ctx.Err() == nil &&
+				(errors.Is(actx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded)
 			cancel()
 			if err == nil {
 				return nil

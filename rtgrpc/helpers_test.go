@@ -2,6 +2,7 @@ package rtgrpc_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -82,3 +83,5 @@ func dial(t testing.TB, addr string, o rtgrpc.ClientOptions) testpb.TestServiceC
 	t.Cleanup(func() { _ = cc.Close() })
 	return testpb.NewTestServiceClient(cc)
 }
+
+func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/rtchain/rtchain/transport"
@@ -103,12 +102,4 @@ func (o ClientOptions) withDefaults() ClientOptions {
 		o.MaxPushback = DefaultMaxPushback
 	}
 	return o
-}
-
-// Codes that no rule retries; Retryable may widen to them.
-var never = map[codes.Code]bool{
-	codes.InvalidArgument: true, codes.NotFound: true, codes.AlreadyExists: true,
-	codes.PermissionDenied: true, codes.Unauthenticated: true, codes.FailedPrecondition: true,
-	codes.OutOfRange: true, codes.Unimplemented: true, codes.Internal: true, codes.DataLoss: true,
-	codes.Unknown: true, codes.Canceled: true,
 }

@@ -28,9 +28,9 @@ import (
 // "t:" entries (binary ones base64).
 const (
 	statusBase    = 200
-	fieldType     = "grpc-type"    // the reply's message full name
-	fieldMessage  = "grpc-message" // the status message
-	fieldDetails  = "grpc-details" // the status proto, base64, when it has details
+	fieldType     = "Grpc-Type"    // the reply's message full name
+	fieldMessage  = "Grpc-Message" // the status message
+	fieldDetails  = "Grpc-Details" // the status proto, base64, when it has details
 	headerPrefix  = "h:"
 	trailerPrefix = "t:"
 )
