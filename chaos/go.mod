@@ -12,6 +12,7 @@ require (
 	github.com/rs/zerolog v1.35.1
 	github.com/rtchain/rtchain v0.1.0
 	go.uber.org/goleak v1.3.0
+	google.golang.org/grpc v1.84.0
 )
 
 require (
@@ -19,8 +20,10 @@ require (
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
+	golang.org/x/net v0.58.0 // indirect
 	golang.org/x/sync v0.22.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260706201446-f0a921348800 // indirect
 )
 
 require (
@@ -37,6 +40,7 @@ require (
 	github.com/rs/xid v1.6.0 // indirect
 	github.com/rtchain/rtchain/idempotency/redisstore v0.1.0
 	github.com/rtchain/rtchain/idempotency/sqlstore v0.1.0
+	github.com/rtchain/rtchain/rtgrpc v0.1.0
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
@@ -46,3 +50,5 @@ require (
 replace github.com/rtchain/rtchain/idempotency/redisstore => ../idempotency/redisstore
 
 replace github.com/rtchain/rtchain/idempotency/sqlstore => ../idempotency/sqlstore
+
+replace github.com/rtchain/rtchain/rtgrpc => ../rtgrpc
