@@ -78,7 +78,7 @@ func TestGRPCExactlyOnce(t *testing.T) {
 		}}
 		lose := func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
 			if seen.Add(1)%5 == 0 {
-				_, _ = next(ctx, req) // the effect happens...
+				_, _ = next(ctx, req)                                          // the effect happens...
 				return nil, status.Error(codes.Unavailable, "connection lost") // ...and the answer is lost
 			}
 			return next(ctx, req)
