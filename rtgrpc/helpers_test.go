@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/metadata"
@@ -85,3 +86,5 @@ func dial(t testing.TB, addr string, o rtgrpc.ClientOptions) testpb.TestServiceC
 }
 
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
