@@ -66,8 +66,8 @@ type grpcPeer struct {
 // (service config: 4 attempts, retryThrottling as gRFC A6 suggests).
 func grpcPeers() []grpcPeer {
 	return []grpcPeer{
-		{"rtgrpc", []grpc.DialOption{grpc.WithUnaryInterceptor(rtgrpc.UnaryClientInterceptor(rtgrpc.ClientOptions{}))}},
-		{"rtgrpc, keyed", []grpc.DialOption{grpc.WithUnaryInterceptor(rtgrpc.UnaryClientInterceptor(rtgrpc.ClientOptions{IdempotencyKeys: true}))}},
+		{"rtgrpc", rtgrpcDial(rtgrpc.ClientOptions{})},
+		{"rtgrpc, keyed", rtgrpcDial(rtgrpc.ClientOptions{IdempotencyKeys: true})},
 		{"go-grpc-middleware v2", []grpc.DialOption{grpc.WithUnaryInterceptor(grpcretry.UnaryClientInterceptor(
 			grpcretry.WithMax(3), grpcretry.WithCodes(codes.Unavailable, codes.ResourceExhausted)))}},
 		{"grpc-go retryPolicy", []grpc.DialOption{grpc.WithDefaultServiceConfig(`{
@@ -76,6 +76,10 @@ func grpcPeers() []grpcPeer {
       "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED"]}}],
   "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}}`)}},
 	}
+}
+
+func rtgrpcDial(o rtgrpc.ClientOptions) []grpc.DialOption {
+	return []grpc.DialOption{grpc.WithUnaryInterceptor(rtgrpc.UnaryClientInterceptor(o))}
 }
 
 // runGRPC sends calls UnaryCalls, 10 at a time, through peer to a server

@@ -21,6 +21,9 @@
 //   - Instrumentation.BreakerStateChange is a
 //     transport.BreakerOptions.OnStateChange; Instrumentation.Replayed is an
 //     idempotency.Options.OnReplay.
+//   - Instrumentation.RPC records an RPC client's retries and give-ups and
+//     its server's replays (rtgrpc's hooks) with rpc.system and rpc.method,
+//     from plain values: rtotel does not depend on grpc.
 //   - Client returns transport.NewClientWith's client with all of it wired:
 //     Calls outside Retry, otelhttp and Attempts inside (a client span per
 //     attempt), the breaker hook.

@@ -1,0 +1,69 @@
+package bench
+
+import (
+	"context"
+	"testing"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/rtchain/rtchain/rtgrpc"
+	"github.com/rtchain/rtchain/rtotel"
+)
+
+// grpcTelemetry is docs/grpc.md's glue between rtgrpc's hooks and rtotel,
+// compiled.
+func grpcTelemetry(inst *rtotel.Instrumentation) (rtgrpc.ClientOptions, rtgrpc.ServerOptions) {
+	rpc := inst.RPC("grpc")
+	retry := rtgrpc.ClientOptions{
+		OnRetry: func(e rtgrpc.RetryEvent) {
+			rpc.Retry(context.Background(), e.Method, e.Status.Code().String(), e.Wait, e.FromPushback)
+		},
+		OnGiveUp: func(e rtgrpc.GiveUpEvent) { rpc.GiveUp(context.Background(), e.Method, e.Reason) },
+	}
+	server := rtgrpc.ServerOptions{OnReplay: rpc.Replayed}
+	return retry, server
+}
+
+// rtgrpc's retries reach rtotel's metrics with rpc.system and rpc.method.
+func TestGRPCTelemetry(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	inst, err := rtotel.New(rtotel.Options{MeterProvider: mp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	retry, _ := grpcTelemetry(inst)
+	retry.IdempotencyKeys = true
+	svc := &grpcSvc{answer: func(_ context.Context, n int64) error {
+		if n == 1 {
+			return status.Error(codes.Unavailable, "once")
+		}
+		return nil
+	}}
+	if failed := runGRPC(t, grpcPeer{name: "rtgrpc", opts: rtgrpcDial(retry)}, 1, svc); failed != 0 {
+		t.Fatalf("%d calls failed", failed)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "rtchain.client.retries" {
+				for _, p := range sum.DataPoints {
+					sys, _ := p.Attributes.Value("rpc.system")
+					meth, _ := p.Attributes.Value("rpc.method")
+					found = found || (sys.AsString() == "grpc" && meth.AsString() == "/grpc.testing.TestService/UnaryCall" && p.Value == 1)
+				}
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no gRPC retry in the metrics: %+v", rm)
+	}
+}

@@ -1,0 +1,48 @@
+package rtotel_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/rtchain/rtchain/transport"
+)
+
+func TestRPCRecordsWithRPCAttributes(t *testing.T) {
+	tel := newTelemetry(t)
+	rpc := tel.inst.RPC("grpc")
+	ctx := context.Background()
+	const method = "/payments.Payments/Pay"
+	rpc.Retry(ctx, method, "UNAVAILABLE", 20*time.Millisecond, false)
+	rpc.Retry(ctx, method, "RESOURCE_EXHAUSTED", time.Second, true)
+	rpc.GiveUp(ctx, method, transport.GiveUpBudget)
+	rpc.Replayed(ctx, method)
+
+	m := tel.metrics(t)
+	sys, meth := attribute.String("rpc.system", "grpc"), attribute.String("rpc.method", method)
+	retries, ok := m["rtchain.client.retries"].(metricdata.Sum[int64])
+	require.True(t, ok)
+	got := map[attribute.Set]int64{}
+	for _, p := range retries.DataPoints {
+		got[p.Attributes] = p.Value
+	}
+	assert.Equal(t, map[attribute.Set]int64{
+		attrs(sys, meth, attribute.String("rtchain.retry.reason", "UNAVAILABLE"), attribute.Bool("rtchain.retry.after", false)):       1,
+		attrs(sys, meth, attribute.String("rtchain.retry.reason", "RESOURCE_EXHAUSTED"), attribute.Bool("rtchain.retry.after", true)): 1,
+	}, got)
+	wait := m["rtchain.client.retry.wait"].(metricdata.Histogram[float64])
+	require.Len(t, wait.DataPoints, 1)
+	assert.Equal(t, uint64(2), wait.DataPoints[0].Count)
+	assert.Equal(t, attrs(sys, meth), wait.DataPoints[0].Attributes)
+	giveUps := m["rtchain.client.give_ups"].(metricdata.Sum[int64])
+	require.Len(t, giveUps.DataPoints, 1)
+	assert.Equal(t, attrs(sys, meth, attribute.String("rtchain.give_up.reason", "budget")), giveUps.DataPoints[0].Attributes)
+	replays := m["rtchain.server.idempotency.replays"].(metricdata.Sum[int64])
+	require.Len(t, replays.DataPoints, 1)
+	assert.Equal(t, attrs(sys, meth), replays.DataPoints[0].Attributes)
+}
