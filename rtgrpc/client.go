@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -53,7 +54,7 @@ func newClient(o ClientOptions) *client {
 func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 	c := newClient(o)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-		ctx, mayRepeat := c.prepare(ctx, method)
+		ctx = c.prepare(ctx)
 		target := cc.Target()
 		c.budget.Call(target)
 		for attempt := 1; ; attempt++ {
@@ -71,31 +72,68 @@ func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 			if attempt > 1 {
 				actx = metadata.AppendToOutgoingContext(actx, "grpc-previous-rpc-attempts", strconv.Itoa(attempt-1))
 			}
-			var trailer metadata.MD
-			err := invoker(actx, method, req, reply, cc, append(opts, grpc.Trailer(&trailer))...)
+			a := attempts.Get().(*attemptOpts)
+			a.opts = append(append(a.opts[:0], opts...), a.trailerOpt)
+			err := invoker(actx, method, req, reply, cc, a.opts...)
+			trailer := a.trailer
+			a.reset()
 			perTry := ownDeadline && ctx.Err() == nil &&
 				(errors.Is(actx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded)
 			cancel()
 			if err == nil {
 				return nil
 			}
-			if !c.again(ctx, method, target, attempt, status.Convert(err), trailer, perTry, mayRepeat) {
+			if !c.again(ctx, method, target, attempt, status.Convert(err), trailer, perTry, c.mayRepeat(ctx, method)) {
 				return err
 			}
 		}
 	}
 }
 
-// prepare adds the call's key when the options say so, and reports whether
-// the method may be sent twice.
-func (c *client) prepare(ctx context.Context, method string) (context.Context, bool) {
-	md, _ := metadata.FromOutgoingContext(ctx)
-	keyed := len(md.Get(KeyMetadata)) > 0
-	if !keyed && c.o.IdempotencyKeys {
-		ctx = metadata.AppendToOutgoingContext(ctx, KeyMetadata, newKey())
-		keyed = true
+// prepare adds the call's key when the options say so and it has none.
+func (c *client) prepare(ctx context.Context) context.Context {
+	if !c.o.IdempotencyKeys {
+		return ctx
 	}
-	return ctx, keyed || declaredIdempotent(method) || (c.o.Idempotent != nil && c.o.Idempotent(method))
+	if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(KeyMetadata)) > 0 {
+		return ctx
+	}
+	return metadata.AppendToOutgoingContext(ctx, KeyMetadata, newKey())
+}
+
+// mayRepeat reports whether the call may be sent twice: it carries a key,
+// or the method is idempotent. It is asked after a failure only, so that
+// the success path reads no metadata.
+func (c *client) mayRepeat(ctx context.Context, method string) bool {
+	if declaredIdempotent(method) || (c.o.Idempotent != nil && c.o.Idempotent(method)) {
+		return true
+	}
+	md, _ := metadata.FromOutgoingContext(ctx)
+	return len(md.Get(KeyMetadata)) > 0
+}
+
+// attemptOpts are an attempt's call options: the caller's, and one that
+// asks for the trailer (a pushback is there). They are pooled, so that the
+// success path allocates nothing of its own.
+type attemptOpts struct {
+	trailer    metadata.MD
+	trailerOpt grpc.CallOption
+	opts       []grpc.CallOption
+}
+
+var attempts = sync.Pool{New: func() any {
+	a := &attemptOpts{}
+	a.trailerOpt = grpc.Trailer(&a.trailer)
+	return a
+}}
+
+// reset forgets the attempt's trailer and the caller's options, and puts a
+// back in the pool.
+func (a *attemptOpts) reset() {
+	a.trailer = nil
+	clear(a.opts)
+	a.opts = a.opts[:0]
+	attempts.Put(a)
 }
 
 // again decides whether the failed attempt is retried, tells the hooks, and

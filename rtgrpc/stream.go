@@ -25,7 +25,8 @@ func StreamClientInterceptor(o ClientOptions) grpc.StreamClientInterceptor {
 		if desc.ClientStreams || !desc.ServerStreams {
 			return streamer(ctx, desc, cc, method, opts...)
 		}
-		ctx, mayRepeat := c.prepare(ctx, method)
+		ctx = c.prepare(ctx)
+		mayRepeat := c.mayRepeat(ctx, method)
 		target := cc.Target()
 		c.budget.Call(target)
 		ctx, cancel := context.WithCancel(ctx)
