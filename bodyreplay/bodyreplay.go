@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 )
 
 // ErrNotReplayable is returned by Next when the body cannot be sent again:
@@ -177,11 +178,29 @@ func (b *Body) Next() (io.ReadCloser, error) {
 	return a, nil
 }
 
+// rewindWait is how long rewindNowOrLater waits for a read in flight: a
+// read of a body in memory or on disk ends within it, and a rewind made now
+// can still keep a retry from being sent when it fails; a read that stalls
+// does not hold the retry longer than this.
+const rewindWait = 100 * time.Millisecond
+
 // rewindNowOrLater rewinds the caller's body now if no attempt is reading
-// it, or else leaves the rewind to the next read, after the one in flight.
+// it, or once the read in flight ends within rewindWait; else it leaves the
+// rewind to the next read, after the one in flight (and a rewind that fails
+// then fails the next attempt instead of keeping it from being sent).
 func (b *Body) rewindNowOrLater() error {
 	b.mu.Lock()
-	if b.reading != nil {
+	if inFlight := b.reading; inFlight != nil {
+		b.mu.Unlock()
+		t := time.NewTimer(rewindWait)
+		select {
+		case <-inFlight:
+		case <-t.C:
+		}
+		t.Stop()
+		b.mu.Lock()
+	}
+	if b.reading != nil { // still reading (it stalls), or another read began
 		b.rewind = true
 		b.mu.Unlock()
 		return nil
