@@ -8,6 +8,7 @@ replace github.com/rtchain/rtchain/rtotel => ../rtotel
 
 require (
 	github.com/PuerkitoBio/rehttp v1.4.0
+	github.com/cristalhq/hedgedhttp v0.9.2
 	github.com/failsafe-go/failsafe-go v0.9.8
 	github.com/grpc-ecosystem/go-grpc-middleware/v2 v2.3.4
 	github.com/hashicorp/go-cleanhttp v0.5.2

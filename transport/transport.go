@@ -137,6 +137,10 @@ type ClientOptions struct {
 	// POST and PATCH are retried only when they provably never reached the
 	// server, or when the caller set a key.
 	IdempotencyKeys bool
+	// Hedge configures the Hedge layer, in the chain above Retry when
+	// Hedge.Delay is set (hedging is off by default); its Hosts default to
+	// Retry.Hosts.
+	Hedge HedgeOptions
 	// Retry configures the Retry layer.
 	Retry RetryPolicy
 	// Breaker configures the Breaker layer: a circuit per host by default.
@@ -184,7 +188,7 @@ func NewClient() *http.Client {
 
 // NewClientWith returns an *http.Client over the default chain as o
 // configures it, in this order, outermost first: Logging, the timeouts,
-// IdempotencyKeys, Retry, Breaker, RateLimit, Headers, o.Base; a layer with
+// IdempotencyKeys, Hedge, Retry, Breaker, RateLimit, Headers, o.Base; a layer with
 // nothing to do is left out (see ClientOptions).
 func NewClientWith(o ClientOptions) *http.Client {
 	var mws []Middleware
@@ -208,6 +212,12 @@ func NewClientWith(o ClientOptions) *http.Client {
 	}
 	if o.IdempotencyKeys {
 		mws = append(mws, IdempotencyKeys())
+	}
+	if o.Hedge.Delay > 0 {
+		if o.Hedge.Hosts == nil {
+			o.Hedge.Hosts = o.Retry.Hosts
+		}
+		mws = append(mws, Hedge(o.Hedge))
 	}
 	mws = append(mws, Retry(o.Retry), Breaker(o.Breaker), RateLimit(o.RateLimit), Headers(o.Headers))
 	return &http.Client{Transport: Chain(o.Base, mws...)}

@@ -1,0 +1,309 @@
+package transport
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"time"
+)
+
+// Hedging defaults, for the zero fields of a HedgeOptions that sets a Delay.
+const (
+	DefaultMaxHedges   = 1
+	DefaultHedgeBudget = 0.1
+	// hedgeSamples is how many latencies a host's percentile is taken from,
+	// and minHedgeSamples how many it needs before it replaces Delay.
+	hedgeSamples    = 256
+	minHedgeSamples = 20
+)
+
+// HedgeOptions configures Hedge. Hedging is off unless Delay is set.
+type HedgeOptions struct {
+	// Delay is how long an attempt may go without response headers before
+	// another is sent; with Percentile, the delay until the host has
+	// enough history, and the longest it waits after (a host whose
+	// percentile falls in its slow mode would be hedged too late to help).
+	// 0 turns hedging off.
+	Delay time.Duration
+	// Percentile, when in (0, 1), makes the delay the host's observed
+	// time to response headers at that percentile (0.95: hedge the slowest
+	// 5%), learned from its last 256 calls.
+	Percentile float64
+	// MaxHedges is how many attempts may be sent beside the first. 0 means
+	// DefaultMaxHedges.
+	MaxHedges int
+	// Budget is the share of a host's calls that may be hedged (a bank of
+	// 2 hedges at most, no floor), so that a host slow for everyone is not
+	// doubled in load. 0 means DefaultHedgeBudget.
+	Budget float64
+	// Hosts, when it holds several hosts (host:port), sends each hedge to
+	// the next one after the host of the attempt before it, as Retry's
+	// failover does (distinct backends, as gRFC A6 asks).
+	Hosts []string
+	// OnHedge, when set, is told of each hedge as it is sent, and of the
+	// attempt that won.
+	OnHedge func(HedgeEvent)
+}
+
+// HedgeEvent is a hedge sent (Won false) or the attempt whose response the
+// call returned (Won true, only when hedges were sent).
+type HedgeEvent struct {
+	Request *http.Request // the caller's
+	// Attempt is the attempt's number: 1 is the first, 2 the first hedge.
+	Attempt int
+	// Host is where the attempt went.
+	Host string
+	// After is how long after the call's start the hedge was sent, or the
+	// winner's response came.
+	After time.Duration
+	Won   bool
+}
+
+// Hedge returns a middleware that cuts the tail of a host's latency as
+// "The Tail at Scale" does: after o.Delay (or the host's percentile)
+// without response headers, it sends the same request again, up to
+// o.MaxHedges times, and returns the first response that is not
+// retryable (IsRetryableStatus), or else the last outcome. The other
+// attempts are cancelled and their bodies closed.
+//
+// Only calls that may be sent twice are hedged: an idempotent method
+// (IsIdempotent) or a request that carries an Idempotency-Key, with no body
+// or a body the request can copy (GetBody, as http.NewRequest sets for
+// in-memory bodies); each attempt gets a whole copy. Others pass through.
+// The caller's request is never modified, and its body is closed once.
+//
+// Put it above Retry (NewClientWith does, with ClientOptions.Hedge): each
+// attempt is then retried as any call is, and takes from the same retry
+// budget, circuit and rate limit.
+func Hedge(o HedgeOptions) Middleware {
+	if o.Delay < 0 || o.MaxHedges < 0 || o.Budget < 0 || o.Percentile < 0 || o.Percentile >= 1 {
+		panic("transport: HedgeOptions: negative field, or Percentile not in [0, 1)")
+	}
+	return func(next http.RoundTripper) http.RoundTripper {
+		if o.Delay == 0 {
+			return next
+		}
+		if o.MaxHedges == 0 {
+			o.MaxHedges = DefaultMaxHedges
+		}
+		if o.Budget == 0 {
+			o.Budget = DefaultHedgeBudget
+		}
+		t := &hedgeTransport{next: wrapped("hedge", next), o: o,
+			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: 2, MaxHosts: DefaultMaxHosts})}
+		t.lat = newHostTable[latencies](DefaultMaxHosts, nil, nil)
+		return t
+	}
+}
+
+type hedgeTransport struct {
+	next    http.RoundTripper
+	o       HedgeOptions
+	budgets *budgets
+	lat     *hostTable[latencies]
+}
+
+func (t *hedgeTransport) CloseIdleConnections() { closeIdle(t.next) }
+
+// hedgeable reports whether req may be sent twice at once.
+func hedgeable(req *http.Request) bool {
+	if req.URL == nil || !(IsIdempotent(req.Method) || HasIdempotencyKey(req.Header)) {
+		return false
+	}
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+type hedgeResult struct {
+	n    int
+	host string
+	resp *http.Response
+	err  error
+	took time.Duration
+}
+
+func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !hedgeable(req) {
+		return t.next.RoundTrip(req)
+	}
+	host := req.URL.Host
+	t.budgets.depositCall(t.budgets.hosts.get(host))
+	ctx := req.Context()
+	start := time.Now()
+	results := make(chan hedgeResult, 1+t.o.MaxHedges)
+	var cancels []context.CancelFunc
+	send := func(n int, h string, r *http.Request) {
+		actx, cancel := context.WithCancel(ctx)
+		cancels = append(cancels, cancel)
+		r = r.WithContext(actx)
+		go func() {
+			sent := time.Now()
+			resp, err := t.next.RoundTrip(r)
+			results <- hedgeResult{n: n, host: h, resp: resp, err: err, took: time.Since(sent)}
+		}()
+	}
+	send(1, host, req)
+	timer := time.NewTimer(t.delay(host))
+	defer timer.Stop()
+	inFlight, sent, lastHost := 1, 1, host
+	var last *hedgeResult
+	for {
+		select {
+		case r := <-results:
+			inFlight--
+			if r.err == nil {
+				t.lat.get(r.host).add(r.took)
+			}
+			if r.err == nil && !IsRetryableStatus(r.resp.StatusCode) || inFlight == 0 {
+				// A response that is not retryable wins; when every attempt
+				// has ended, the last outcome is the call's (Retry below
+				// has retried each already).
+				return t.win(req, r, last, sent, start, cancels, results, inFlight)
+			}
+			if last != nil {
+				cancels[last.n-1]()
+				discard(last.resp)
+			}
+			last = &r
+		case <-timer.C:
+			if sent > t.o.MaxHedges || !t.budgets.withdrawRetry(t.budgets.hosts.get(host)) {
+				continue // no more hedges: wait for what is in flight
+			}
+			next, err := t.hedgeRequest(req, lastHost)
+			if err != nil {
+				continue // no copy of the body: no hedge
+			}
+			sent++
+			lastHost = next.URL.Host
+			if t.o.OnHedge != nil {
+				t.o.OnHedge(HedgeEvent{Request: req, Attempt: sent, Host: lastHost, After: time.Since(start)})
+			}
+			send(sent, lastHost, next)
+			inFlight++
+			timer.Reset(t.delay(host))
+		}
+	}
+}
+
+// win returns r, the call's outcome, and has the other attempts cancelled
+// and their responses closed in the background.
+func (t *hedgeTransport) win(req *http.Request, r hedgeResult, last *hedgeResult, sent int, start time.Time,
+	cancels []context.CancelFunc, results chan hedgeResult, inFlight int) (*http.Response, error) {
+	if last != nil && last.n != r.n {
+		cancels[last.n-1]()
+		discard(last.resp)
+	}
+	mine := cancels[r.n-1]
+	for i, cancel := range cancels {
+		if i != r.n-1 {
+			cancel()
+		}
+	}
+	if inFlight > 0 {
+		go func() {
+			for range inFlight {
+				discard((<-results).resp)
+			}
+		}()
+	}
+	if sent > 1 && t.o.OnHedge != nil {
+		t.o.OnHedge(HedgeEvent{Request: req, Attempt: r.n, Host: r.host, After: time.Since(start), Won: true})
+	}
+	if r.err != nil {
+		mine()
+		return nil, r.err
+	}
+	// The winner's context lives until its body is closed.
+	r.resp.Body = &cancelOnClose{ReadCloser: r.resp.Body, cancel: mine}
+	return r.resp, nil
+}
+
+// hedgeRequest is a copy of req for another attempt: its own body (GetBody),
+// and the next host of o.Hosts after the last attempt's, when there are
+// several.
+func (t *hedgeTransport) hedgeRequest(req *http.Request, lastHost string) (*http.Request, error) {
+	r := req.Clone(req.Context())
+	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = body
+	}
+	if len(t.o.Hosts) > 1 {
+		i := slices.IndexFunc(t.o.Hosts, func(h string) bool { return strings.EqualFold(h, lastHost) })
+		next := t.o.Hosts[(i+1)%len(t.o.Hosts)]
+		u := *req.URL
+		u.Host = next
+		r.URL = &u
+		r.Host = ""
+	}
+	return r, nil
+}
+
+// delay is how long to wait before the next hedge to host.
+func (t *hedgeTransport) delay(host string) time.Duration {
+	if t.o.Percentile > 0 {
+		if d, ok := t.lat.get(host).percentile(t.o.Percentile); ok {
+			return min(d, t.o.Delay)
+		}
+	}
+	return t.o.Delay
+}
+
+// discard closes the response of an attempt that lost (and was
+// cancelled): over HTTP/2 its stream is reset and the connection kept.
+func discard(resp *http.Response) {
+	if resp != nil && resp.Body != nil {
+		_ = resp.Body.Close()
+	}
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.once.Do(c.cancel)
+	return err
+}
+
+// latencies is a host's last hedgeSamples times to response headers, and
+// the percentile last taken of them (taken again every 16 samples).
+type latencies struct {
+	mu      sync.Mutex
+	ring    [hedgeSamples]time.Duration
+	n       int // samples seen
+	cached  time.Duration
+	cachedP float64
+	cachedN int
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.ring[l.n%hedgeSamples] = d
+	l.n++
+	l.mu.Unlock()
+}
+
+func (l *latencies) percentile(p float64) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n < minHedgeSamples {
+		return 0, false
+	}
+	if l.cachedP == p && l.n-l.cachedN < 16 {
+		return l.cached, true
+	}
+	k := min(l.n, hedgeSamples)
+	s := slices.Clone(l.ring[:k])
+	slices.Sort(s)
+	l.cached, l.cachedP, l.cachedN = s[min(int(p*float64(k)), k-1)], p, l.n
+	return l.cached, true
+}
