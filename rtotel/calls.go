@@ -23,7 +23,7 @@ import (
 // and all of them, with the attempts of each call, are recorded in the
 // metrics.
 func (i *Instrumentation) Calls() transport.Middleware {
-	tr := &transport.Trace{Retry: i.retry, GiveUp: i.giveUp, Paced: i.pace, CallEnd: i.callEnd, Resume: i.resume}
+	tr := &transport.Trace{Retry: i.retry, GiveUp: i.giveUp, Paced: i.pace, CallEnd: i.callEnd, Resume: i.resume, Hedge: i.hedge}
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("rtotel: Calls: nil RoundTripper")
@@ -90,6 +90,18 @@ func (i *Instrumentation) pace(e transport.PacedEvent) {
 	opt := metric.WithAttributes(serverAddress(host), attribute.String("rtchain.pace.reason", reason))
 	i.paced.Add(ctx, 1, opt)
 	i.paceTime.Record(ctx, e.Wait.Seconds(), opt)
+}
+
+// hedge counts a hedge sent, or the attempt that won a hedged call
+// (rtchain.hedge.won true, and whether the winner was a hedge).
+func (i *Instrumentation) hedge(e transport.HedgeEvent) {
+	ctx, host := where(e.Request)
+	if span := trace.SpanFromContext(ctx); span.IsRecording() {
+		span.AddEvent("rtchain.hedge", trace.WithAttributes(
+			attribute.Int("rtchain.attempt", e.Attempt), attribute.Bool("rtchain.hedge.won", e.Won)))
+	}
+	i.hedges.Add(ctx, 1, metric.WithAttributes(serverAddress(host), attribute.Bool("rtchain.hedge.won", e.Won),
+		attribute.Bool("rtchain.hedge.by_hedge", e.Won && e.Attempt > 1)))
 }
 
 func (i *Instrumentation) resume(e transport.ResumeEvent) {

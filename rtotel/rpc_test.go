@@ -2,6 +2,8 @@ package rtotel_test
 
 import (
 	"context"
+	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -45,4 +48,30 @@ func TestRPCRecordsWithRPCAttributes(t *testing.T) {
 	replays := m["rtchain.server.idempotency.replays"].(metricdata.Sum[int64])
 	require.Len(t, replays.DataPoints, 1)
 	assert.Equal(t, attrs(sys, meth), replays.DataPoints[0].Attributes)
+}
+
+// Hedges and their winners reach the metrics, through the call's Trace.
+func TestHedgesAreCounted(t *testing.T) {
+	tel := newTelemetry(t)
+	var n atomic.Int64
+	srv := htu.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			<-r.Context().Done()
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	client := &http.Client{Transport: transport.Chain(nil, tel.inst.Calls(),
+		transport.Hedge(transport.HedgeOptions{Delay: 10 * time.Millisecond}), transport.Retry(transport.RetryPolicy{}))}
+	t.Cleanup(client.CloseIdleConnections)
+	resp, err := client.Get(srv.URL)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	hedges := tel.metrics(t)["rtchain.client.hedges"].(metricdata.Sum[int64])
+	got := map[bool]int64{}
+	for _, p := range hedges.DataPoints {
+		won, _ := p.Attributes.Value("rtchain.hedge.won")
+		got[won.AsBool()] += p.Value
+	}
+	assert.Equal(t, map[bool]int64{false: 1, true: 1}, got)
 }

@@ -41,6 +41,7 @@ type Instrumentation struct {
 	state       metric.Int64Gauge
 	replays     metric.Int64Counter
 	resumes     metric.Int64Counter
+	hedges      metric.Int64Counter
 	hosts       hostAttrs
 }
 
@@ -57,7 +58,7 @@ func New(o Options) (*Instrumentation, error) {
 	}
 	m := mp.Meter(ScopeName)
 	i := Instrumentation{mp: mp, tp: tp}
-	var errs [10]error
+	var errs [11]error
 	i.attempts, errs[0] = m.Int64Histogram("rtchain.client.call.attempts", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts per call through rtchain's Retry."),
 		metric.WithExplicitBucketBoundaries(1, 2, 3, 4, 5, 8))
@@ -81,6 +82,8 @@ func New(o Options) (*Instrumentation, error) {
 		metric.WithDescription("Stored responses that the idempotency middleware replayed to a duplicate request."))
 	i.resumes, errs[9] = m.Int64Counter("rtchain.client.resumes", metric.WithUnit("{resume}"),
 		metric.WithDescription("Response bodies that broke off and were asked for again from where they stopped."))
+	i.hedges, errs[10] = m.Int64Counter("rtchain.client.hedges", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Hedges sent (rtchain.hedge.won false), and hedged calls' winners (true; by_hedge when a hedge won)."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}

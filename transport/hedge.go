@@ -132,12 +132,16 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	host := req.URL.Host
 	t.budgets.depositCall(t.budgets.hosts.get(host))
 	ctx := req.Context()
+	tr := &hedgeTrace{parent: traceFrom(ctx), ends: map[int]CallEndEvent{}}
 	start := time.Now()
 	results := make(chan hedgeResult, 1+t.o.MaxHedges)
 	var cancels []context.CancelFunc
 	send := func(n int, h string, r *http.Request) {
 		actx, cancel := context.WithCancel(ctx)
 		cancels = append(cancels, cancel)
+		if tr.parent != nil {
+			actx = context.WithValue(actx, traceKey{}, tr.forAttempt(n))
+		}
 		r = r.WithContext(actx)
 		go func() {
 			sent := time.Now()
@@ -161,6 +165,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				// A response that is not retryable wins; when every attempt
 				// has ended, the last outcome is the call's (Retry below
 				// has retried each already).
+				tr.end(r.n, sent)
 				return t.win(req, r, last, sent, start, cancels, results, inFlight)
 			}
 			if last != nil {
@@ -178,8 +183,10 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			sent++
 			lastHost = next.URL.Host
+			e := HedgeEvent{Request: req, Attempt: sent, Host: lastHost, After: time.Since(start)}
+			tr.parent.hedge(e)
 			if t.o.OnHedge != nil {
-				t.o.OnHedge(HedgeEvent{Request: req, Attempt: sent, Host: lastHost, After: time.Since(start)})
+				t.o.OnHedge(e)
 			}
 			send(sent, lastHost, next)
 			inFlight++
@@ -209,8 +216,12 @@ func (t *hedgeTransport) win(req *http.Request, r hedgeResult, last *hedgeResult
 			}
 		}()
 	}
-	if sent > 1 && t.o.OnHedge != nil {
-		t.o.OnHedge(HedgeEvent{Request: req, Attempt: r.n, Host: r.host, After: time.Since(start), Won: true})
+	if sent > 1 {
+		e := HedgeEvent{Request: req, Attempt: r.n, Host: r.host, After: time.Since(start), Won: true}
+		traceFrom(req.Context()).hedge(e)
+		if t.o.OnHedge != nil {
+			t.o.OnHedge(e)
+		}
 	}
 	if r.err != nil {
 		mine()
@@ -306,4 +317,78 @@ func (l *latencies) percentile(p float64) (time.Duration, bool) {
 	slices.Sort(s)
 	l.cached, l.cachedP, l.cachedN = s[min(int(p*float64(k)), k-1)], p, l.n
 	return l.cached, true
+}
+
+// hedgeTrace passes the attempts' events to the call's Trace one at a
+// time, as a Trace's hooks expect (the attempts run on goroutines of their
+// own), and their CallEnd once: the winner's, with every attempt counted.
+type hedgeTrace struct {
+	parent *Trace
+	mu     sync.Mutex
+	ends   map[int]CallEndEvent // by hedge attempt
+	done   bool
+}
+
+func (h *hedgeTrace) forAttempt(n int) *Trace {
+	p := h.parent
+	return &Trace{
+		Retry:   serialized(h, p.Retry),
+		GiveUp:  serialized(h, p.GiveUp),
+		Paced:   serialized(h, p.Paced),
+		Resume:  always(h, p.Resume),
+		Hedge:   p.Hedge,
+		CallEnd: func(e CallEndEvent) { h.mu.Lock(); h.ends[n] = e; h.mu.Unlock() },
+	}
+}
+
+// serialized calls f under h's lock, until the call has ended (a loser's
+// late events are not the call's); nil stays nil.
+func serialized[E any](h *hedgeTrace, f func(E)) func(E) {
+	if f == nil {
+		return nil
+	}
+	return func(e E) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if !h.done {
+			f(e)
+		}
+	}
+}
+
+// always calls f under h's lock, also after the call has ended: a Resume
+// comes as the winner's body is read.
+func always[E any](h *hedgeTrace, f func(E)) func(E) {
+	if f == nil {
+		return nil
+	}
+	return func(e E) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		f(e)
+	}
+}
+
+// end tells the call's Trace that the call ended with winner's outcome,
+// counting every attempt sent: those of the attempts that ended, and one
+// for each still in flight.
+func (h *hedgeTrace) end(winner, sent int) {
+	if h.parent == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.done = true
+	e, ok := h.ends[winner]
+	if !ok {
+		return // no Retry below: nothing ended a call
+	}
+	for n, other := range h.ends {
+		if n != winner {
+			e.Attempts += other.Attempts
+		}
+	}
+	e.Attempts += sent - len(h.ends)
+	e.Hedges, e.Won = sent-1, winner
+	h.parent.callEnd(e)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -230,4 +231,47 @@ func TestClientOptionsHedge(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "retried hedge", readAll(t, resp))
 	assert.Equal(t, int64(3), n.Load())
+}
+
+// Logging says how many hedges a call sent and which attempt won; the
+// attempts' events reach a Trace one at a time.
+func TestHedgeIsLogged(t *testing.T) {
+	s := newSlowFirst()
+	srv := htu.NewServer(t, s)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	client := transport.NewClientWith(transport.ClientOptions{
+		Log:   transport.LogOptions{Logger: slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))},
+		Hedge: transport.HedgeOptions{Delay: 10 * time.Millisecond},
+	})
+	t.Cleanup(client.CloseIdleConnections)
+	var events atomic.Int64
+	ctx := transport.WithTrace(context.Background(), &transport.Trace{
+		Hedge: func(transport.HedgeEvent) { events.Add(1) },
+		CallEnd: func(e transport.CallEndEvent) {
+			assert.Equal(t, 1, e.Hedges)
+			assert.Equal(t, 2, e.Won)
+			assert.Equal(t, 2, e.Attempts)
+		},
+	})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	require.NoError(t, err)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	assert.Equal(t, "attempt 2", readAll(t, resp))
+	assert.Equal(t, int64(2), events.Load(), "the hedge, and the win")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, logs.String(), "hedges=1 won=2")
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

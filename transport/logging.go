@@ -68,7 +68,7 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.next.RoundTrip(req)
 	}
 	c := &loggedCall{attempts: 1} // one allocation for the Trace and what it learns
-	c.CallEnd = func(e CallEndEvent) { c.attempts = e.Attempts }
+	c.CallEnd = func(e CallEndEvent) { c.attempts, c.hedges, c.won = e.Attempts, e.Hedges, e.Won }
 	c.Paced = func(e PacedEvent) { c.paced += e.Wait }
 	if l.Enabled(ctx, retryLevel) {
 		c.Retry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
@@ -90,6 +90,8 @@ type loggedCall struct {
 	Trace
 	attempts int
 	paced    time.Duration // held back on the client's side, in all
+	hedges   int           // hedges sent
+	won      int           // the attempt whose response the call returned, when hedged
 }
 
 func callLevel(resp *http.Response, err error) slog.Level {
@@ -115,6 +117,9 @@ func (t *logTransport) logCall(ctx context.Context, l *slog.Logger, level slog.L
 	attrs = append(attrs, slog.Int("attempts", c.attempts), slog.Duration("duration", took))
 	if c.paced > 0 {
 		attrs = append(attrs, slog.Duration("paced", c.paced))
+	}
+	if c.hedges > 0 {
+		attrs = append(attrs, slog.Int("hedges", c.hedges), slog.Int("won", c.won))
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", scrub(err.Error(), secrets)))

@@ -34,6 +34,11 @@ type Trace struct {
 	// again from where it stopped (see RetryPolicy.NoResume), after the
 	// answer; it runs on the goroutine reading the body.
 	Resume func(ResumeEvent)
+	// Hedge is called when Hedge sends a hedge, and when it returns the
+	// response of a hedged call (Won). Under Hedge, the other hooks are
+	// told of every attempt's retries, one at a time, and CallEnd once,
+	// for the attempt that won, with the attempts of all.
+	Hedge func(HedgeEvent)
 }
 
 type traceKey struct{}
@@ -69,6 +74,7 @@ func join(a, b *Trace) *Trace {
 		Paced:   both(a.Paced, b.Paced),
 		CallEnd: both(a.CallEnd, b.CallEnd),
 		Resume:  both(a.Resume, b.Resume),
+		Hedge:   both(a.Hedge, b.Hedge),
 	}
 }
 
@@ -105,6 +111,12 @@ func (t *Trace) paced(e PacedEvent) {
 func (t *Trace) callEnd(e CallEndEvent) {
 	if t != nil && t.CallEnd != nil {
 		t.CallEnd(e)
+	}
+}
+
+func (t *Trace) hedge(e HedgeEvent) {
+	if t != nil && t.Hedge != nil {
+		t.Hedge(e)
 	}
 }
 
@@ -276,6 +288,10 @@ type CallEndEvent struct {
 	Response *http.Response
 	// Err is what the call returns, or nil.
 	Err error
+	// Hedges is how many hedges Hedge sent beside the first attempt (0
+	// when the call was not hedged); Won is the attempt whose outcome the
+	// call returns (1 is the first), when Hedges > 0.
+	Hedges, Won int
 }
 
 // ResumeEvent describes a request for the rest of a response body that
