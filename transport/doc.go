@@ -17,8 +17,11 @@
 //   - Each middleware has one constructor, which takes its options struct
 //     (the zero value means the documented defaults): Retry(RetryPolicy),
 //     Breaker(BreakerOptions), RateLimit(RateLimitOptions),
-//     Logging(LogOptions), Headers(HeaderOptions); IdempotencyKeys() has
-//     none.
+//     Logging(LogOptions), Headers(HeaderOptions), Hedge(HedgeOptions);
+//     IdempotencyKeys() has none.
+//   - Hedge sends a second attempt after a delay (fixed, or the host's
+//     percentile) and returns the first good answer: off unless its Delay
+//     is set, only for calls that may be sent twice, within a budget.
 //   - Retry is the attempt loop. Its rules are small exported functions:
 //     IsIdempotent, HasIdempotencyKey, IsRetryableStatus, IsRefusal (429,
 //     503 and StatusOverloaded, retried whatever the method),
