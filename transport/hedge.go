@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -13,8 +15,9 @@ import (
 
 // Hedging defaults, for the zero fields of a HedgeOptions that sets a Delay.
 const (
-	DefaultMaxHedges   = 1
-	DefaultHedgeBudget = 0.1
+	DefaultMaxHedges      = 1
+	DefaultHedgeBudget    = 0.1
+	DefaultHedgeBodyLimit = 64 << 10 // 64 KiB
 	// hedgeSamples is how many latencies a host's percentile is taken from,
 	// and minHedgeSamples how many it needs before it replaces Delay.
 	hedgeSamples    = 256
@@ -40,6 +43,12 @@ type HedgeOptions struct {
 	// 2 hedges at most, no floor), so that a host slow for everyone is not
 	// doubled in load. 0 means DefaultHedgeBudget.
 	Budget float64
+	// BodyLimit is how large a body without GetBody may be (its
+	// ContentLength, which must be known) for Hedge to read it into memory
+	// before the first attempt, so that every attempt sends a copy; a larger
+	// one, or one of unknown length, is not hedged. 0 means
+	// DefaultHedgeBodyLimit; negative means none is read.
+	BodyLimit int64
 	// Hosts, when it holds several hosts (host:port), sends each hedge to
 	// the next one after the host of the attempt before it, as Retry's
 	// failover does (distinct backends, as gRFC A6 asks).
@@ -71,9 +80,11 @@ type HedgeEvent struct {
 // attempts are cancelled and their bodies closed.
 //
 // Only calls that may be sent twice are hedged: an idempotent method
-// (IsIdempotent) or a request that carries an Idempotency-Key, with no body
-// or a body the request can copy (GetBody, as http.NewRequest sets for
-// in-memory bodies); each attempt gets a whole copy. Others pass through.
+// (IsIdempotent) or a request that carries an Idempotency-Key, with no body,
+// a body the request can copy (GetBody, as http.NewRequest sets for
+// in-memory bodies), or a body of known length up to o.BodyLimit (64 KiB),
+// read into memory before the first attempt; each attempt gets a whole
+// copy. Others pass through.
 // The caller's request is never modified, and its body is closed once.
 //
 // Put it above Retry (NewClientWith does, with ClientOptions.Hedge): each
@@ -93,6 +104,9 @@ func Hedge(o HedgeOptions) Middleware {
 		if o.Budget == 0 {
 			o.Budget = DefaultHedgeBudget
 		}
+		if o.BodyLimit == 0 {
+			o.BodyLimit = DefaultHedgeBodyLimit
+		}
 		t := &hedgeTransport{next: wrapped("hedge", next), o: o,
 			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: 2, MaxHosts: DefaultMaxHosts})}
 		t.lat = newHostTable[latencies](DefaultMaxHosts, nil, nil)
@@ -109,12 +123,31 @@ type hedgeTransport struct {
 
 func (t *hedgeTransport) CloseIdleConnections() { closeIdle(t.next) }
 
-// hedgeable reports whether req may be sent twice at once.
-func hedgeable(req *http.Request) bool {
+// hedgeable returns the request whose attempts Hedge sends, and whether it
+// may be sent twice at once: an idempotent or keyed call, with no body, a
+// body the request can copy (GetBody), or one of known length up to
+// BodyLimit, read here into memory (and the caller's body closed) so that
+// every attempt has a copy. The request returned is req itself, or a copy.
+func (t *hedgeTransport) hedgeable(req *http.Request) (*http.Request, bool, error) {
 	if req.URL == nil || !(IsIdempotent(req.Method) || HasIdempotencyKey(req.Header)) {
-		return false
+		return req, false, nil
 	}
-	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	if req.Body == nil || req.Body == http.NoBody || req.GetBody != nil {
+		return req, true, nil
+	}
+	if req.ContentLength <= 0 || req.ContentLength > t.o.BodyLimit {
+		return req, false, nil
+	}
+	buf := make([]byte, req.ContentLength)
+	_, err := io.ReadFull(req.Body, buf)
+	_ = req.Body.Close()
+	if err != nil {
+		return nil, false, fmt.Errorf("transport: hedge: reading the request body (ContentLength %d): %w", req.ContentLength, err)
+	}
+	r := req.Clone(req.Context())
+	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	r.Body, _ = r.GetBody()
+	return r, true, nil
 }
 
 type hedgeResult struct {
@@ -125,9 +158,13 @@ type hedgeResult struct {
 	took time.Duration
 }
 
-func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !hedgeable(req) {
-		return t.next.RoundTrip(req)
+func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
+	req, ok, err := t.hedgeable(orig)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return t.next.RoundTrip(orig)
 	}
 	host := req.URL.Host
 	t.budgets.depositCall(t.budgets.hosts.get(host))
@@ -166,7 +203,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				// has ended, the last outcome is the call's (Retry below
 				// has retried each already).
 				tr.end(r.n, sent)
-				return t.win(req, r, last, sent, start, cancels, results, inFlight)
+				return t.win(orig, r, last, sent, start, cancels, results, inFlight)
 			}
 			if last != nil {
 				cancels[last.n-1]()
@@ -183,7 +220,7 @@ func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			sent++
 			lastHost = next.URL.Host
-			e := HedgeEvent{Request: req, Attempt: sent, Host: lastHost, After: time.Since(start)}
+			e := HedgeEvent{Request: orig, Attempt: sent, Host: lastHost, After: time.Since(start)}
 			tr.parent.hedge(e)
 			if t.o.OnHedge != nil {
 				t.o.OnHedge(e)

@@ -107,7 +107,7 @@ func TestHedgeOnlyWhatMayBeSentTwice(t *testing.T) {
 	}{
 		"POST without a key":           {http.MethodPost, false, func() io.Reader { return strings.NewReader("x") }, false},
 		"POST with an Idempotency-Key": {http.MethodPost, true, func() io.Reader { return strings.NewReader("x") }, true},
-		"PUT of a reader with no copy": {http.MethodPut, false, func() io.Reader { return io.MultiReader(strings.NewReader("x")) }, false},
+		"PUT of a reader of unknown length": {http.MethodPut, false, func() io.Reader { return io.MultiReader(strings.NewReader("x")) }, false},
 		"GET":                          {http.MethodGet, false, func() io.Reader { return nil }, true},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -274,4 +274,51 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// closeCounter is a caller's body that counts its Close calls.
+type closeCounter struct {
+	io.Reader
+	closes atomic.Int32
+}
+
+func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
+
+// A body without GetBody, of known length up to BodyLimit, is read once,
+// and every attempt sends all of it; a longer one is not hedged.
+func TestHedgeCopiesASmallPlainBody(t *testing.T) {
+	for name, c := range map[string]struct {
+		size   int
+		hedged bool
+	}{"64 KiB, the limit": {64 << 10, true}, "over the limit": {64<<10 + 1, false}} {
+		t.Run(name, func(t *testing.T) {
+			s := newSlowFirst()
+			srv := htu.NewServer(t, s)
+			tr := &http.Transport{}
+			t.Cleanup(tr.CloseIdleConnections)
+			client := hedged(tr, transport.HedgeOptions{Delay: 10 * time.Millisecond})
+			payload := bytes.Repeat([]byte("y"), c.size)
+			body := &closeCounter{Reader: bytes.NewReader(payload)}
+			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, body)
+			require.NoError(t, err)
+			req.ContentLength = int64(c.size)
+			resp, err := client.Do(req)
+			if !c.hedged {
+				require.Error(t, err, "not hedged: the slow attempt ran into the deadline")
+				assert.Equal(t, int64(1), s.n.Load())
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "attempt 2", readAll(t, resp))
+			want := sha256.Sum256(payload)
+			for n := int64(1); n <= 2; n++ {
+				got, _ := s.bodies.Load(n)
+				assert.Equal(t, want, got, "attempt %d got the whole body", n)
+			}
+			assert.Equal(t, int32(1), body.closes.Load(), "the caller's body is closed once")
+			assert.Nil(t, req.GetBody, "the caller's request is not modified")
+		})
+	}
 }
