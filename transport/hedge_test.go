@@ -105,10 +105,10 @@ func TestHedgeOnlyWhatMayBeSentTwice(t *testing.T) {
 		body   func() io.Reader
 		hedged bool
 	}{
-		"POST without a key":           {http.MethodPost, false, func() io.Reader { return strings.NewReader("x") }, false},
-		"POST with an Idempotency-Key": {http.MethodPost, true, func() io.Reader { return strings.NewReader("x") }, true},
+		"POST without a key":                {http.MethodPost, false, func() io.Reader { return strings.NewReader("x") }, false},
+		"POST with an Idempotency-Key":      {http.MethodPost, true, func() io.Reader { return strings.NewReader("x") }, true},
 		"PUT of a reader of unknown length": {http.MethodPut, false, func() io.Reader { return io.MultiReader(strings.NewReader("x")) }, false},
-		"GET":                          {http.MethodGet, false, func() io.Reader { return nil }, true},
+		"GET":                               {http.MethodGet, false, func() io.Reader { return nil }, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := newSlowFirst()
