@@ -2,8 +2,6 @@ package rtgrpc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strconv"
 	"sync"
@@ -98,7 +96,7 @@ func (c *client) prepare(ctx context.Context) context.Context {
 	if md, _ := metadata.FromOutgoingContext(ctx); len(md.Get(KeyMetadata)) > 0 {
 		return ctx
 	}
-	return metadata.AppendToOutgoingContext(ctx, KeyMetadata, newKey())
+	return metadata.AppendToOutgoingContext(ctx, KeyMetadata, newToken())
 }
 
 // mayRepeat reports whether the call may be sent twice: it carries a key,
@@ -180,10 +178,4 @@ func (c *client) again(ctx context.Context, method, target string, attempt int, 
 	case <-t.C:
 		return true
 	}
-}
-
-func newKey() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

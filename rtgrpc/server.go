@@ -261,6 +261,7 @@ func fingerprint(method string, req []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// newToken is a random 128-bit token in hex: an owner's, or a call's key.
 func newToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
