@@ -168,32 +168,18 @@ func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
 	}
 	host := req.URL.Host
 	t.budgets.depositCall(t.budgets.hosts.get(host))
-	ctx := req.Context()
-	tr := &hedgeTrace{parent: traceFrom(ctx), ends: map[int]CallEndEvent{}}
-	start := time.Now()
-	results := make(chan hedgeResult, 1+t.o.MaxHedges)
-	var cancels []context.CancelFunc
-	send := func(n int, h string, r *http.Request) {
-		actx, cancel := context.WithCancel(ctx)
-		cancels = append(cancels, cancel)
-		if tr.parent != nil {
-			actx = context.WithValue(actx, traceKey{}, tr.forAttempt(n))
-		}
-		r = r.WithContext(actx)
-		go func() {
-			sent := time.Now()
-			resp, err := t.next.RoundTrip(r)
-			results <- hedgeResult{n: n, host: h, resp: resp, err: err, took: time.Since(sent)}
-		}()
+	c := &hedgeCall{t: t, orig: orig, start: time.Now(), results: make(chan hedgeResult, 1+t.o.MaxHedges)}
+	if p := traceFrom(req.Context()); p != nil {
+		c.tr = &hedgeTrace{parent: p, ends: map[int]CallEndEvent{}}
 	}
-	send(1, host, req)
+	c.send(1, host, req)
 	timer := time.NewTimer(t.delay(host))
 	defer timer.Stop()
 	inFlight, sent, lastHost := 1, 1, host
 	var last *hedgeResult
 	for {
 		select {
-		case r := <-results:
+		case r := <-c.results:
 			inFlight--
 			if r.err == nil {
 				t.lat.get(r.host).add(r.took)
@@ -202,12 +188,11 @@ func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
 				// A response that is not retryable wins; when every attempt
 				// has ended, the last outcome is the call's (Retry below
 				// has retried each already).
-				tr.end(r.n, sent)
-				return t.win(orig, r, last, sent, start, cancels, results, inFlight)
+				c.tr.end(r.n, sent)
+				return c.win(r, last, sent, inFlight)
 			}
 			if last != nil {
-				cancels[last.n-1]()
-				discard(last.resp)
+				c.drop(last)
 			}
 			last = &r
 		case <-timer.C:
@@ -220,28 +205,62 @@ func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
 			}
 			sent++
 			lastHost = next.URL.Host
-			e := HedgeEvent{Request: orig, Attempt: sent, Host: lastHost, After: time.Since(start)}
-			tr.parent.hedge(e)
-			if t.o.OnHedge != nil {
-				t.o.OnHedge(e)
-			}
-			send(sent, lastHost, next)
+			c.emit(HedgeEvent{Request: orig, Attempt: sent, Host: lastHost, After: time.Since(c.start)})
+			c.send(sent, lastHost, next)
 			inFlight++
 			timer.Reset(t.delay(host))
 		}
 	}
 }
 
+// hedgeCall is one hedged call: its attempts' results, and how to cancel
+// each.
+type hedgeCall struct {
+	t       *hedgeTransport
+	orig    *http.Request // the caller's
+	start   time.Time
+	tr      *hedgeTrace // nil when the call carries no Trace
+	results chan hedgeResult
+	cancels []context.CancelFunc // by attempt, from 0
+}
+
+// send starts attempt n, r, to host.
+func (c *hedgeCall) send(n int, host string, r *http.Request) {
+	actx, cancel := context.WithCancel(r.Context())
+	c.cancels = append(c.cancels, cancel)
+	if c.tr != nil {
+		actx = context.WithValue(actx, traceKey{}, c.tr.forAttempt(n))
+	}
+	r = r.WithContext(actx)
+	go func() {
+		sent := time.Now()
+		resp, err := c.t.next.RoundTrip(r)
+		c.results <- hedgeResult{n: n, host: host, resp: resp, err: err, took: time.Since(sent)}
+	}()
+}
+
+// drop cancels an attempt that lost and closes its response.
+func (c *hedgeCall) drop(r *hedgeResult) {
+	c.cancels[r.n-1]()
+	discard(r.resp)
+}
+
+// emit tells the call's Trace and OnHedge of e.
+func (c *hedgeCall) emit(e HedgeEvent) {
+	c.tr.trace().hedge(e)
+	if c.t.o.OnHedge != nil {
+		c.t.o.OnHedge(e)
+	}
+}
+
 // win returns r, the call's outcome, and has the other attempts cancelled
 // and their responses closed in the background.
-func (t *hedgeTransport) win(req *http.Request, r hedgeResult, last *hedgeResult, sent int, start time.Time,
-	cancels []context.CancelFunc, results chan hedgeResult, inFlight int) (*http.Response, error) {
+func (c *hedgeCall) win(r hedgeResult, last *hedgeResult, sent, inFlight int) (*http.Response, error) {
 	if last != nil && last.n != r.n {
-		cancels[last.n-1]()
-		discard(last.resp)
+		c.drop(last)
 	}
-	mine := cancels[r.n-1]
-	for i, cancel := range cancels {
+	mine := c.cancels[r.n-1]
+	for i, cancel := range c.cancels {
 		if i != r.n-1 {
 			cancel()
 		}
@@ -249,16 +268,12 @@ func (t *hedgeTransport) win(req *http.Request, r hedgeResult, last *hedgeResult
 	if inFlight > 0 {
 		go func() {
 			for range inFlight {
-				discard((<-results).resp)
+				discard((<-c.results).resp)
 			}
 		}()
 	}
 	if sent > 1 {
-		e := HedgeEvent{Request: req, Attempt: r.n, Host: r.host, After: time.Since(start), Won: true}
-		traceFrom(req.Context()).hedge(e)
-		if t.o.OnHedge != nil {
-			t.o.OnHedge(e)
-		}
+		c.emit(HedgeEvent{Request: c.orig, Attempt: r.n, Host: r.host, After: time.Since(c.start), Won: true})
 	}
 	if r.err != nil {
 		mine()

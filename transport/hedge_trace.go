@@ -39,6 +39,14 @@ func serialized[E any](h *hedgeTrace, f func(E)) func(E) {
 	}
 }
 
+// trace is the call's Trace, nil for a nil h.
+func (h *hedgeTrace) trace() *Trace {
+	if h == nil {
+		return nil
+	}
+	return h.parent
+}
+
 // always calls f under h's lock, also after the call has ended: a Resume
 // comes as the winner's body is read.
 func always[E any](h *hedgeTrace, f func(E)) func(E) {
@@ -56,7 +64,7 @@ func always[E any](h *hedgeTrace, f func(E)) func(E) {
 // counting every attempt sent: those of the attempts that ended, and one
 // for each still in flight.
 func (h *hedgeTrace) end(winner, sent int) {
-	if h.parent == nil {
+	if h == nil {
 		return
 	}
 	h.mu.Lock()
