@@ -184,7 +184,7 @@ func TestExactlyOnceUnderFaults(t *testing.T) {
 // runScenario runs sc on a fleet of its own, with keys that start with
 // prefix.
 func runScenario(t *testing.T, rs *redistest.Server, sc scenario, prefix string) row {
-	base := takeBaseline(t, rs)
+	base := takeBaseline(t, "Redis connections", rs.Clients)
 	run := &scenarioRun{}
 	var h hooks
 	if sc.hooks != nil {
@@ -270,7 +270,7 @@ func runScenario(t *testing.T, rs *redistest.Server, sc scenario, prefix string)
 		}
 	}
 	r.keys, r.effects = len(keys), l.effects
-	r.goroutines, r.fds, r.redisConns = base.settled(t, rs)
+	r.goroutines, r.fds, r.redisConns = base.settled(t)
 	if r.failed > sc.calls/100 {
 		t.Errorf("%d of %d calls ended in an error", r.failed, sc.calls)
 	}
@@ -328,47 +328,56 @@ func send(client *http.Client, host, key, amount string) outcome {
 	return outcome{status: resp.StatusCode, body: string(body), err: err}
 }
 
-// baseline is what a scenario must leave as it found.
+// baseline is what a scenario must leave as it found: goroutines, file
+// descriptors, and the connections a server counts (Redis's clients, a
+// database's backends).
 type baseline struct {
 	goroutines goleak.Option
+	ignore     []goleak.Option // goroutines the scenario may leave, besides Toxiproxy's
 	fds        int
 	fdTargets  map[string]string
-	redisConns int
+	connsName  string
+	conns      func() (int, error)
+	connsAt    int
 }
 
-func takeBaseline(t *testing.T, rs *redistest.Server) baseline {
-	n, err := rs.Clients()
+// takeBaseline records the baseline; conns counts the server's connections
+// (named name in errors).
+func takeBaseline(t *testing.T, name string, conns func() (int, error), ignore ...goleak.Option) baseline {
+	n, err := conns()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return baseline{goroutines: goleak.IgnoreCurrent(), fds: openFDs(t), fdTargets: fdTargets(), redisConns: n}
+	return baseline{goroutines: goleak.IgnoreCurrent(), ignore: ignore, fds: openFDs(t), fdTargets: fdTargets(),
+		connsName: name, conns: conns, connsAt: n}
 }
 
-// settled waits (at most 30 s) for goroutines, file descriptors and Redis
-// connections to be back to b, and reports which are. A few sockets have
-// been seen, rarely, to outlive a scenario by about 10 s (the cause is not
-// found: the test logs them when it takes over 5 s); a leak never returns.
-func (b baseline) settled(t *testing.T, rs *redistest.Server) (goroutines, fds, redisConns bool) {
+// settled waits (at most 30 s) for file descriptors and the server's
+// connections to be back to b, and reports which are, with goroutines. A
+// few sockets have been seen, rarely, to outlive a scenario by about 10 s
+// (the cause is not found: the test logs them when it takes over 5 s); a
+// leak never returns.
+func (b baseline) settled(t *testing.T) (goroutines, fds, conns bool) {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(30 * time.Second)
 	var extra string // the descriptors above the baseline, when last seen
 	for {
-		n, err := rs.Clients()
-		redisConns = err == nil && n <= b.redisConns
+		n, err := b.conns()
+		conns = err == nil && n <= b.connsAt
 		fds = openFDs(t) <= b.fds+1 // +1: the /proc read
 		if !fds {
 			extra = newFDs(b.fdTargets)
 		}
-		if (redisConns && fds) || time.Now().After(deadline) {
+		if (conns && fds) || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(20 * time.Millisecond) // polling the kernel and Redis, not goroutines
+		time.Sleep(20 * time.Millisecond) // polling the kernel and the server, not goroutines
 	}
 	if took := time.Since(start); took > 5*time.Second && extra != "" {
 		t.Logf("file descriptors settled after %v; the last above the baseline:%s", took.Round(time.Millisecond), extra)
 	}
-	err := goleak.Find(append(toxiproxyGoroutines(), b.goroutines)...)
+	err := goleak.Find(append(append(toxiproxyGoroutines(), b.ignore...), b.goroutines)...)
 	goroutines = err == nil
 	if !goroutines {
 		t.Errorf("goroutines left: %v", err)
@@ -376,11 +385,11 @@ func (b baseline) settled(t *testing.T, rs *redistest.Server) (goroutines, fds, 
 	if !fds {
 		t.Errorf("file descriptors: %d before, %d after; new:%s", b.fds, openFDs(t), extra)
 	}
-	if !redisConns {
-		n, err := rs.Clients()
-		t.Errorf("Redis connections: %d before, %d after (%v)", b.redisConns, n, err)
+	if !conns {
+		n, err := b.conns()
+		t.Errorf("%s: %d before, %d after (%v)", b.connsName, b.connsAt, n, err)
 	}
-	return goroutines, fds, redisConns
+	return goroutines, fds, conns
 }
 
 func orDefault(d, def time.Duration) time.Duration {

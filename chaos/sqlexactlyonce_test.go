@@ -148,7 +148,10 @@ func runSQLScenario(t *testing.T, pg *pgtest.Server, sc sqlScenario, database st
 	if sc.setup != nil {
 		sc.setup(t, f, &faults)
 	}
-	base := sqlBaseline(t, f)
+	// The database's own process has a goroutine waiting for it: a
+	// restarted server has a new one.
+	base := takeBaseline(t, "database connections", func() (int, error) { return pg.Conns(database) },
+		goleak.IgnoreAnyFunction("github.com/rtchain/rtchain/idempotency/sqlstore/pgtest.(*Server).Restart.func1"))
 	f.start()
 	var retries atomic.Int64
 	breaker := sc.breaker
@@ -240,59 +243,9 @@ func runSQLScenario(t *testing.T, pg *pgtest.Server, sc sqlScenario, database st
 			t.Errorf("%d: %s", *n, q)
 		}
 	}
-	r.goroutines, r.fds, r.conns = base.settled(t, f)
+	r.goroutines, r.fds, r.conns = base.settled(t)
 	if r.failed > sc.calls/100 {
 		t.Errorf("%d of %d calls ended in an error", r.failed, sc.calls)
 	}
 	return r
-}
-
-// sqlBase is what a SQL scenario must leave as it found.
-type sqlBase struct {
-	goroutines goleak.Option
-	fds        int
-	fdTargets  map[string]string
-	conns      int
-}
-
-func sqlBaseline(t *testing.T, f *sqlFleet) sqlBase {
-	n, err := f.pg.Conns(f.database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sqlBase{goroutines: goleak.IgnoreCurrent(), fds: openFDs(t), fdTargets: fdTargets(), conns: n}
-}
-
-// settled waits (at most 30 s) for descriptors and the database's
-// connections to be back to b, and reports which are, with goroutines.
-func (b sqlBase) settled(t *testing.T, f *sqlFleet) (goroutines, fds, conns bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var n int
-	var err error
-	for {
-		n, err = f.pg.Conns(f.database)
-		conns = err == nil && n <= b.conns
-		fds = openFDs(t) <= b.fds+1 // +1: the /proc read
-		if (conns && fds) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // polling the kernel and the database, not goroutines
-	}
-	// The database's own process has a goroutine waiting for it: a
-	// restarted server has a new one.
-	ignore := append(toxiproxyGoroutines(), b.goroutines,
-		goleak.IgnoreAnyFunction("github.com/rtchain/rtchain/idempotency/sqlstore/pgtest.(*Server).Restart.func1"))
-	if e := goleak.Find(ignore...); e != nil {
-		t.Errorf("goroutines left: %v", e)
-	} else {
-		goroutines = true
-	}
-	if !fds {
-		t.Errorf("file descriptors: %d before, %d after; new:%s", b.fds, openFDs(t), newFDs(b.fdTargets))
-	}
-	if !conns {
-		t.Errorf("database connections: %d before, %d after (%v)", b.conns, n, err)
-	}
-	return goroutines, fds, conns
 }
