@@ -1,7 +1,6 @@
 package redisstore_test
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/go-cleanhttp"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,45 +47,17 @@ func TestExactlyOnceOnClusterFailover(t *testing.T) {
 		}))
 	}
 	a, b := front(), front()
-	base := cleanhttp.DefaultPooledTransport()
-	t.Cleanup(base.CloseIdleConnections)
 	var retries atomic.Int64
-	client := transport.NewClientWith(transport.ClientOptions{
-		Base:            base,
-		IdempotencyKeys: true,
-		Timeout:         -1,
-		Retry: transport.RetryPolicy{
-			MaxRetries:    15,
-			PerTryTimeout: 2 * time.Second,
-			Hosts:         []string{hostOf(t, a.URL), hostOf(t, b.URL)},
-			Budget:        transport.RetryBudget{Disabled: true},
-			OnRetry:       func(transport.RetryEvent) { retries.Add(1) },
-		},
-		Breaker: transport.BreakerOptions{Disabled: true}, // both instances wait for the same failover
-	})
+	// No breaker: both instances wait for the same failover.
+	client := keyedClient(t, []string{hostOf(t, a.URL), hostOf(t, b.URL)}, 15, 2*time.Second,
+		transport.BreakerOptions{Disabled: true}, &retries)
 
 	const calls = 500
-	got := make([]string, calls)
-	var failed, done atomic.Int64
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for i := range jobs {
-				status, body, err := pay(client, a.URL, fmt.Sprint("order-", i), fmt.Sprint(i, " EUR"), 60*time.Second)
-				done.Add(1)
-				if err != nil || status/100 != 2 {
-					failed.Add(1)
-					t.Errorf("order %d: %d %s %v", i, status, body, err)
-					continue
-				}
-				got[i] = body
-			}
-		})
-	}
+	var done atomic.Int64
 	var killed *redistest.Server
 	var failover time.Duration
-	wg.Go(func() {
+	var chaos sync.WaitGroup
+	chaos.Go(func() {
 		for done.Load() < 150 {
 			time.Sleep(time.Millisecond) // waiting for the run to be under way
 		}
@@ -100,11 +70,8 @@ func TestExactlyOnceOnClusterFailover(t *testing.T) {
 		failover = time.Since(start)
 	})
 	start := time.Now()
-	for i := range calls {
-		jobs <- i
-	}
-	close(jobs)
-	wg.Wait()
+	got, failed := payOrders(t, client, a.URL, calls, 60*time.Second, &done)
+	chaos.Wait()
 	inflight.Wait()
 
 	l.mu.Lock()
@@ -113,10 +80,10 @@ func TestExactlyOnceOnClusterFailover(t *testing.T) {
 	t.Logf("%d keyed payments in %v, master %s killed, replica promoted in %v: %d effects for %d keys, %d charged twice, "+
 		"%d acknowledged but missing, %d not the original, %d failed, %d retries",
 		calls, time.Since(start).Round(time.Millisecond), killed.Addr, failover.Round(time.Millisecond), l.runs.Load(),
-		len(l.charged), twice, missing, wrong, failed.Load(), retries.Load())
+		len(l.charged), twice, missing, wrong, failed, retries.Load())
 	assert.Zero(t, twice, "effects executed twice")
 	assert.Zero(t, missing)
 	assert.Zero(t, wrong)
-	assert.Zero(t, failed.Load())
+	assert.Zero(t, failed)
 	require.Equal(t, calls, len(l.charged))
 }

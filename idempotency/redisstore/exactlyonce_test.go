@@ -103,40 +103,70 @@ func TestExactlyOnceAcrossInstances(t *testing.T) {
 	l := &ledger{charged: map[string]int{}, answer: map[string]string{}}
 	var inflight sync.WaitGroup
 	a, b := instance(t, store, l, &inflight), instance(t, store, l, &inflight)
+	var retries atomic.Int64
+	client := keyedClient(t, []string{hostOf(t, a.URL), hostOf(t, b.URL)}, 8, 250*time.Millisecond, transport.BreakerOptions{}, &retries)
+
+	const calls = 500
+	start := time.Now()
+	got, failed := payOrders(t, client, a.URL, calls, 30*time.Second, nil)
+	took := time.Since(start)
+	inflight.Wait() // stalled requests finish on the server
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	twice, missing, wrong := l.check(got)
+	t.Logf("%d keyed payments in %v: %d effects for %d distinct keys, %d charged twice, %d acknowledged but missing, "+
+		"%d answers not the original, %d calls failed, %d retries",
+		calls, took.Round(time.Millisecond), l.runs.Load(), len(l.charged), twice, missing, wrong, failed, retries.Load())
+	assert.Zero(t, twice, "effects executed twice")
+	assert.Zero(t, missing)
+	assert.Zero(t, wrong)
+	assert.Zero(t, failed)
+	assert.Equal(t, int64(len(l.charged)), l.runs.Load(), "effects executed == distinct keys")
+	require.Equal(t, calls, len(l.charged))
+}
+
+// keyedClient is a keyed rtchain client that fails over between hosts, with
+// no retry budget, counting its retries in retries.
+func keyedClient(t *testing.T, hosts []string, maxRetries int, perTry time.Duration, breaker transport.BreakerOptions,
+	retries *atomic.Int64) *http.Client {
 	base := cleanhttp.DefaultPooledTransport()
 	t.Cleanup(base.CloseIdleConnections)
-	var retries atomic.Int64
-	client := transport.NewClientWith(transport.ClientOptions{
+	return transport.NewClientWith(transport.ClientOptions{
 		Base:            base,
 		IdempotencyKeys: true,
 		Timeout:         -1,
 		Retry: transport.RetryPolicy{
-			MaxRetries:    8,
-			PerTryTimeout: 250 * time.Millisecond,
-			Hosts:         []string{hostOf(t, a.URL), hostOf(t, b.URL)},
+			MaxRetries:    maxRetries,
+			PerTryTimeout: perTry,
+			Hosts:         hosts,
 			Budget:        transport.RetryBudget{Disabled: true},
 			OnRetry:       func(transport.RetryEvent) { retries.Add(1) },
 		},
+		Breaker: breaker,
 	})
+}
 
-	const calls = 500
+// payOrders pays orders order-0 to order-(calls-1), 8 at a time, each
+// within timeout, through client to url, and returns each order's answer
+// ("" for a call that failed, which it reports) and how many failed; done,
+// when set, counts the calls ended.
+func payOrders(t *testing.T, client *http.Client, url string, calls int, timeout time.Duration, done *atomic.Int64) ([]string, int64) {
 	got := make([]string, calls)
 	var failed atomic.Int64
 	jobs := make(chan int)
 	var wg sync.WaitGroup
-	start := time.Now()
 	for range 8 {
 		wg.Go(func() {
 			for i := range jobs {
-				status, body, err := pay(client, a.URL, fmt.Sprint("order-", i), fmt.Sprint(i, " EUR"), 30*time.Second)
-				switch {
-				case err != nil:
+				status, body, err := pay(client, url, fmt.Sprint("order-", i), fmt.Sprint(i, " EUR"), timeout)
+				if done != nil {
+					done.Add(1)
+				}
+				if err != nil || status/100 != 2 {
 					failed.Add(1)
-					t.Errorf("order %d: %v", i, err)
+					t.Errorf("order %d: %d %s %v", i, status, body, err)
 					continue
-				case status/100 != 2:
-					failed.Add(1)
-					t.Errorf("order %d: %d %s", i, status, body)
 				}
 				got[i] = body
 			}
@@ -147,21 +177,7 @@ func TestExactlyOnceAcrossInstances(t *testing.T) {
 	}
 	close(jobs)
 	wg.Wait()
-	took := time.Since(start)
-	inflight.Wait() // stalled requests finish on the server
-
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	twice, missing, wrong := l.check(got)
-	t.Logf("%d keyed payments in %v: %d effects for %d distinct keys, %d charged twice, %d acknowledged but missing, "+
-		"%d answers not the original, %d calls failed, %d retries",
-		calls, took.Round(time.Millisecond), l.runs.Load(), len(l.charged), twice, missing, wrong, failed.Load(), retries.Load())
-	assert.Zero(t, twice, "effects executed twice")
-	assert.Zero(t, missing)
-	assert.Zero(t, wrong)
-	assert.Zero(t, failed.Load())
-	assert.Equal(t, int64(len(l.charged)), l.runs.Load(), "effects executed == distinct keys")
-	require.Equal(t, calls, len(l.charged))
+	return got, failed.Load()
 }
 
 // pay POSTs a payment of amount to url/pay with key as its
