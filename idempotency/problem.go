@@ -20,6 +20,9 @@ const (
 	ProblemBodyTooLarge      = "body-too-large"      // 413: request body over MaxRequestBytes
 	ProblemResponseNotStored = "response-not-stored" // 410: ran once, response too large to replay
 	ProblemStoreUnavailable  = "store-unavailable"   // 503: the store failed
+	// ProblemResponseTooLarge is the 500 answered when a TxStore's run
+	// answers over MaxResponseBytes: nothing was committed.
+	ProblemResponseTooLarge = "response-too-large"
 )
 
 var problemTitles = map[string]string{
@@ -30,6 +33,7 @@ var problemTitles = map[string]string{
 	ProblemBodyTooLarge:      "Request body too large to be made idempotent",
 	ProblemResponseNotStored: "The request was processed; its response was too large to keep",
 	ProblemStoreUnavailable:  "Idempotency store unavailable",
+	ProblemResponseTooLarge:  "The response was too large to store; nothing was committed",
 }
 
 // problem writes an RFC 9457 problem+json answer. retryAfter, when

@@ -62,14 +62,6 @@ type Txn interface {
 	Confirm(ctx context.Context) error
 }
 
-// ProblemResponseTooLarge is the 500 answered when a transactional route's
-// response passes MaxResponseBytes: nothing was committed.
-const ProblemResponseTooLarge = "response-too-large"
-
-func init() {
-	problemTitles[ProblemResponseTooLarge] = "The response was too large to store; nothing was committed"
-}
-
 // runTx runs the handler for the request that holds key inside txn, and
 // commits or rolls back by what it answered; the answer is sent only after.
 func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) {
