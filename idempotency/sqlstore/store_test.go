@@ -62,6 +62,13 @@ func TestDeleteExpired(t *testing.T) {
 		}
 		_, _, err := s.Begin(ctx, "live", idempotency.Record{Owner: "o", Fingerprint: "f"}, time.Minute)
 		require.NoError(t, err)
+		// All three leases must have run out before the first batch, or it
+		// may find fewer than the limit (the database's clock is this
+		// machine's, in milliseconds).
+		var last int64
+		require.NoError(t, db.QueryRow("SELECT max(expires_at) FROM "+sqlstore.DefaultTable+
+			" WHERE ikey IN ('a', 'b', 'c')").Scan(&last))
+		require.Eventually(t, func() bool { return time.Now().UnixMilli() > last+1 }, 5*time.Second, time.Millisecond)
 		require.Eventually(t, func() bool {
 			n, err := s.DeleteExpired(ctx, 2)
 			return err == nil && n == 2
