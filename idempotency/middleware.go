@@ -14,10 +14,6 @@ import (
 	"time"
 )
 
-// storeTimeout bounds Complete and Release, which run on a context detached
-// from the request: a client that goes away must not leave its key stuck.
-const storeTimeout = 5 * time.Second
-
 // Middleware returns a middleware that runs each keyed request once per key
 // and scope, across every instance that shares o.Store:
 //
@@ -97,9 +93,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil && h.o.FailOpen:
 		h.o.Logger.WarnContext(r.Context(), "idempotency: store failed; running unprotected", "error", err)
 		h.next.ServeHTTP(w, withBody(r.Context(), r, body))
+		h.abandon(r.Context(), w, key, rec.Owner, txn, err)
 	case err != nil:
 		h.o.Logger.ErrorContext(r.Context(), "idempotency: store failed", "error", err)
 		problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
+		h.abandon(r.Context(), w, key, rec.Owner, txn, err)
 	case !acquired:
 		h.answer(w, r, existing, rec.Fingerprint)
 	case txn != nil:
@@ -167,37 +165,6 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, key, owner string)
 	h.complete(ctx, key, owner, resp)
 }
 
-// completeTries is how many times, within storeTimeout, a response is
-// offered to a store that failed to take it, a first wait of completeBackoff
-// apart and doubling: the effect has happened, and a key left leased would
-// run the handler again once its lease expired, if the answer was lost on
-// its way to the client too.
-const (
-	completeTries   = 4
-	completeBackoff = 100 * time.Millisecond
-)
-
-// complete stores the response for key, trying again while the store
-// fails, until completeTries or storeTimeout.
-func (h *handler) complete(ctx context.Context, key, owner string, resp *Response) {
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	defer cancel()
-	wait := completeBackoff
-	for try := 1; ; try++ {
-		err := h.o.Store.Complete(ctx, key, owner, resp, h.o.TTL)
-		if err == nil {
-			return
-		}
-		// ErrLeaseLost: the handler outlived its lease; the record now
-		// belongs to another request, and is left to it.
-		if errors.Is(err, ErrLeaseLost) || try == completeTries || !pause(ctx, wait) {
-			h.o.Logger.ErrorContext(ctx, "idempotency: response not stored", "error", err, "tries", try)
-			return
-		}
-		wait *= 2
-	}
-}
-
 // pause waits for d, and reports false if ctx ends first.
 func pause(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
@@ -207,14 +174,6 @@ func pause(ctx context.Context, d time.Duration) bool {
 		return false
 	case <-t.C:
 		return true
-	}
-}
-
-func (h *handler) release(ctx context.Context, key, owner string) {
-	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
-	defer cancel()
-	if err := h.o.Store.Release(ctx, key, owner); err != nil {
-		h.o.Logger.ErrorContext(ctx, "idempotency: key not released", "error", err)
 	}
 }
 
