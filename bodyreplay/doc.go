@@ -37,7 +37,8 @@
 // Entry points: New and NewWith, Body.Next (the body of the next attempt), Bind (tie an
 // attempt's body to the attempt's context), Body.Seal (stop the current
 // attempt, if another is possible, and report whether it is), Body.Err (an
-// error from the caller's own body), Body.Close.
+// error from the caller's own body), Body.Close, and Reopen (a
+// handle of its own on a body's file, for an attempt that runs beside another).
 //
 // A RoundTripper may close, or even go on reading, a request body after its
 // RoundTrip has returned, and the caller's body may stall. Nothing but an

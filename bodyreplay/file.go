@@ -67,17 +67,33 @@ func reopen(f *os.File, info os.FileInfo) (*os.File, error) {
 	return g, nil
 }
 
+// Reopen opens f's file again for reading, as a new open file with an
+// offset of its own, set to offset, and checks that it is the same file
+// (on Linux through /proc/self/fd, which finds a file renamed or removed
+// since it was opened). It is how each attempt of a request whose body is a
+// file gets a handle of its own: the transport may still be reading, or
+// have closed, the others.
+func Reopen(f *os.File, offset int64) (*os.File, error) {
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	g, err := reopen(f, info)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := g.Seek(offset, io.SeekStart); err != nil {
+		_ = g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
 // nextFile returns a retry's own handle on the file, at the body's start.
 func (b *Body) nextFile() (io.ReadCloser, error) {
-	info, err := b.spare.Stat()
-	if err == nil {
-		var f *os.File
-		if f, err = reopen(b.spare, info); err == nil {
-			if _, err = f.Seek(b.start, io.SeekStart); err == nil {
-				return f, nil
-			}
-			_ = f.Close()
-		}
+	f, err := Reopen(b.spare, b.start)
+	if err != nil {
+		return nil, errors.Join(errors.New("bodyreplay: reopening the body's file failed"), err)
 	}
-	return nil, errors.Join(errors.New("bodyreplay: reopening the body's file failed"), err)
+	return f, nil
 }

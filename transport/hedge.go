@@ -1,9 +1,7 @@
 package transport
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -43,11 +41,13 @@ type HedgeOptions struct {
 	// 2 hedges at most, no floor), so that a host slow for everyone is not
 	// doubled in load. 0 means DefaultHedgeBudget.
 	Budget float64
-	// BodyLimit is how large a body without GetBody may be (its
-	// ContentLength, which must be known) for Hedge to read it into memory
-	// before the first attempt, so that every attempt sends a copy; a larger
-	// one, or one of unknown length, is not hedged. 0 means
-	// DefaultHedgeBodyLimit; negative means none is read.
+	// BodyLimit is how much of a body that can be read only once (no
+	// GetBody, not a file) is kept in memory so that every attempt, hedges
+	// started mid-upload included, reads the whole of it from one record.
+	// A body of known length beyond it is not hedged; one of unknown length
+	// that outgrows it goes on in the attempt that reads on, and no hedge
+	// starts after that (a hedge reading it then gives way). 0 means
+	// DefaultHedgeBodyLimit; negative means none is kept.
 	BodyLimit int64
 	// Hosts, when it holds several hosts (host:port), sends each hedge to
 	// the next one after the host of the attempt before it, as Retry's
@@ -80,11 +80,11 @@ type HedgeEvent struct {
 // attempts are cancelled and their bodies closed.
 //
 // Only calls that may be sent twice are hedged: an idempotent method
-// (IsIdempotent) or a request that carries an Idempotency-Key, with no body,
-// a body the request can copy (GetBody, as http.NewRequest sets for
-// in-memory bodies), or a body of known length up to o.BodyLimit (64 KiB),
-// read into memory before the first attempt; each attempt gets a whole
-// copy. Others pass through.
+// (IsIdempotent) or a request that carries an Idempotency-Key. Every attempt
+// gets the whole body, also when a hedge starts while the first is still
+// uploading: a copy from GetBody (as http.NewRequest sets for in-memory
+// bodies), a handle of its own on a regular file, or a cursor on one record,
+// up to o.BodyLimit (64 KiB), of any other body. Others pass through.
 // The caller's request is never modified, and its body is closed once.
 //
 // Put it above Retry (NewClientWith does, with ClientOptions.Hedge): each
@@ -123,31 +123,32 @@ type hedgeTransport struct {
 
 func (t *hedgeTransport) CloseIdleConnections() { closeIdle(t.next) }
 
-// hedgeable returns the request whose attempts Hedge sends, and whether it
-// may be sent twice at once: an idempotent or keyed call, with no body, a
-// body the request can copy (GetBody), or one of known length up to
-// BodyLimit, read here into memory (and the caller's body closed) so that
-// every attempt has a copy. The request returned is req itself, or a copy.
-func (t *hedgeTransport) hedgeable(req *http.Request) (*http.Request, bool, error) {
+// hedgeable returns the request whose attempts Hedge sends, and how each
+// attempt after the first gets its body, when the call may be sent twice at
+// once: an idempotent or keyed call, with no body, a body the request can
+// copy (GetBody), a regular file, or another body whose ContentLength is
+// unknown or at most BodyLimit (a shared record). bodies is nil for a call
+// without a body. The request returned is req itself, or a copy.
+func (t *hedgeTransport) hedgeable(req *http.Request) (_ *http.Request, bodies hedgeBodies, ok bool) {
 	if req.URL == nil || !(IsIdempotent(req.Method) || HasIdempotencyKey(req.Header)) {
-		return req, false, nil
+		return req, nil, false
 	}
-	if req.Body == nil || req.Body == http.NoBody || req.GetBody != nil {
-		return req, true, nil
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+		return req, nil, true
+	case req.GetBody != nil:
+		return req, getBodies{req.GetBody}, true
 	}
-	if req.ContentLength <= 0 || req.ContentLength > t.o.BodyLimit {
-		return req, false, nil
+	if f, ok := newFileBodies(req.Body); ok {
+		return req, f, true
 	}
-	buf := make([]byte, req.ContentLength)
-	_, err := io.ReadFull(req.Body, buf)
-	_ = req.Body.Close()
-	if err != nil {
-		return nil, false, fmt.Errorf("transport: hedge: reading the request body (ContentLength %d): %w", req.ContentLength, err)
+	if t.o.BodyLimit < 0 || req.ContentLength > t.o.BodyLimit {
+		return req, nil, false
 	}
+	s := newSharedBody(req.Body, t.o.BodyLimit, req.ContentLength)
 	r := req.Clone(req.Context())
-	r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-	r.Body, _ = r.GetBody()
-	return r, true, nil
+	r.Body = s.cursor()
+	return r, s, true
 }
 
 type hedgeResult struct {
@@ -159,12 +160,12 @@ type hedgeResult struct {
 }
 
 func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
-	req, ok, err := t.hedgeable(orig)
-	switch {
-	case err != nil:
-		return nil, err
-	case !ok:
+	req, bodies, ok := t.hedgeable(orig)
+	if !ok {
 		return t.next.RoundTrip(orig)
+	}
+	if bodies != nil {
+		defer bodies.end() // no attempt is sent after the call returns
 	}
 	host := req.URL.Host
 	t.budgets.depositCall(t.budgets.hosts.get(host))
@@ -196,12 +197,15 @@ func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
 			}
 			last = &r
 		case <-timer.C:
-			if sent > t.o.MaxHedges || !t.budgets.withdrawRetry(t.budgets.hosts.get(host)) {
+			if sent > t.o.MaxHedges {
 				continue // no more hedges: wait for what is in flight
 			}
-			next, err := t.hedgeRequest(req, lastHost)
-			if err != nil {
-				continue // no copy of the body: no hedge
+			next, ok := t.hedgeRequest(req, bodies, lastHost)
+			if !ok || !t.budgets.withdrawRetry(t.budgets.hosts.get(host)) {
+				if next != nil && next.Body != nil {
+					_ = next.Body.Close()
+				}
+				continue // no whole copy of the body, or no budget: no hedge
 			}
 			sent++
 			lastHost = next.URL.Host
@@ -232,6 +236,7 @@ func (c *hedgeCall) send(n int, host string, r *http.Request) {
 		actx = context.WithValue(actx, traceKey{}, c.tr.forAttempt(n))
 	}
 	r = r.WithContext(actx)
+	bindBody(r.Body, actx)
 	go func() {
 		sent := time.Now()
 		resp, err := c.t.next.RoundTrip(r)
@@ -284,15 +289,15 @@ func (c *hedgeCall) win(r hedgeResult, last *hedgeResult, sent, inFlight int) (*
 	return r.resp, nil
 }
 
-// hedgeRequest is a copy of req for another attempt: its own body (GetBody),
-// and the next host of o.Hosts after the last attempt's, when there are
-// several.
-func (t *hedgeTransport) hedgeRequest(req *http.Request, lastHost string) (*http.Request, error) {
+// hedgeRequest is a copy of req for another attempt: its own body (from
+// bodies), and the next host of o.Hosts after the last attempt's, when there
+// are several. It reports false when no whole copy of the body can be had.
+func (t *hedgeTransport) hedgeRequest(req *http.Request, bodies hedgeBodies, lastHost string) (*http.Request, bool) {
 	r := req.Clone(req.Context())
-	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
-		body, err := req.GetBody()
-		if err != nil {
-			return nil, err
+	if bodies != nil {
+		body, ok := bodies.next()
+		if !ok {
+			return nil, false
 		}
 		r.Body = body
 	}
@@ -304,7 +309,7 @@ func (t *hedgeTransport) hedgeRequest(req *http.Request, lastHost string) (*http
 		r.URL = &u
 		r.Host = ""
 	}
-	return r, nil
+	return r, true
 }
 
 // delay is how long to wait before the next hedge to host.

@@ -107,7 +107,8 @@ func TestHedgeOnlyWhatMayBeSentTwice(t *testing.T) {
 	}{
 		"POST without a key":                {http.MethodPost, false, func() io.Reader { return strings.NewReader("x") }, false},
 		"POST with an Idempotency-Key":      {http.MethodPost, true, func() io.Reader { return strings.NewReader("x") }, true},
-		"PUT of a reader of unknown length": {http.MethodPut, false, func() io.Reader { return io.MultiReader(strings.NewReader("x")) }, false},
+		"PUT of a reader of unknown length": {http.MethodPut, false, func() io.Reader { return io.MultiReader(strings.NewReader("x")) }, true},
+		"POST of a reader, no key":          {http.MethodPost, false, func() io.Reader { return io.MultiReader(strings.NewReader("x")) }, false},
 		"GET":                               {http.MethodGet, false, func() io.Reader { return nil }, true},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -285,7 +286,7 @@ type closeCounter struct {
 func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
 
 // A body without GetBody, of known length up to BodyLimit, is read once,
-// and every attempt sends all of it; a longer one is not hedged.
+// into a record every attempt reads all of; a longer one is not hedged.
 func TestHedgeCopiesASmallPlainBody(t *testing.T) {
 	for name, c := range map[string]struct {
 		size   int
@@ -317,6 +318,9 @@ func TestHedgeCopiesASmallPlainBody(t *testing.T) {
 				got, _ := s.bodies.Load(n)
 				assert.Equal(t, want, got, "attempt %d got the whole body", n)
 			}
+			// The caller's body is closed once the losing attempt's transport
+			// has closed its cursor too.
+			require.Eventually(t, func() bool { return body.closes.Load() == 1 }, 5*time.Second, time.Millisecond)
 			assert.Equal(t, int32(1), body.closes.Load(), "the caller's body is closed once")
 			assert.Nil(t, req.GetBody, "the caller's request is not modified")
 		})

@@ -1,0 +1,262 @@
+package transport_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	htu "github.com/rtchain/rtchain/httptestutil"
+	"github.com/rtchain/rtchain/transport"
+)
+
+// uploads is a server that reads each request's body to its end and keeps
+// what it got (a hash, or the error that ended the read); its first
+// request then waits until it is cancelled, so a hedge wins.
+type uploads struct {
+	n   atomic.Int64
+	mu  sync.Mutex
+	got map[int64]upload
+}
+
+type upload struct {
+	sum [32]byte
+	err error
+}
+
+func (u *uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := u.n.Add(1)
+	b, err := io.ReadAll(r.Body)
+	u.mu.Lock()
+	u.got[n] = upload{sha256.Sum256(b), err}
+	u.mu.Unlock()
+	if err != nil {
+		return
+	}
+	if n == 1 {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(5 * time.Second):
+		}
+	}
+	fmt.Fprint(w, "attempt ", n)
+}
+
+// uploaded waits for n uploads to have ended and returns them.
+func (u *uploads) uploaded(t *testing.T, n int) map[int64]upload {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		return len(u.got) >= n
+	}, 5*time.Second, time.Millisecond)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.got
+}
+
+// bothProtocols starts a server over HTTP/1.1 or HTTP/2 (TLS), and a base
+// transport for it.
+func bothProtocols(t *testing.T) map[string]func(h http.Handler) (*htu.Server, http.RoundTripper) {
+	return map[string]func(h http.Handler) (*htu.Server, http.RoundTripper){
+		"HTTP/1.1": func(h http.Handler) (*htu.Server, http.RoundTripper) {
+			tr := &http.Transport{}
+			t.Cleanup(tr.CloseIdleConnections)
+			return htu.NewServer(t, h), tr
+		},
+		"HTTP/2": func(h http.Handler) (*htu.Server, http.RoundTripper) {
+			srv := htu.NewTLSServer(t, h)
+			tr := srv.Client().Transport.(*http.Transport)
+			t.Cleanup(tr.CloseIdleConnections)
+			return srv, tr
+		},
+	}
+}
+
+// A hedge sent while the first attempt is still uploading a body that can
+// be read only once (a pipe, of unknown length) gets all of it, as the
+// first attempt does: both read one record.
+func TestHedgeStartedMidUploadGetsTheWholeBody(t *testing.T) {
+	for name, start := range bothProtocols(t) {
+		t.Run(name, func(t *testing.T) {
+			u := &uploads{got: map[int64]upload{}}
+			srv, base := start(u)
+			hedgeSent := make(chan struct{})
+			client := hedged(base, transport.HedgeOptions{Delay: 20 * time.Millisecond,
+				OnHedge: func(e transport.HedgeEvent) {
+					if !e.Won {
+						close(hedgeSent)
+					}
+				}})
+			payload := bytes.Repeat([]byte("0123456789abcdef"), 2<<10) // 32 KiB
+			pr, pw := io.Pipe()
+			go func() {
+				_, _ = pw.Write(payload[:10<<10])
+				<-hedgeSent // the rest once the hedge is on its way
+				_, _ = pw.Write(payload[10<<10:])
+				_ = pw.Close()
+			}()
+			req, err := http.NewRequest(http.MethodPut, srv.URL, pr)
+			require.NoError(t, err)
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			assert.Equal(t, "attempt 2", readAll(t, resp))
+			for n, up := range u.uploaded(t, 2) {
+				require.NoError(t, up.err, "attempt %d", n)
+				assert.Equal(t, sha256.Sum256(payload), up.sum, "attempt %d got the whole body", n)
+			}
+		})
+	}
+}
+
+// A body of unknown length that outgrows BodyLimit goes on in the attempt
+// that reads past the record; a hedge that reaches the record's end then
+// gives way with an error the server sees: no server takes a part of the
+// body for the whole of it.
+func TestHedgeBodyPastTheLimitIsNeverCut(t *testing.T) {
+	for name, start := range bothProtocols(t) {
+		t.Run(name, func(t *testing.T) {
+			u := &uploads{got: map[int64]upload{}}
+			srv, base := start(u)
+			hedgeSent := make(chan struct{})
+			client := hedged(base, transport.HedgeOptions{Delay: 20 * time.Millisecond, BodyLimit: 1 << 10,
+				OnHedge: func(e transport.HedgeEvent) {
+					if !e.Won {
+						close(hedgeSent)
+					}
+				}})
+			payload := bytes.Repeat([]byte("z"), 8<<10)
+			pr, pw := io.Pipe()
+			go func() {
+				_, _ = pw.Write(payload[:512])
+				<-hedgeSent
+				_, _ = pw.Write(payload[512:])
+				_ = pw.Close()
+			}()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, pr)
+			require.NoError(t, err)
+			resp, err := client.Do(req)
+			require.NoError(t, err)
+			won := readAll(t, resp)
+			whole := 0
+			for n, up := range u.uploaded(t, 2) {
+				if up.err == nil {
+					whole++
+					assert.Equal(t, sha256.Sum256(payload), up.sum, "attempt %d took a part for the whole", n)
+				}
+			}
+			assert.Equal(t, 1, whole, "one attempt read on past the record; the other gave way (%s won)", won)
+		})
+	}
+}
+
+// A body that is a regular file gives each hedge a handle of its own on it;
+// the caller's handle is closed, and so is every one Hedge opened.
+func TestHedgeReopensAFileBody(t *testing.T) {
+	payload := bytes.Repeat([]byte("f"), 256<<10) // past BodyLimit: a file needs no record
+	path := filepath.Join(t.TempDir(), "upload")
+	require.NoError(t, os.WriteFile(path, payload, 0o600))
+	for name, start := range bothProtocols(t) {
+		t.Run(name, func(t *testing.T) {
+			u := &uploads{got: map[int64]upload{}}
+			srv, base := start(u)
+			fds := openFiles(t)
+			f, err := os.Open(path)
+			require.NoError(t, err)
+			req, err := http.NewRequest(http.MethodPut, srv.URL, f)
+			require.NoError(t, err)
+			resp, err := hedged(base, transport.HedgeOptions{Delay: 20 * time.Millisecond}).Do(req)
+			require.NoError(t, err)
+			assert.Equal(t, "attempt 2", readAll(t, resp))
+			for n, up := range u.uploaded(t, 2) {
+				require.NoError(t, up.err, "attempt %d", n)
+				assert.Equal(t, sha256.Sum256(payload), up.sum, "attempt %d got the whole file", n)
+			}
+			require.Eventually(t, func() bool { _, err := f.Stat(); return errors.Is(err, os.ErrClosed) }, 5*time.Second, time.Millisecond,
+				"the caller's file is closed")
+			require.Eventually(t, func() bool { return openFiles(t) <= fds }, 5*time.Second, time.Millisecond,
+				"every handle Hedge opened is closed")
+		})
+	}
+}
+
+// openFiles counts the process's open descriptors that are regular files.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if info, err := os.Stat(filepath.Join("/proc/self/fd", e.Name())); err == nil && info.Mode().IsRegular() {
+			n++
+		}
+	}
+	return n
+}
+
+// stallingBody sends a few bytes and then stalls until it is closed.
+type stallingBody struct {
+	sent   atomic.Bool
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (b *stallingBody) Read(p []byte) (int, error) {
+	if !b.sent.Swap(true) {
+		return copy(p, "a start, and then nothing"), nil
+	}
+	<-b.closed
+	return 0, io.ErrClosedPipe
+}
+
+func (b *stallingBody) Close() error { b.once.Do(func() { close(b.closed) }); return nil }
+
+// A body that stalls while both attempts wait on it: the caller's deadline
+// ends the call at once, and the body is closed (ending the read stuck in
+// it), with no goroutine left behind (goleak).
+func TestHedgeOfAStallingBodyEndsWithTheCall(t *testing.T) {
+	for name, start := range bothProtocols(t) {
+		t.Run(name, func(t *testing.T) {
+			srv, base := start(&uploads{got: map[int64]upload{}})
+			var hedges atomic.Int32
+			client := hedged(base, transport.HedgeOptions{Delay: 10 * time.Millisecond,
+				OnHedge: func(e transport.HedgeEvent) {
+					if !e.Won {
+						hedges.Add(1)
+					}
+				}})
+			body := &stallingBody{closed: make(chan struct{})}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, body)
+			require.NoError(t, err)
+			begun := time.Now()
+			_, err = client.Do(req)
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Less(t, time.Since(begun), 3*time.Second, "the deadline ends the call")
+			assert.Equal(t, int32(1), hedges.Load(), "a hedge was sent while the upload stalled")
+			select {
+			case <-body.closed:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the caller's body was never closed")
+			}
+		})
+	}
+}
