@@ -38,8 +38,9 @@ type HedgeOptions struct {
 	// DefaultMaxHedges.
 	MaxHedges int
 	// Budget is the share of a host's calls that may be hedged (a bank of
-	// 2 hedges at most, no floor), so that a host slow for everyone is not
-	// doubled in load. 0 means DefaultHedgeBudget.
+	// 10 hedges at most, for slow calls that come in bursts; no
+	// floor), so that a host slow for everyone is not doubled in load.
+	// 0 means DefaultHedgeBudget.
 	Budget float64
 	// BodyLimit is how much of a body that can be read only once (no
 	// GetBody, not a file) is kept in memory so that every attempt, hedges
@@ -108,11 +109,16 @@ func Hedge(o HedgeOptions) Middleware {
 			o.BodyLimit = DefaultHedgeBodyLimit
 		}
 		t := &hedgeTransport{next: wrapped("hedge", next), o: o,
-			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: 2, MaxHosts: DefaultMaxHosts})}
+			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: hedgeBank, MaxHosts: DefaultMaxHosts})}
 		t.lat = newHostTable[latencies](DefaultMaxHosts, nil, nil)
 		return t
 	}
 }
+
+// hedgeBank is how many unspent hedges a host's budget keeps: 2 left the
+// slow calls of a burst unhedged (a p99 of 300 ms in TestHedgeFigures, one
+// run in three, with 4.3% of calls hedged for 5% slow).
+const hedgeBank = 10
 
 type hedgeTransport struct {
 	next    http.RoundTripper
