@@ -7,13 +7,31 @@ import "net/http"
 // withHeader returns a shallow copy of req with a header of its own: the
 // cheapest copy that lets a middleware set fields without touching the
 // caller's request.
-func withHeader(req *http.Request) *http.Request {
+func withHeader(req *http.Request) *http.Request { return withHeaderRoom(req, 0) }
+
+// withHeaderRoom is withHeader with room in the copied map for extra more
+// fields, so that setting them does not grow it.
+func withHeaderRoom(req *http.Request, extra int) *http.Request {
 	r := new(http.Request)
 	*r = *req
-	r.Header = req.Header.Clone()
-	if r.Header == nil {
-		r.Header = make(http.Header)
+	h := make(http.Header, len(req.Header)+extra)
+	if n := len(req.Header); n > 0 {
+		// One array for every value, as http.Header.Clone does.
+		nv := 0
+		for _, vs := range req.Header {
+			nv += len(vs)
+		}
+		all := make([]string, 0, nv)
+		for k, vs := range req.Header {
+			if vs == nil {
+				h[k] = nil
+				continue
+			}
+			all = append(all, vs...)
+			h[k] = all[len(all)-len(vs) : len(all) : len(all)]
+		}
 	}
+	r.Header = h
 	return r
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 )
 
@@ -32,7 +33,9 @@ type HeaderOptions struct {
 func Headers(o HeaderOptions) Middleware {
 	static := make(http.Header, len(o.Static))
 	for k, vs := range o.Static {
-		static[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+		// A copy of our own, clipped: each request shares it (setMissing),
+		// and an Add below appends to a new array, never into this one.
+		static[http.CanonicalHeaderKey(k)] = slices.Clip(append([]string(nil), vs...))
 	}
 	o.Static = static
 	if o.AttemptHeader != "" {
@@ -67,7 +70,11 @@ func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.o.AttemptHeader == "" && !missing(req.Header, t.o.Static) && !missing(req.Header, dynamic) {
 		return t.next.RoundTrip(req)
 	}
-	r := withHeader(req)
+	extra := len(t.o.Static) + len(dynamic)
+	if t.o.AttemptHeader != "" {
+		extra++
+	}
+	r := withHeaderRoom(req, extra)
 	setMissing(r.Header, t.o.Static)
 	setMissing(r.Header, dynamic)
 	if t.o.AttemptHeader != "" {
@@ -86,11 +93,15 @@ func missing(h, add http.Header) bool {
 	return false
 }
 
+// setMissing sets in h the fields of add that h lacks, sharing add's
+// values, clipped (an append to them makes a new array); the headers of a
+// request are read, and replaced or appended to, but not written into in
+// place, by net/http and by this module.
 func setMissing(h, add http.Header) {
 	for k, vs := range add {
 		k = http.CanonicalHeaderKey(k)
 		if _, ok := h[k]; !ok {
-			h[k] = append([]string(nil), vs...)
+			h[k] = slices.Clip(vs)
 		}
 	}
 }
