@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rtchain/rtchain/bench/figures"
 	htu "github.com/rtchain/rtchain/httptestutil"
 )
 
@@ -16,6 +17,7 @@ func TestOutageAmplification(t *testing.T) {
 	const calls = 1000
 	libs := append([]Lib{}, Libs[1:]...)
 	libs = append(libs, retryOnly) // the budget alone, without the default chain's breaker
+	var data []figures.Amplified
 	for _, lib := range libs {
 		t.Run(lib.Name, func(t *testing.T) {
 			srv := htu.NewServer(t, htu.Status(http.StatusServiceUnavailable))
@@ -37,10 +39,14 @@ func TestOutageAmplification(t *testing.T) {
 			wg.Wait()
 			ratio := float64(srv.Count()) / calls
 			t.Logf("%-20s %.2f requests per call", lib.Name, ratio)
+			data = append(data, figures.Amplified{Client: lib.Name, Ratio: ratio})
 			if strings.HasPrefix(lib.Name, "rtchain") && ratio > 1.2 {
 				t.Errorf("rtchain amplified an outage %.2f×, want ≤ 1.2×", ratio)
 			}
 		})
+	}
+	if err := figures.Save("amplification", data); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"testing"
+	"time"
 
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
@@ -48,9 +49,20 @@ var retryOnly = Lib{"rtchain/Retry only", func(base http.RoundTripper, budget bo
 	}))
 }}
 
+// noStall is the default chain without BodyStallTimeout: what the
+// response body's stall timer costs, beside the rtchain row.
+var noStall = Lib{"rtchain/no body-stall timeout", func(base http.RoundTripper, budget bool) http.RoundTripper {
+	return transport.NewClientWith(transport.ClientOptions{
+		Base: base, Log: transport.LogOptions{Logger: quiet},
+		Retry: transport.RetryPolicy{MaxRetries: MaxRetries, BaseDelay: time.Nanosecond, MaxDelay: time.Nanosecond,
+			Budget: transport.RetryBudget{Disabled: !budget}},
+		Breaker: transport.BreakerOptions{Disabled: !budget}, Timeout: -1, BodyStallTimeout: -1,
+	}).Transport
+}}
+
 // BenchmarkOverhead is a bodiless GET over a base that answers at once.
 func BenchmarkOverhead(b *testing.B) {
-	for _, lib := range append(Libs, retryOnly) {
+	for _, lib := range append(Libs, retryOnly, noStall) {
 		b.Run(lib.Name, func(b *testing.B) {
 			rt := lib.Wrap(canned, true)
 			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://api.test/items?id=1", nil)

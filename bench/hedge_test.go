@@ -17,7 +17,9 @@ import (
 	"github.com/cristalhq/hedgedhttp"
 	"github.com/failsafe-go/failsafe-go/failsafehttp"
 	"github.com/failsafe-go/failsafe-go/hedgepolicy"
+	"github.com/stretchr/testify/require"
 
+	"github.com/rtchain/rtchain/bench/figures"
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
@@ -94,6 +96,7 @@ func TestHedgeFigures(t *testing.T) {
 	const calls = 2000
 	var table strings.Builder
 	table.WriteString("\n| client | p50 | p99 | p99.9 | extra requests | 64 KiB PUT, hedged: attempts that got the whole body |\n|---|---|---|---|---|---|\n")
+	var data []figures.Hedged
 	for _, h := range hedgers(t) {
 		var requests atomic.Int64
 		srv := tailServer(t, &requests)
@@ -123,6 +126,11 @@ func TestHedgeFigures(t *testing.T) {
 		close(work)
 		wg.Wait()
 		slices.Sort(lat)
+		ms := make([]float64, len(lat))
+		for i, d := range lat {
+			ms[i] = float64(d) / float64(time.Millisecond)
+		}
+		data = append(data, figures.Hedged{Client: h.name, LatencyMs: ms, ExtraShare: float64(requests.Load()-calls) / calls})
 		put := "not run: its hedges share one Body"
 		whole, sent := 0, 0
 		if !h.sharesBody {
@@ -153,6 +161,7 @@ func TestHedgeFigures(t *testing.T) {
 		}
 	}
 	t.Log(table.String())
+	require.NoError(t, figures.Save("hedging", data))
 }
 
 // putWhole PUTs 64 KiB through h to a server whose first attempt stalls

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/rtchain/rtchain/bench/figures"
+)
+
+// draw renders every chart from the data in dir into out.
+func draw(dir, out, format string) error {
+	stamp, err := readStamp(dir)
+	if err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		name string
+		draw func(dir, stamp string) (*plot.Plot, error)
+	}{
+		{"throttling", throttlingChart},
+		{"amplification", amplificationChart},
+		{"replay", replayChart},
+		{"overhead", overheadChart},
+		{"hedging", hedgingChart},
+	} {
+		p, err := c.draw(dir, stamp)
+		if err != nil {
+			return fmt.Errorf("figures: %s: %w", c.name, err)
+		}
+		path := filepath.Join(out, c.name+"."+format)
+		if err := p.Save(9*vg.Inch, 4.5*vg.Inch, path); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "figures: wrote", path)
+	}
+	return nil
+}
+
+// readStamp is the line each chart carries: when and where the data was
+// measured (written by measure).
+func readStamp(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "measured.txt"))
+	if err != nil {
+		return "", err
+	}
+	when, machine, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	t, err := time.Parse(time.RFC3339, when)
+	if err != nil {
+		return "", err
+	}
+	return "measured " + t.Format("2006-01-02 15:04 MST") + ", " + machine + "; cd bench && go run ./cmd/figures", nil
+}
+
+// newPlot is a plot with a title, the stamp under it, and axis labels.
+func newPlot(title, stamp, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title + "\n" + stamp
+	p.Title.TextStyle.Font.Size = vg.Points(10)
+	p.X.Label.Text, p.Y.Label.Text = x, y
+	p.Legend.Top = true
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+func throttlingChart(dir, stamp string) (*plot.Plot, error) {
+	var d figures.Throttling
+	if err := figures.Load(dir, "throttling", &d); err != nil {
+		return nil, err
+	}
+	p := newPlot(fmt.Sprintf("Throttling: requests per second at an origin that admits %.0f/s (bucket of %.0f); %d calls, 10 workers", d.Limit, d.Burst, d.Calls),
+		stamp, "seconds since the start", "requests per second (0.5 s bins)")
+	const bin = 0.5
+	end := 0.0
+	for _, c := range d.Clients {
+		for _, s := range c.Sent {
+			end = max(end, s)
+		}
+	}
+	limit, err := plotter.NewLine(plotter.XYs{{X: 0, Y: d.Limit}, {X: end, Y: d.Limit}})
+	if err != nil {
+		return nil, err
+	}
+	limit.Color, limit.Dashes = color.Gray{Y: 80}, []vg.Length{vg.Points(6), vg.Points(3)}
+	p.Add(limit)
+	p.Legend.Add("the origin's limit", limit)
+	for i, c := range d.Clients {
+		sent, throttled := make([]float64, int(end/bin)+1), make([]float64, int(end/bin)+1)
+		for j, s := range c.Sent {
+			sent[int(s/bin)] += 1 / bin
+			if c.Status[j] == 429 {
+				throttled[int(s/bin)] += 1 / bin
+			}
+		}
+		for k, v := range map[string][]float64{"sent": sent, "answered 429": throttled} {
+			xy := make(plotter.XYs, len(v))
+			for b := range v {
+				xy[b] = plotter.XY{X: float64(b) * bin, Y: v[b]}
+			}
+			l, err := plotter.NewLine(xy)
+			if err != nil {
+				return nil, err
+			}
+			l.Color = plotutil.Color(i)
+			l.Width = vg.Points(1.5)
+			if k != "sent" {
+				l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
+				l.Width = vg.Points(1)
+			}
+			p.Add(l)
+			p.Legend.Add(c.Client+", "+k, l)
+		}
+	}
+	p.Y.Min = 0
+	return p, nil
+}
+
+func amplificationChart(dir, stamp string) (*plot.Plot, error) {
+	var d []figures.Amplified
+	if err := figures.Load(dir, "amplification", &d); err != nil {
+		return nil, err
+	}
+	p := newPlot("Outage amplification: requests a server answering 503 saw per call (1,000 calls, 3 retries)",
+		stamp, "", "requests ÷ calls")
+	vals, names := make(plotter.Values, len(d)), make([]string, len(d))
+	for i, a := range d {
+		vals[i], names[i] = a.Ratio, fmt.Sprintf("%s\n%.2f", a.Client, a.Ratio)
+	}
+	bars, err := plotter.NewBarChart(vals, vg.Points(30))
+	if err != nil {
+		return nil, err
+	}
+	bars.Color = plotutil.Color(0)
+	p.Add(bars)
+	p.NominalX(names...)
+	p.Y.Min = 0
+	return p, nil
+}
+
+func replayChart(dir, stamp string) (*plot.Plot, error) {
+	var d []figures.Replayed
+	if err := figures.Load(dir, "replay", &d); err != nil {
+		return nil, err
+	}
+	p := newPlot("Body replay: peak heap for a PUT from a plain reader, answered 503 then 200",
+		stamp, "body size (MiB)", "peak live heap (MiB)")
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	p.Legend.Left = true
+	for i, r := range d {
+		xy := make(plotter.XYs, len(r.SizeMiB))
+		for j := range r.SizeMiB {
+			xy[j] = plotter.XY{X: r.SizeMiB[j], Y: math.Max(r.PeakMiB[j], 0.01)}
+		}
+		l, pts, err := plotter.NewLinePoints(xy)
+		if err != nil {
+			return nil, err
+		}
+		l.Color, pts.Color = plotutil.Color(i), plotutil.Color(i)
+		pts.Shape = plotutil.Shape(i)
+		p.Add(l, pts)
+		p.Legend.Add(r.Client, l, pts)
+	}
+	return p, nil
+}
+
+func overheadChart(dir, stamp string) (*plot.Plot, error) {
+	var d []figures.Overhead
+	if err := figures.Load(dir, "overhead", &d); err != nil {
+		return nil, err
+	}
+	runs := 0
+	if len(d) > 0 {
+		runs = d[0].Runs
+	}
+	p := newPlot(fmt.Sprintf("Overhead: a bodiless GET over a canned base (no network), median of %d runs; allocs/op under each name", runs),
+		stamp, "", "ns per call")
+	vals, names := make(plotter.Values, len(d)), make([]string, len(d))
+	for i, o := range d {
+		vals[i], names[i] = o.NsOp, fmt.Sprintf("%s\n%.0f ns, %.0f allocs", strings.ReplaceAll(strings.ReplaceAll(o.Client, "_", " "), "/", "/\n"), o.NsOp, o.AllocsOp)
+	}
+	bars, err := plotter.NewBarChart(vals, vg.Points(30))
+	if err != nil {
+		return nil, err
+	}
+	bars.Color = plotutil.Color(1)
+	p.Add(bars)
+	p.NominalX(names...)
+	p.Y.Min = 0
+	return p, nil
+}
+
+func hedgingChart(dir, stamp string) (*plot.Plot, error) {
+	var d []figures.Hedged
+	if err := figures.Load(dir, "hedging", &d); err != nil {
+		return nil, err
+	}
+	p := newPlot("Hedging: share of calls slower than a latency; a server taking 1 ms, 300 ms one time in 20 (2,000 GETs)",
+		stamp, "latency (ms)", "share of calls slower")
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	p.Legend.Top, p.Legend.Left = false, true
+	for i, h := range d {
+		n := float64(len(h.LatencyMs))
+		xy := make(plotter.XYs, 0, len(h.LatencyMs))
+		for j, ms := range h.LatencyMs {
+			if slower := (n - float64(j+1)) / n; slower > 0 {
+				xy = append(xy, plotter.XY{X: math.Max(ms, 0.1), Y: slower})
+			}
+		}
+		l, err := plotter.NewLine(xy)
+		if err != nil {
+			return nil, err
+		}
+		l.Color = plotutil.Color(i)
+		l.Width = vg.Points(1.5)
+		l.Dashes = plotutil.Dashes(i)
+		p.Add(l)
+		p.Legend.Add(fmt.Sprintf("%s (+%.1f%% requests)", h.Client, 100*h.ExtraShare), l)
+	}
+	p.Legend.YOffs = vg.Points(0)
+	return p, nil
+}

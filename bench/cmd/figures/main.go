@@ -1,0 +1,83 @@
+// Command figures measures what bench/README.md reports and draws it as
+// SVG charts under docs/figures, with the data beside them
+// (docs/figures/data). Run it from bench/:
+//
+//	cd bench && go run ./cmd/figures
+//
+// It runs the bench tests that save chart data (RTCHAIN_FIGURES set, no
+// -race, so that the figures are the library's and not the race
+// detector's) and BenchmarkOverhead -count 6, then draws. With -render it
+// draws again from the saved data without measuring. It takes about three
+// minutes on a 2-core machine.
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rtchain/rtchain/bench/figures"
+)
+
+func main() {
+	out := flag.String("out", "../docs/figures", "where the charts go")
+	count := flag.Int("count", 6, "runs of each benchmark (the chart shows their median)")
+	render := flag.Bool("render", false, "draw from the data saved under -out/data, measuring nothing")
+	format := flag.String("format", "svg", "svg, or png (to look at)")
+	flag.Parse()
+	log.SetFlags(0)
+	if b, err := os.ReadFile("go.mod"); err != nil || !bytes.Contains(b, []byte("module github.com/rtchain/rtchain/bench\n")) {
+		log.Fatal("figures: run it from bench/: cd bench && go run ./cmd/figures")
+	}
+	data := filepath.Join(*out, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	if !*render {
+		if err := measure(data, *count); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := draw(data, *out, *format); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// measure runs the tests and benchmarks that write the charts' data into
+// dir.
+func measure(dir string, count int) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	env := append(os.Environ(), figures.EnvDir+"="+abs)
+	tests := exec.Command("go", "test", "-count=1", "-v",
+		"-run", "^(TestThrottlingOverTime|TestBodyReplayBySize|TestOutageAmplification|TestHedgeFigures)$", ".")
+	tests.Env, tests.Stdout, tests.Stderr = env, os.Stderr, os.Stderr
+	log.Println("figures: running", strings.Join(tests.Args, " "))
+	if err := tests.Run(); err != nil {
+		return fmt.Errorf("figures: the tests that measure failed: %w", err)
+	}
+	bench := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkOverhead$", "-benchmem",
+		fmt.Sprint("-count=", count), ".")
+	var text bytes.Buffer
+	bench.Env, bench.Stdout, bench.Stderr = env, &text, os.Stderr
+	log.Println("figures: running", strings.Join(bench.Args, " "))
+	if err := bench.Run(); err != nil {
+		return fmt.Errorf("figures: BenchmarkOverhead failed: %w\n%s", err, text.String())
+	}
+	rows, err := parseBench(text.String(), "BenchmarkOverhead/")
+	if err != nil {
+		return err
+	}
+	if err := figures.SaveTo(abs, "overhead", rows); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(abs, "measured.txt"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"+figures.Machine()+"\n"), 0o644)
+}
