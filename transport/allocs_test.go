@@ -22,6 +22,10 @@ func TestSuccessPathAllocatesNothing(t *testing.T) {
 		"base": canned,
 		"NewClient chain, timeouts aside": transport.NewClientWith(transport.ClientOptions{
 			Base: canned, Timeout: -1, BodyStallTimeout: -1}).Transport,
+		// The stall bound needs no context of the call's own, and a
+		// response without content (http.NoBody) nothing to wrap.
+		"NewClient chain, with its body-stall timeout": transport.NewClientWith(transport.ClientOptions{
+			Base: canned, Timeout: -1}).Transport,
 		"Retry": transport.Chain(canned, transport.Retry(transport.RetryPolicy{})),
 	} {
 		allocs := testing.AllocsPerRun(200, func() {

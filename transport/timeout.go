@@ -73,6 +73,19 @@ type timeoutTransport struct {
 var _ http.RoundTripper = (*timeoutTransport)(nil)
 
 func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.response <= 0 {
+		// The stall bound alone needs no context of the call's own: a
+		// stalled Read is ended by closing the body (see stallBody), so the
+		// request goes on as it is, and the call costs one allocation.
+		resp, err := t.next.RoundTrip(req)
+		if err != nil {
+			return nil, err
+		}
+		if resp.Body != http.NoBody { // net/http's for a response without content: nothing can stall
+			resp.Body = newStallBody(resp.Body, t.stall, nil)
+		}
+		return resp, nil
+	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	var timer *time.Timer
 	if t.response > 0 {
@@ -91,6 +104,10 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		return nil, err
 	}
+	if resp.Body == http.NoBody {
+		cancel(nil) // nothing left to read: the call is over
+		return resp, nil
+	}
 	resp.Body = newStallBody(resp.Body, t.stall, cancel)
 	return resp, nil
 }
@@ -99,13 +116,16 @@ func (t *timeoutTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 func (t *timeoutTransport) CloseIdleConnections() { closeIdle(t.next) }
 
 // stallBody fails a Read that waits d without a byte, and ends the call's
-// context when it is closed.
+// context when it is closed. A stall ends the Read in flight by cancelling
+// that context or, when the call has none of its own (cancel is nil), by
+// closing the body below, which net/http's bodies allow while a Read
+// waits (HTTP/1 closes the connection, HTTP/2 resets the stream).
 type stallBody struct {
 	rc      io.ReadCloser
 	d       time.Duration // 0 for no bound
 	timer   *time.Timer   // nil until the first Read
 	stalled atomic.Bool
-	cancel  context.CancelCauseFunc
+	cancel  context.CancelCauseFunc // nil for none
 }
 
 func newStallBody(rc io.ReadCloser, d time.Duration, cancel context.CancelCauseFunc) io.ReadCloser {
@@ -128,7 +148,11 @@ func (b *stallBody) Read(p []byte) (int, error) {
 	if b.timer == nil {
 		b.timer = time.AfterFunc(b.d, func() {
 			b.stalled.Store(true)
-			b.cancel(ErrBodyStalled) // unblocks the Read in flight
+			if b.cancel != nil {
+				b.cancel(ErrBodyStalled) // unblocks the Read in flight
+			} else {
+				_ = b.rc.Close() // so does this
+			}
 		})
 	} else {
 		b.timer.Reset(b.d)
@@ -146,6 +170,8 @@ func (b *stallBody) Close() error {
 		b.timer.Stop()
 	}
 	err := b.rc.Close()
-	b.cancel(nil)
+	if b.cancel != nil {
+		b.cancel(nil)
+	}
 	return err
 }

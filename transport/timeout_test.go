@@ -123,3 +123,35 @@ func TestTheCallersDeadlineIsNotTheClients(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.False(t, errors.Is(err, transport.ErrResponseTimeout))
 }
+
+// With no response timeout, a stall is ended by closing the body: the call
+// has no context of its own. Over HTTP/1.1 and HTTP/2 alike, the Read in
+// flight returns at once with ErrBodyStalled, and what arrived is kept.
+func TestAStalledBodyFailsWithoutAResponseTimeout(t *testing.T) {
+	for name, tls := range map[string]bool{"HTTP/1.1": false, "HTTP/2": true} {
+		t.Run(name, func(t *testing.T) {
+			var srv *htu.Server
+			var base http.RoundTripper
+			if tls {
+				srv = htu.NewTLSServer(t, htu.StallBody(http.StatusOK, "first part "))
+				base = srv.Client().Transport
+			} else {
+				srv = htu.NewServer(t, htu.StallBody(http.StatusOK, "first part "))
+				base = pooledBase(t)
+			}
+			c := transport.NewClientWith(transport.ClientOptions{Base: base, Timeout: -1, BodyStallTimeout: 200 * time.Millisecond})
+			t.Cleanup(c.CloseIdleConnections)
+			resp, err := c.Get(srv.URL)
+			require.NoError(t, err)
+			assert.Equal(t, "HTTP/"+map[bool]string{false: "1.1", true: "2.0"}[tls], resp.Proto)
+			start := time.Now()
+			got, err := io.ReadAll(resp.Body)
+			took := time.Since(start)
+			require.NoError(t, resp.Body.Close())
+			assert.Equal(t, "first part ", string(got), "what arrived is kept")
+			require.ErrorIs(t, err, transport.ErrBodyStalled)
+			assert.Contains(t, err.Error(), "stalled for 200ms")
+			assert.Less(t, took, 5*time.Second)
+		})
+	}
+}
