@@ -42,7 +42,13 @@ func Logging(o LogOptions) Middleware {
 	r := newRedactor(o.Redact)
 	return func(next http.RoundTripper) http.RoundTripper {
 		next = wrapped("Logging", next)
-		return &logTransport{next: next, o: o, r: r}
+		t := &logTransport{next: next, o: o, r: r}
+		// The hooks that learn nothing for the call's line take what they
+		// log from the event: made once, not per call.
+		t.onRetry = func(e RetryEvent) { t.logRetry(e.Request.Context(), t.logger(), e.Request, e) }
+		t.onGiveUp = func(e GiveUpEvent) { t.logGiveUp(e.Request.Context(), t.logger(), e.Request, e) }
+		t.onResume = func(e ResumeEvent) { t.logResume(e.Request.Context(), t.logger(), e.Request, e) }
+		return t
 	}
 }
 
@@ -50,6 +56,10 @@ type logTransport struct {
 	next http.RoundTripper
 	o    LogOptions
 	r    *redactor
+
+	onRetry  func(RetryEvent)
+	onGiveUp func(GiveUpEvent)
+	onResume func(ResumeEvent)
 }
 
 var _ http.RoundTripper = (*logTransport)(nil)
@@ -71,9 +81,7 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c.CallEnd = func(e CallEndEvent) { c.attempts, c.hedges, c.won = e.Attempts, e.Hedges, e.Won }
 	c.Paced = func(e PacedEvent) { c.paced += e.Wait }
 	if l.Enabled(ctx, retryLevel) {
-		c.Retry = func(e RetryEvent) { t.logRetry(ctx, l, req, e) }
-		c.GiveUp = func(e GiveUpEvent) { t.logGiveUp(ctx, l, req, e) }
-		c.Resume = func(e ResumeEvent) { t.logResume(ctx, l, req, e) }
+		c.Retry, c.GiveUp, c.Resume = t.onRetry, t.onGiveUp, t.onResume
 	}
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req.WithContext(WithTrace(ctx, &c.Trace)))

@@ -155,7 +155,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if stop != 0 {
 			if retries {
-				c.trace.giveUp(GiveUpEvent{Attempt: a.public(n), Reason: stop})
+				c.trace.giveUp(GiveUpEvent{Request: c.req, Attempt: a.public(n), Reason: stop})
 			}
 			return c.end(&a, n)
 		}
@@ -164,7 +164,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		} else {
 			retriesLeft--
 		}
-		c.trace.retry(RetryEvent{Attempt: a.public(n), Wait: wait, FromRetryAfter: fromRetryAfter})
+		c.trace.retry(RetryEvent{Request: c.req, Attempt: a.public(n), Wait: wait, FromRetryAfter: fromRetryAfter})
 		if err := t.pause(ctx, &a, now, wait); err != nil {
 			if body != nil {
 				_ = rbody.Close() // the next attempt's body, never sent: a file or a copy to release

@@ -177,6 +177,8 @@ type Classifier func(Attempt) Decision
 
 // RetryEvent describes a retry about to happen.
 type RetryEvent struct {
+	// Request is the caller's request (the one Retry was given).
+	Request *http.Request
 	// Attempt is the attempt that failed and is about to be retried.
 	Attempt Attempt
 	// Wait is how long Retry waits before the next attempt.
@@ -233,6 +235,8 @@ func (r GiveUpReason) String() string {
 // GiveUpEvent describes a retryable attempt that a limit kept from being
 // retried. Its outcome goes to the caller.
 type GiveUpEvent struct {
+	// Request is the caller's request (the one Retry was given).
+	Request *http.Request
 	Attempt Attempt
 	// Reason is the limit that stopped the retry.
 	Reason GiveUpReason
