@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -106,6 +108,24 @@ func BenchmarkBodyReplay(b *testing.B) {
 			MaxRetries: MaxRetries, BaseDelay: 1, BodyReplayLimit: 128 << 20,
 		}))
 	}})
+	b.Run("bare, both attempts from memory", func(b *testing.B) {
+		// The floor: a bare client sending the same two attempts from a
+		// buffer it already holds (bytes.Reader, GetBody), as no retrying
+		// client can for a plain reader.
+		srv := httptest.NewServer(cycling(2))
+		b.Cleanup(srv.Close)
+		base := newBase(b)
+		data, _ := io.ReadAll(streamOnly(size))
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, want := range []int{http.StatusServiceUnavailable, http.StatusOK} {
+				req, _ := http.NewRequest(http.MethodPut, srv.URL, bytes.NewReader(data))
+				if code, err := roundTrip(b, base, req); err != nil || code != want {
+					b.Fatalf("%d %v, want %d", code, err, want)
+				}
+			}
+		}
+	})
 	for _, lib := range libs {
 		b.Run(lib.Name, func(b *testing.B) {
 			// A plain server that discards the body: httptestutil's would
