@@ -2,6 +2,7 @@ package transport_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 
@@ -94,5 +95,36 @@ func TestHeadersAllocateOnlyTheCopy(t *testing.T) {
 	}
 	if got := req.Header.Get("User-Agent"); got != "" {
 		t.Errorf("the caller's request was modified: User-Agent %q", got)
+	}
+}
+
+// A host new to NewClient's chain costs one entry in one table, shared by
+// the retry budget, the circuits and the rate state: before, each of the
+// three kept a table of its own, and a new host cost ten allocations.
+func TestANewHostCostsOneEntry(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates on its own")
+	}
+	rt := transport.NewClientWith(transport.ClientOptions{Base: canned, Timeout: -1, BodyStallTimeout: -1}).Transport
+	reqs := make([]*http.Request, 300)
+	for i := range reqs {
+		req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, fmt.Sprintf("http://h%d.test/", i), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs[i] = req
+	}
+	next := 0
+	allocs := testing.AllocsPerRun(200, func() {
+		resp, err := rt.RoundTrip(reqs[next])
+		next++
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	})
+	// 1 for the canned response; the entry, and the map's node for it.
+	if allocs > 4 {
+		t.Errorf("%v allocations for a call to a new host, want at most 4", allocs)
 	}
 }

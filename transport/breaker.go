@@ -116,7 +116,11 @@ type BreakerOptions struct {
 //
 // It is safe for concurrent use. It panics on negative options or a
 // FailureRatio above 1.
-func Breaker(o BreakerOptions) Middleware {
+func Breaker(o BreakerOptions) Middleware { return breakerWith(o, nil) }
+
+// breakerWith is Breaker keeping its circuits in shared (a chain's table),
+// or in a table of its own when shared is nil.
+func breakerWith(o BreakerOptions, shared *hostTable[hostSlots]) Middleware {
 	if o.FailureRatio < 0 || o.FailureRatio > 1 || o.MinRequests < 0 || o.Window < 0 || o.CoolDown < 0 || o.Probes < 0 || o.MaxHosts < 0 {
 		panic("transport: BreakerOptions: negative value or FailureRatio above 1")
 	}
@@ -134,9 +138,9 @@ func Breaker(o BreakerOptions) Middleware {
 		if o.Disabled {
 			return next
 		}
-		return &breakerTransport{next: next, o: o, hosts: newHostTable(o.MaxHosts,
-			func(c *circuit) { c.closed.Store(true) },
-			func(c *circuit) bool { return c.closed.Load() })} // a closed circuit holds no verdict
+		return &breakerTransport{next: next, o: o, hosts: hostView[circuit]{table: ownOrShared(shared, o.MaxHosts),
+			slot: func(s *hostSlots) *slot[circuit] { return &s.circuit },
+			init: func(c *circuit) { c.closed.Store(true) }}}
 	}
 }
 
@@ -158,8 +162,11 @@ func IsHostFailure(resp *http.Response, err error) bool {
 type breakerTransport struct {
 	next  http.RoundTripper
 	o     BreakerOptions
-	hosts *hostTable[circuit]
+	hosts hostView[circuit]
 }
+
+// circuitIdle reports whether c holds no verdict: it is closed.
+func circuitIdle(c *circuit) bool { return c.closed.Load() }
 
 var _ http.RoundTripper = (*breakerTransport)(nil)
 

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"math"
+	"time"
 	"sync/atomic"
 
 	"golang.org/x/time/rate"
@@ -59,17 +60,19 @@ const milli = 1000
 type budgets struct {
 	deposit int64 // milli-tokens per call
 	banked  int64 // cap, milli-tokens
-	hosts   *hostTable[hostBudget]
+	hosts   hostView[hostBudget]
 }
 
 type hostBudget struct {
 	balance atomic.Int64 // milli-tokens; may exceed the cap until withdrawn from
-	floor   *rate.Limiter
+	floor   rate.Limiter // with floorOn: the floor of MinPerSecond retries a second
+	floorOn bool
 }
 
 // newBudgets returns the budgets of one Retry middleware, or nil when the
-// budget is disabled. conf has been through RetryPolicy.withDefaults.
-func newBudgets(conf RetryBudget) *budgets {
+// budget is disabled, in shared (a chain's table) or a table of its own
+// when shared is nil. conf has been through RetryPolicy.withDefaults.
+func newBudgets(conf RetryBudget, shared *hostTable[hostSlots]) *budgets {
 	if conf.Disabled {
 		return nil
 	}
@@ -77,12 +80,18 @@ func newBudgets(conf RetryBudget) *budgets {
 		deposit: int64(conf.Ratio * milli),
 		banked:  int64(conf.MaxBanked * milli),
 	}
-	b.hosts = newHostTable(conf.MaxHosts, func(hb *hostBudget) {
-		hb.balance.Store(b.banked)
-		if conf.MinPerSecond > 0 {
-			hb.floor = rate.NewLimiter(rate.Limit(conf.MinPerSecond), int(math.Ceil(conf.MinPerSecond)))
-		}
-	}, nil)
+	b.hosts = hostView[hostBudget]{table: ownOrShared(shared, conf.MaxHosts),
+		slot: func(s *hostSlots) *slot[hostBudget] { return &s.budget },
+		init: func(hb *hostBudget) {
+			hb.balance.Store(b.banked)
+			if conf.MinPerSecond > 0 {
+				// Set in place (no allocation) from the zero time, so that it
+				// starts full, as rate.NewLimiter's does.
+				hb.floor.SetLimitAt(time.Time{}, rate.Limit(conf.MinPerSecond))
+				hb.floor.SetBurstAt(time.Time{}, int(math.Ceil(conf.MinPerSecond)))
+				hb.floorOn = true
+			}
+		}}
 	return b
 }
 
@@ -104,7 +113,7 @@ func (b *budgets) withdrawRetry(hb *hostBudget) bool {
 			return true
 		}
 	}
-	return hb.floor != nil && hb.floor.Allow()
+	return hb.floorOn && hb.floor.Allow()
 }
 
 // refund gives back the token of a retry that was not sent after all.

@@ -109,7 +109,7 @@ func Hedge(o HedgeOptions) Middleware {
 			o.BodyLimit = DefaultHedgeBodyLimit
 		}
 		t := &hedgeTransport{next: wrapped("hedge", next), o: o,
-			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: hedgeBank, MaxHosts: DefaultMaxHosts})}
+			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: hedgeBank, MaxHosts: DefaultMaxHosts}, nil)}
 		t.lat = newHostTable[latencies](DefaultMaxHosts, nil, nil)
 		return t
 	}

@@ -79,7 +79,11 @@ type RateLimitOptions struct {
 // Options that limit nothing and follow no server (Disabled, or NoCoolDown
 // and NoPacing without limiters) leave the chain as it is. It is safe for
 // concurrent use. It panics on a negative MaxHosts or MaxCoolDown.
-func RateLimit(o RateLimitOptions) Middleware {
+func RateLimit(o RateLimitOptions) Middleware { return rateLimitWith(o, nil) }
+
+// rateLimitWith is RateLimit keeping its hosts' state in shared (a chain's
+// table), or in a table of its own when shared is nil.
+func rateLimitWith(o RateLimitOptions, shared *hostTable[hostSlots]) Middleware {
 	if o.MaxHosts < 0 || o.MaxCoolDown < 0 {
 		panic("transport: RateLimitOptions: negative MaxHosts or MaxCoolDown")
 	}
@@ -94,13 +98,13 @@ func RateLimit(o RateLimitOptions) Middleware {
 		}
 		// The host table belongs to this transport: its state is shared by
 		// all requests through it, and by nothing else.
-		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: newHostTable(o.MaxHosts, func(hs *hostState) {
-			if o.PerHost > 0 {
-				hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
-			}
-		}, func(hs *hostState) bool { // no cool-down running, no pace learned, no reactions
-			return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load() && !hs.scope.engaged()
-		})}
+		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: hostView[hostState]{table: ownOrShared(shared, o.MaxHosts),
+			slot: func(s *hostSlots) *slot[hostState] { return &s.rate },
+			init: func(hs *hostState) {
+				if o.PerHost > 0 {
+					hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
+				}
+			}}}
 	}
 }
 
@@ -108,7 +112,13 @@ type rateTransport struct {
 	next  http.RoundTripper
 	o     RateLimitOptions
 	seed  maphash.Seed // for resourceOf
-	hosts *hostTable[hostState]
+	hosts hostView[hostState]
+}
+
+// rateIdle reports whether forgetting hs loses nothing: no cool-down
+// running, no pace learned, no reactions.
+func rateIdle(hs *hostState) bool {
+	return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load() && !hs.scope.engaged()
 }
 
 var _ http.RoundTripper = (*rateTransport)(nil)

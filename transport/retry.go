@@ -44,7 +44,11 @@ import (
 // the call's context (see WithTrace) and to RetryPolicy.OnRetry/OnGiveUp.
 //
 // It is safe for concurrent use. It panics if p has a negative duration.
-func Retry(p RetryPolicy) Middleware {
+func Retry(p RetryPolicy) Middleware { return retryWith(p, nil) }
+
+// retryWith is Retry keeping its budget in shared (a chain's table), or in
+// a table of its own when shared is nil.
+func retryWith(p RetryPolicy, shared *hostTable[hostSlots]) Middleware {
 	p = p.withDefaults()
 	var hooks *Trace // the policy's hooks, for every call
 	if p.OnRetry != nil || p.OnGiveUp != nil {
@@ -60,7 +64,7 @@ func Retry(p RetryPolicy) Middleware {
 			next = &perTryTransport{next: next, last: true}
 		}
 		// The budget belongs to this transport: shared by all its calls.
-		t := &retryTransport{next: next, p: p, hooks: hooks, budgets: newBudgets(p.Budget)}
+		t := &retryTransport{next: next, p: p, hooks: hooks, budgets: newBudgets(p.Budget, shared)}
 		if len(p.Hosts) > 0 {
 			t.circuits = newHostTable[atomic.Int64](DefaultMaxHosts, nil, nil)
 		}

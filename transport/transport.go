@@ -219,7 +219,14 @@ func NewClientWith(o ClientOptions) *http.Client {
 		}
 		mws = append(mws, Hedge(o.Hedge))
 	}
-	mws = append(mws, Retry(o.Retry), Breaker(o.Breaker), RateLimit(o.RateLimit), Headers(o.Headers))
+	// One table of hosts for the budget, the circuits and the rate state,
+	// when their bounds agree (they do by default).
+	var shared *hostTable[hostSlots]
+	if max := orDefault(o.Retry.Budget.MaxHosts, DefaultMaxHosts); max == orDefault(o.Breaker.MaxHosts, DefaultMaxHosts) &&
+		max == orDefault(o.RateLimit.MaxHosts, DefaultMaxHosts) && max > 0 {
+		shared = newHostSlots(max)
+	}
+	mws = append(mws, retryWith(o.Retry, shared), breakerWith(o.Breaker, shared), rateLimitWith(o.RateLimit, shared), Headers(o.Headers))
 	return &http.Client{Transport: Chain(o.Base, mws...)}
 }
 
