@@ -2,8 +2,8 @@ package transport
 
 import (
 	"math"
-	"time"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/time/rate"
 )
