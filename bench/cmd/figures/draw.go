@@ -182,7 +182,7 @@ func overheadChart(dir, stamp string) (*plot.Plot, error) {
 	if len(d) > 0 {
 		runs = d[0].Runs
 	}
-	p := newPlot(fmt.Sprintf("Overhead: a bodiless GET over a canned base (no network), median of %d runs; allocs/op under each name", runs),
+	p := newPlot(fmt.Sprintf("Overhead: a bodiless GET over a canned base (no network), median of %d runs; allocs/op under each name (the canned response is 1)", runs),
 		stamp, "", "ns per call")
 	vals, names := make(plotter.Values, len(d)), make([]string, len(d))
 	for i, o := range d {
