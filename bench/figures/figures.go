@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 )
 
 // EnvDir is the environment variable that names the directory the data
@@ -85,10 +84,9 @@ type Replayed struct {
 
 // Hedged is one client's latencies (ms) on the tail server, sorted.
 type Hedged struct {
-	Client      string
-	LatencyMs   []float64
-	ExtraShare  float64 // extra requests ÷ calls
-	Description string
+	Client     string
+	LatencyMs  []float64
+	ExtraShare float64 // extra requests ÷ calls
 }
 
 // Overhead is one client's cost over the canned base: medians of Runs
@@ -112,9 +110,4 @@ func Machine() string {
 		}
 	}
 	return fmt.Sprintf("%d cores, %s%s, %s/%s", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-}
-
-// Stamp is the line every chart carries: where and when it was measured.
-func Stamp(when time.Time) string {
-	return "measured " + when.UTC().Format("2006-01-02 15:04 MST") + " on " + Machine()
 }
