@@ -94,9 +94,13 @@ func (b *resumeBody) Read(p []byte) (int, error) {
 }
 
 // resumable reports whether err, from reading the body, is worth a resume:
-// the network's fault, while the caller still wants the body.
+// the network's fault, while the caller still wants the body. A body closed
+// while it was read (the stall timer ends a stalled Read so) is not.
 func (b *resumeBody) resumable(err error) bool {
-	if b.left <= 0 || b.req.Context().Err() != nil {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed || b.left <= 0 || b.req.Context().Err() != nil {
 		return false
 	}
 	return errors.Is(err, io.ErrUnexpectedEOF) || IsTransientError(err)

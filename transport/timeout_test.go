@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -154,4 +155,29 @@ func TestAStalledBodyFailsWithoutAResponseTimeout(t *testing.T) {
 			assert.Less(t, took, 5*time.Second)
 		})
 	}
+}
+
+// A stall ends a resumable download: the body's Close, which ends the
+// stalled Read, is not taken for a network fault to resume from.
+func TestAStalledResumableBodyIsNotResumed(t *testing.T) {
+	const etag = `"v1"`
+	stall := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Etag", etag)
+		w.Header().Set("Accept-Ranges", "bytes")
+		w.Header().Set("Content-Length", strconv.Itoa(len(download)))
+		_, _ = w.Write(download[:10000])
+		_ = http.NewResponseController(w).Flush()
+		<-r.Context().Done() // then nothing, until the client gives up
+	})
+	srv := htu.NewServer(t, stall, serveRanges(etag))
+	c := transport.NewClientWith(transport.ClientOptions{Base: pooledBase(t), Timeout: -1, BodyStallTimeout: 200 * time.Millisecond,
+		Retry: transport.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: time.Millisecond}})
+	t.Cleanup(c.CloseIdleConnections)
+	resp, err := c.Get(srv.URL)
+	require.NoError(t, err)
+	got, err := io.ReadAll(resp.Body)
+	require.NoError(t, resp.Body.Close())
+	require.ErrorIs(t, err, transport.ErrBodyStalled)
+	assert.Len(t, got, 10000, "what arrived is kept")
+	assert.Len(t, srv.Requests(), 1, "no request for the rest after a stall")
 }

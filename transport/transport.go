@@ -163,7 +163,10 @@ type ClientOptions struct {
 	// BodyStallTimeout bounds how long a Read of a response body may wait
 	// without a byte; such a Read fails with an error that wraps
 	// ErrBodyStalled. Time between Reads, which is the caller's, does not
-	// count. 0 means DefaultBodyStallTimeout; a negative value means none.
+	// count. A stalled Read is ended by cancelling the call's context when
+	// Timeout is set, or else by closing the body, which net/http's
+	// transports allow while a Read waits (a Base of your own must too).
+	// 0 means DefaultBodyStallTimeout; a negative value means none.
 	BodyStallTimeout time.Duration
 }
 
