@@ -18,7 +18,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -68,22 +67,32 @@ func (u *uploads) uploaded(t *testing.T, n int) map[int64]upload {
 	return u.got
 }
 
-// bothProtocols starts a server over HTTP/1.1 or HTTP/2 (TLS), and a base
-// transport for it.
-func bothProtocols(t *testing.T) map[string]func(h http.Handler) (*htu.Server, http.RoundTripper) {
-	return map[string]func(h http.Handler) (*htu.Server, http.RoundTripper){
-		"HTTP/1.1": func(h http.Handler) (*htu.Server, http.RoundTripper) {
-			tr := &http.Transport{}
-			t.Cleanup(tr.CloseIdleConnections)
-			return htu.NewServer(t, h), tr
-		},
-		"HTTP/2": func(h http.Handler) (*htu.Server, http.RoundTripper) {
-			srv := htu.NewTLSServer(t, h)
-			tr := srv.Client().Transport.(*http.Transport)
-			t.Cleanup(tr.CloseIdleConnections)
-			return srv, tr
-		},
+// putAcrossAHedge PUTs payload to url through Hedge (o, with a 20 ms delay)
+// over base, from a pipe that gives the first bytes at once and the rest
+// only once the hedge is on its way, within 10 s, and returns the response.
+func putAcrossAHedge(t *testing.T, base http.RoundTripper, o transport.HedgeOptions, url string, payload []byte, first int) *http.Response {
+	t.Helper()
+	hedgeSent := make(chan struct{})
+	o.Delay = 20 * time.Millisecond
+	o.OnHedge = func(e transport.HedgeEvent) {
+		if !e.Won {
+			close(hedgeSent)
+		}
 	}
+	pr, pw := io.Pipe()
+	go func() {
+		_, _ = pw.Write(payload[:first])
+		<-hedgeSent // the rest once the hedge is on its way
+		_, _ = pw.Write(payload[first:])
+		_ = pw.Close()
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url, pr)
+	require.NoError(t, err)
+	resp, err := hedged(base, o).Do(req)
+	require.NoError(t, err)
+	return resp
 }
 
 // A hedge sent while the first attempt is still uploading a body that can
@@ -94,25 +103,8 @@ func TestHedgeStartedMidUploadGetsTheWholeBody(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			u := &uploads{got: map[int64]upload{}}
 			srv, base := start(u)
-			hedgeSent := make(chan struct{})
-			client := hedged(base, transport.HedgeOptions{Delay: 20 * time.Millisecond,
-				OnHedge: func(e transport.HedgeEvent) {
-					if !e.Won {
-						close(hedgeSent)
-					}
-				}})
 			payload := bytes.Repeat([]byte("0123456789abcdef"), 2<<10) // 32 KiB
-			pr, pw := io.Pipe()
-			go func() {
-				_, _ = pw.Write(payload[:10<<10])
-				<-hedgeSent // the rest once the hedge is on its way
-				_, _ = pw.Write(payload[10<<10:])
-				_ = pw.Close()
-			}()
-			req, err := http.NewRequest(http.MethodPut, srv.URL, pr)
-			require.NoError(t, err)
-			resp, err := client.Do(req)
-			require.NoError(t, err)
+			resp := putAcrossAHedge(t, base, transport.HedgeOptions{}, srv.URL, payload, 10<<10)
 			assert.Equal(t, "attempt 2", readAll(t, resp))
 			for n, up := range u.uploaded(t, 2) {
 				require.NoError(t, up.err, "attempt %d", n)
@@ -131,27 +123,8 @@ func TestHedgeBodyPastTheLimitIsNeverCut(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			u := &uploads{got: map[int64]upload{}}
 			srv, base := start(u)
-			hedgeSent := make(chan struct{})
-			client := hedged(base, transport.HedgeOptions{Delay: 20 * time.Millisecond, BodyLimit: 1 << 10,
-				OnHedge: func(e transport.HedgeEvent) {
-					if !e.Won {
-						close(hedgeSent)
-					}
-				}})
 			payload := bytes.Repeat([]byte("z"), 8<<10)
-			pr, pw := io.Pipe()
-			go func() {
-				_, _ = pw.Write(payload[:512])
-				<-hedgeSent
-				_, _ = pw.Write(payload[512:])
-				_ = pw.Close()
-			}()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			req, err := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, pr)
-			require.NoError(t, err)
-			resp, err := client.Do(req)
-			require.NoError(t, err)
+			resp := putAcrossAHedge(t, base, transport.HedgeOptions{BodyLimit: 1 << 10}, srv.URL, payload, 512)
 			won := readAll(t, resp)
 			whole := 0
 			for n, up := range u.uploaded(t, 2) {

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -140,4 +141,22 @@ func closedURL(t *testing.T) string {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	return "http://" + addr + "/"
+}
+
+// bothProtocols starts a server over HTTP/1.1 or HTTP/2 (TLS), and a base
+// transport for it.
+func bothProtocols(t *testing.T) map[string]func(h http.Handler) (*htu.Server, http.RoundTripper) {
+	return map[string]func(h http.Handler) (*htu.Server, http.RoundTripper){
+		"HTTP/1.1": func(h http.Handler) (*htu.Server, http.RoundTripper) {
+			tr := &http.Transport{}
+			t.Cleanup(tr.CloseIdleConnections)
+			return htu.NewServer(t, h), tr
+		},
+		"HTTP/2": func(h http.Handler) (*htu.Server, http.RoundTripper) {
+			srv := htu.NewTLSServer(t, h)
+			tr := srv.Client().Transport.(*http.Transport)
+			t.Cleanup(tr.CloseIdleConnections)
+			return srv, tr
+		},
+	}
 }

@@ -51,23 +51,36 @@ func TestASlowDownloadThatMovesIsNotCut(t *testing.T) {
 }
 
 // A body that stops moving fails after BodyStallTimeout, with an error
-// that says so and is a timeout.
+// that says so and is a timeout, whichever way the stall is ended: by the
+// call's context (with a response timeout) or by closing the body (without
+// one, the call has no context of its own), over HTTP/1.1 and HTTP/2. The
+// Read in flight returns at once, and what arrived is kept.
 func TestAStalledBodyFails(t *testing.T) {
-	srv := htu.NewServer(t, htu.StallBody(http.StatusOK, "first part "))
-	resp, err := timeoutClient(t, time.Second, 200*time.Millisecond).Get(srv.URL)
-	require.NoError(t, err)
-	start := time.Now()
-	got, err := io.ReadAll(resp.Body)
-	took := time.Since(start)
-	require.NoError(t, resp.Body.Close())
-	assert.Equal(t, "first part ", string(got), "what arrived is kept")
-	require.ErrorIs(t, err, transport.ErrBodyStalled)
-	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	var netErr net.Error
-	require.ErrorAs(t, err, &netErr)
-	assert.True(t, netErr.Timeout())
-	assert.Contains(t, err.Error(), "stalled for 200ms")
-	assert.Less(t, took, 5*time.Second)
+	for name, start := range bothProtocols(t) {
+		for mechanism, response := range map[string]time.Duration{"context": time.Second, "close": -1} {
+			t.Run(name+", "+mechanism, func(t *testing.T) {
+				srv, base := start(htu.StallBody(http.StatusOK, "first part "))
+				c := transport.NewClientWith(transport.ClientOptions{Base: base, Timeout: response, BodyStallTimeout: 200 * time.Millisecond})
+				t.Cleanup(c.CloseIdleConnections)
+				resp, err := c.Get(srv.URL)
+				require.NoError(t, err)
+				assert.Equal(t, map[string]string{"HTTP/1.1": "HTTP/1.1", "HTTP/2": "HTTP/2.0"}[name], resp.Proto)
+				begun := time.Now()
+				got, err := io.ReadAll(resp.Body)
+				took := time.Since(begun)
+				require.NoError(t, resp.Body.Close())
+				assert.Equal(t, "first part ", string(got), "what arrived is kept")
+				require.ErrorIs(t, err, transport.ErrBodyStalled)
+				assert.ErrorIs(t, err, context.DeadlineExceeded)
+				var netErr net.Error
+				require.ErrorAs(t, err, &netErr)
+				assert.True(t, netErr.Timeout())
+				assert.Contains(t, err.Error(), "stalled for 200ms")
+				assert.Less(t, took, 5*time.Second)
+				assert.False(t, errors.Is(err, transport.ErrResponseTimeout))
+			})
+		}
+	}
 }
 
 // The caller's own time between Reads is not a stall.
@@ -123,38 +136,6 @@ func TestTheCallersDeadlineIsNotTheClients(t *testing.T) {
 	_, err := timeoutClient(t, 10*time.Second, -1).Do(newRequest(t, ctx, http.MethodGet, srv.URL, nil))
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.False(t, errors.Is(err, transport.ErrResponseTimeout))
-}
-
-// With no response timeout, a stall is ended by closing the body: the call
-// has no context of its own. Over HTTP/1.1 and HTTP/2 alike, the Read in
-// flight returns at once with ErrBodyStalled, and what arrived is kept.
-func TestAStalledBodyFailsWithoutAResponseTimeout(t *testing.T) {
-	for name, tls := range map[string]bool{"HTTP/1.1": false, "HTTP/2": true} {
-		t.Run(name, func(t *testing.T) {
-			var srv *htu.Server
-			var base http.RoundTripper
-			if tls {
-				srv = htu.NewTLSServer(t, htu.StallBody(http.StatusOK, "first part "))
-				base = srv.Client().Transport
-			} else {
-				srv = htu.NewServer(t, htu.StallBody(http.StatusOK, "first part "))
-				base = pooledBase(t)
-			}
-			c := transport.NewClientWith(transport.ClientOptions{Base: base, Timeout: -1, BodyStallTimeout: 200 * time.Millisecond})
-			t.Cleanup(c.CloseIdleConnections)
-			resp, err := c.Get(srv.URL)
-			require.NoError(t, err)
-			assert.Equal(t, "HTTP/"+map[bool]string{false: "1.1", true: "2.0"}[tls], resp.Proto)
-			start := time.Now()
-			got, err := io.ReadAll(resp.Body)
-			took := time.Since(start)
-			require.NoError(t, resp.Body.Close())
-			assert.Equal(t, "first part ", string(got), "what arrived is kept")
-			require.ErrorIs(t, err, transport.ErrBodyStalled)
-			assert.Contains(t, err.Error(), "stalled for 200ms")
-			assert.Less(t, took, 5*time.Second)
-		})
-	}
 }
 
 // A stall ends a resumable download: the body's Close, which ends the
