@@ -135,15 +135,21 @@ func amplificationChart(dir, stamp string) (*plot.Plot, error) {
 	for i, a := range d {
 		vals[i], names[i] = a.Ratio, fmt.Sprintf("%s\n%.2f", a.Client, a.Ratio)
 	}
+	return p, addBars(p, vals, names, 0)
+}
+
+// addBars draws vals as bars in the plotutil colour numbered color, named
+// under the axis, from 0 up.
+func addBars(p *plot.Plot, vals plotter.Values, names []string, color int) error {
 	bars, err := plotter.NewBarChart(vals, vg.Points(30))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	bars.Color = plotutil.Color(0)
+	bars.Color = plotutil.Color(color)
 	p.Add(bars)
 	p.NominalX(names...)
 	p.Y.Min = 0
-	return p, nil
+	return nil
 }
 
 func replayChart(dir, stamp string) (*plot.Plot, error) {
@@ -188,15 +194,7 @@ func overheadChart(dir, stamp string) (*plot.Plot, error) {
 	for i, o := range d {
 		vals[i], names[i] = o.NsOp, fmt.Sprintf("%s\n%.0f ns, %.0f allocs", strings.ReplaceAll(strings.ReplaceAll(o.Client, "_", " "), "/", "/\n"), o.NsOp, o.AllocsOp)
 	}
-	bars, err := plotter.NewBarChart(vals, vg.Points(30))
-	if err != nil {
-		return nil, err
-	}
-	bars.Color = plotutil.Color(1)
-	p.Add(bars)
-	p.NominalX(names...)
-	p.Y.Min = 0
-	return p, nil
+	return p, addBars(p, vals, names, 1)
 }
 
 func hedgingChart(dir, stamp string) (*plot.Plot, error) {
