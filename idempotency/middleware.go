@@ -93,11 +93,11 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil && h.o.FailOpen:
 		h.o.Logger.WarnContext(r.Context(), "idempotency: store failed; running unprotected", "error", err)
 		h.next.ServeHTTP(w, withBody(r.Context(), r, body))
-		h.abandon(r.Context(), w, key, rec.Owner, txn, err)
+		h.abandon(r.Context(), w, key, rec.Owner, err)
 	case err != nil:
 		h.o.Logger.ErrorContext(r.Context(), "idempotency: store failed", "error", err)
 		problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
-		h.abandon(r.Context(), w, key, rec.Owner, txn, err)
+		h.abandon(r.Context(), w, key, rec.Owner, err)
 	case !acquired:
 		h.answer(w, r, existing, rec.Fingerprint)
 	case txn != nil:

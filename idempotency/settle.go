@@ -65,8 +65,8 @@ func (h *handler) release(ctx context.Context, key, owner string) {
 // first, so the client does not wait for the store. ErrLeaseLost is the
 // common case: the record was never written. A BeginTx that failed holds
 // nothing (its record was never committed), and ErrStoreFull is a refusal.
-func (h *handler) abandon(ctx context.Context, w http.ResponseWriter, key, owner string, txn Txn, err error) {
-	if _, tx := h.o.Store.(TxStore); tx || txn != nil || errors.Is(err, ErrStoreFull) {
+func (h *handler) abandon(ctx context.Context, w http.ResponseWriter, key, owner string, err error) {
+	if _, tx := h.o.Store.(TxStore); tx || errors.Is(err, ErrStoreFull) {
 		return
 	}
 	_ = http.NewResponseController(w).Flush()

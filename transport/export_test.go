@@ -13,7 +13,7 @@ type HostTable struct{ t *hostTable[int] }
 // NewHostTable returns a table of at most max hosts; idle, when set, says
 // which states may be dropped first.
 func NewHostTable(max int, idle func(*int) bool) HostTable {
-	return HostTable{newHostTable(max, nil, idle)}
+	return HostTable{newHostTable(max, idle)}
 }
 
 // Get returns host's state, creating it if needed.

@@ -110,7 +110,7 @@ func Hedge(o HedgeOptions) Middleware {
 		}
 		t := &hedgeTransport{next: wrapped("hedge", next), o: o,
 			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: hedgeBank, MaxHosts: DefaultMaxHosts}, nil)}
-		t.lat = newHostTable[latencies](DefaultMaxHosts, nil, nil)
+		t.lat = newHostTable[latencies](DefaultMaxHosts, nil)
 		return t
 	}
 }

@@ -23,7 +23,6 @@ type hostTable[T any] struct {
 	m    sync.Map                     // host → *hostEntry[T]
 	last atomic.Pointer[hostEntry[T]] // the latest host added: most clients call one host
 	max  int
-	init func(*T) // sets up a new host's state; nil for the zero value
 	idle func(*T) bool
 
 	mu   sync.Mutex // guards ring and hand
@@ -42,8 +41,8 @@ type ringSlot[T any] struct {
 	e    *hostEntry[T]
 }
 
-func newHostTable[T any](max int, init func(*T), idle func(*T) bool) *hostTable[T] {
-	return &hostTable[T]{max: max, init: init, idle: idle}
+func newHostTable[T any](max int, idle func(*T) bool) *hostTable[T] {
+	return &hostTable[T]{max: max, idle: idle}
 }
 
 // get returns host's state, creating it if needed. The common case, a host
@@ -64,9 +63,6 @@ func (h *hostTable[T]) get(host string) *T {
 	// A new host starts unmarked: it sits just behind the clock hand, so it
 	// is the last the hand reaches, and a use before then marks it.
 	e := &hostEntry[T]{host: host}
-	if h.init != nil {
-		h.init(&e.state)
-	}
 	if v, loaded := h.m.LoadOrStore(host, e); loaded {
 		return h.hit(v)
 	}

@@ -50,7 +50,7 @@ func hostSlotsIdle(s *hostSlots) bool {
 
 // newHostSlots returns a table of up to max hosts' entries.
 func newHostSlots(max int) *hostTable[hostSlots] {
-	return newHostTable(max, nil, hostSlotsIdle)
+	return newHostTable(max, hostSlotsIdle)
 }
 
 // hostView is one layer's view of a table of hostSlots: its own slot of

@@ -66,7 +66,7 @@ func retryWith(p RetryPolicy, shared *hostTable[hostSlots]) Middleware {
 		// The budget belongs to this transport: shared by all its calls.
 		t := &retryTransport{next: next, p: p, hooks: hooks, budgets: newBudgets(p.Budget, shared)}
 		if len(p.Hosts) > 0 {
-			t.circuits = newHostTable[atomic.Int64](DefaultMaxHosts, nil, nil)
+			t.circuits = newHostTable[atomic.Int64](DefaultMaxHosts, nil)
 		}
 		return t
 	}
