@@ -111,3 +111,61 @@ func Machine() string {
 	}
 	return fmt.Sprintf("%d cores, %s%s, %s/%s", runtime.NumCPU(), cpu, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
+
+// Overload is one run of the overload workload (bench's TestOverloadFigures):
+// a service of Slots handler slots taking ServiceMs each is offered, by
+// open-loop callers with a DeadlineMs deadline each, each phase's Load ×
+// its capacity for the phase's duration; the first phase is the overload,
+// and the rest shows the recovery. Measured and Machine say when and where,
+// Commit which tree of rtchain.
+type Overload struct {
+	Slots      int
+	ServiceMs  float64
+	DeadlineMs float64
+	BinMs      float64
+	Phases     []OverloadPhase
+	Measured   string // RFC 3339
+	Machine    string
+	Commit     string
+	Rows       []OverloadRow
+}
+
+// OverloadPhase is one phase of the offered load: Load × capacity for
+// Seconds.
+type OverloadPhase struct {
+	Load    float64
+	Seconds float64
+}
+
+// OverloadRow is one (server, client) pair at one overload factor (the
+// first phase's Load).
+type OverloadRow struct {
+	Server, Client string
+	Load           float64 // the overload phase's offered load ÷ capacity
+	// Of the calls started in the overload phase: how many, how many were
+	// served in time (a 2xx received before their deadline), that as a
+	// percentage of capacity × the phase's duration, and the p99 latency
+	// (ms) of those served.
+	Offered, Served int
+	ServedPct       float64
+	P99Ms           float64
+	// Handler runs (the work done) in the whole run, and the share of them
+	// that finished after their caller had left (its deadline had passed or
+	// its request's context had ended).
+	Runs       int
+	LatePct    float64
+	LeftQueued int     // handlers still waiting for a slot when the run ended: dropped, not run
+	RecoveryMs float64 // from the end of the overload to full goodput; -1: not within the run
+	// Requests the server saw ÷ calls; calls that ended without a 2xx in time and
+	// before their deadline (refused, or given up early); of those, the calls
+	// the client failed without sending any request.
+	RequestsPerCall float64
+	FailedEarly     int
+	NotSent         int
+	LagP99Ms        float64 // how late the load generator started its calls (p99)
+	// How the calls ended: "200", "503", … or an error's kind.
+	Outcomes map[string]int
+	// Per bin of BinMs from the start: calls started, calls started that
+	// were served in time, and served calls by the time they were served.
+	Started, ServedByStart, ServedByEnd []int
+}
