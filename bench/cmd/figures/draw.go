@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,27 +18,50 @@ import (
 	"github.com/rtchain/rtchain/bench/figures"
 )
 
-// draw renders every chart from the data in dir into out.
-func draw(dir, out, format string) error {
-	stamp, err := readStamp(dir)
-	if err != nil {
-		return err
-	}
-	for _, c := range []struct {
-		name string
-		draw func(dir, stamp string) (*plot.Plot, error)
-	}{
-		{"throttling", throttlingChart},
-		{"amplification", amplificationChart},
-		{"replay", replayChart},
-		{"overhead", overheadChart},
-		{"hedging", hedgingChart},
-	} {
-		p, err := c.draw(dir, stamp)
+// charts are the charts draw knows, by name. Most are one plot, drawn
+// under the stamp of measured.txt; the overload chart draws its own
+// canvas, with the stamp its data carries.
+var charts = []chartDef{
+	{"throttling", throttlingChart, nil},
+	{"amplification", amplificationChart, nil},
+	{"replay", replayChart, nil},
+	{"overhead", overheadChart, nil},
+	{"hedging", hedgingChart, nil},
+	{"overload", nil, overloadChart},
+}
+
+type chartDef struct {
+	name string
+	plot func(dir, stamp string) (*plot.Plot, error)
+	save func(dir, path, format string) error
+}
+
+// draw renders the charts named in only (every chart if none) from the
+// data in dir into out.
+func draw(dir, out, format string, only ...string) error {
+	var stamp string
+	for _, c := range charts {
+		if len(only) > 0 && !slices.Contains(only, c.name) {
+			continue
+		}
+		path := filepath.Join(out, c.name+"."+format)
+		if c.save != nil {
+			if err := c.save(dir, path, format); err != nil {
+				return fmt.Errorf("figures: %s: %w", c.name, err)
+			}
+			fmt.Fprintln(os.Stderr, "figures: wrote", path)
+			continue
+		}
+		if stamp == "" {
+			var err error
+			if stamp, err = readStamp(dir); err != nil {
+				return err
+			}
+		}
+		p, err := c.plot(dir, stamp)
 		if err != nil {
 			return fmt.Errorf("figures: %s: %w", c.name, err)
 		}
-		path := filepath.Join(out, c.name+"."+format)
 		if err := p.Save(9*vg.Inch, 4.5*vg.Inch, path); err != nil {
 			return err
 		}

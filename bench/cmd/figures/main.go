@@ -8,7 +8,11 @@
 // -race, so that the figures are the library's and not the race
 // detector's) and BenchmarkOverhead -count 6, then draws. With -render it
 // draws again from the saved data without measuring. It takes about three
-// minutes on a 2-core machine.
+// minutes on a 2-core machine, and five more for the overload chart
+// (TestOverloadFigures). -only names the charts to measure and draw (comma-
+// separated), leaving the others as they are:
+//
+//	cd bench && go run ./cmd/figures -only overload
 package main
 
 import (
@@ -19,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +35,17 @@ func main() {
 	count := flag.Int("count", 6, "runs of each benchmark (the chart shows their median)")
 	render := flag.Bool("render", false, "draw from the data saved under -out/data, measuring nothing")
 	format := flag.String("format", "svg", "svg, or png (to look at)")
+	onlyFlag := flag.String("only", "", "the charts to measure and draw, comma-separated (default: all)")
 	flag.Parse()
+	var only []string
+	if *onlyFlag != "" {
+		only = strings.Split(*onlyFlag, ",")
+		for _, name := range only {
+			if !slices.ContainsFunc(charts, func(c chartDef) bool { return c.name == name }) {
+				log.Fatalf("figures: no chart %q", name)
+			}
+		}
+	}
 	log.SetFlags(0)
 	if b, err := os.ReadFile("go.mod"); err != nil || !bytes.Contains(b, []byte("module github.com/rtchain/rtchain/bench\n")) {
 		log.Fatal("figures: run it from bench/: cd bench && go run ./cmd/figures")
@@ -40,29 +55,53 @@ func main() {
 		log.Fatal(err)
 	}
 	if !*render {
-		if err := measure(data, *count); err != nil {
+		if err := measure(data, *count, only); err != nil {
 			log.Fatal(err)
 		}
 	}
-	if err := draw(data, *out, *format); err != nil {
+	if err := draw(data, *out, *format, only...); err != nil {
 		log.Fatal(err)
 	}
 }
 
-// measure runs the tests and benchmarks that write the charts' data into
-// dir.
-func measure(dir string, count int) error {
+// chartTests are the tests that measure each chart's data; overhead's is
+// BenchmarkOverhead.
+var chartTests = map[string]string{
+	"throttling":    "TestThrottlingOverTime",
+	"replay":        "TestBodyReplayBySize",
+	"amplification": "TestOutageAmplification",
+	"hedging":       "TestHedgeFigures",
+	"overload":      "TestOverloadFigures",
+}
+
+// measure runs the tests and benchmarks that write the data of the charts
+// named in only (all if none) into dir. measured.txt, the stamp of the
+// charts that have no stamp of their own, is written only when every chart
+// is measured.
+func measure(dir string, count int, only []string) error {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return err
 	}
+	want := func(name string) bool { return len(only) == 0 || slices.Contains(only, name) }
 	env := append(os.Environ(), figures.EnvDir+"="+abs)
-	tests := exec.Command("go", "test", "-count=1", "-v",
-		"-run", "^(TestThrottlingOverTime|TestBodyReplayBySize|TestOutageAmplification|TestHedgeFigures)$", ".")
-	tests.Env, tests.Stdout, tests.Stderr = env, os.Stderr, os.Stderr
-	log.Println("figures: running", strings.Join(tests.Args, " "))
-	if err := tests.Run(); err != nil {
-		return fmt.Errorf("figures: the tests that measure failed: %w", err)
+	var names []string
+	for _, c := range charts {
+		if t, ok := chartTests[c.name]; ok && want(c.name) {
+			names = append(names, t)
+		}
+	}
+	if len(names) > 0 {
+		tests := exec.Command("go", "test", "-count=1", "-v", "-timeout", "30m",
+			"-run", "^("+strings.Join(names, "|")+")$", ".")
+		tests.Env, tests.Stdout, tests.Stderr = env, os.Stderr, os.Stderr
+		log.Println("figures: running", strings.Join(tests.Args, " "))
+		if err := tests.Run(); err != nil {
+			return fmt.Errorf("figures: the tests that measure failed: %w", err)
+		}
+	}
+	if !want("overhead") {
+		return nil
 	}
 	bench := exec.Command("go", "test", "-run", "^$", "-bench", "^BenchmarkOverhead$", "-benchmem",
 		fmt.Sprint("-count=", count), ".")
@@ -78,6 +117,9 @@ func measure(dir string, count int) error {
 	}
 	if err := figures.SaveTo(abs, "overhead", rows); err != nil {
 		return err
+	}
+	if len(only) > 0 {
+		return nil
 	}
 	return os.WriteFile(filepath.Join(abs, "measured.txt"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"+figures.Machine()+"\n"), 0o644)
 }
