@@ -378,15 +378,19 @@ func outcome(c *overloadCall) string {
 	} else if errors.Is(err, context.Canceled) {
 		msg = "canceled"
 	}
-	msg = loopbackAddr.ReplaceAllString(msg, "the server")
+	msg = digits.ReplaceAllString(loopbackAddr.ReplaceAllString(msg, "the server"), "N")
 	if len(msg) > 80 {
 		msg = msg[:80] + "…"
 	}
 	return "error " + when + ": " + msg
 }
 
-// loopbackAddr is the server's address in an error message.
-var loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+// loopbackAddr is the server's address in an error message, and
+// digits are the numbers in one, which vary from call to call.
+var (
+	loopbackAddr = regexp.MustCompile(`127\.0\.0\.1:\d+`)
+	digits       = regexp.MustCompile(`\d+`)
+)
 
 // nearestRank is the q quantile of vs (nearest rank); 0 for none.
 func nearestRank(vs []float64, q float64) float64 {

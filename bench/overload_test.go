@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/rtchain/rtchain/bench/figures"
+	"github.com/rtchain/rtchain/overload"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -37,13 +38,9 @@ var overloadServers = map[string]func(http.Handler) http.Handler{
 	"failsafe adaptivelimiter": func(next http.Handler) http.Handler {
 		return failsafehttp.NewHandler(next, adaptivelimiter.NewWithDefaults[*http.Response]())
 	},
-	// TODO(overload): rtchain's overload.Middleware(overload.Options{}),
-	// once the package exists; its rows are skipped until then.
-	"rtchain overload.Middleware": nil,
+	// rtchain's server half with its defaults.
+	"rtchain overload.Middleware": overload.Middleware(overload.Options{}),
 }
-
-// overloadPending names the servers that do not exist yet.
-var overloadPending = map[string]bool{"rtchain overload.Middleware": true}
 
 // The clients, each with its library's defaults over the same base.
 var overloadClients = map[string]func(base http.RoundTripper) *http.Client{
@@ -114,9 +111,6 @@ func TestOverloadFigures(t *testing.T) {
 	for _, load := range []float64{1.5, 3, 10} {
 		for _, pair := range overloadRows {
 			t.Run(fmt.Sprintf("%gx/%s/%s", load, pair[0], pair[1]), func(t *testing.T) {
-				if overloadPending[pair[0]] {
-					t.Skip("TODO(overload): overload.Middleware does not exist yet")
-				}
 				row, err := overloadWorkload(load).Measure(overloadServers[pair[0]], overloadClients[pair[1]])
 				if err != nil {
 					t.Fatal(err)
