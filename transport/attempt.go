@@ -38,6 +38,7 @@ type attempt struct {
 	err     error
 	notSent bool
 	refused bool // an open circuit below refused it: it cost the server nothing
+	local   bool // RateLimit rejected it locally (ErrRejectedLocally): not sent
 	bodyErr bool // err comes from the caller's body: never retried
 }
 
@@ -116,6 +117,9 @@ func (t *retryTransport) try(a *attempt, req *http.Request, rbody io.ReadCloser,
 	}
 	if a.err != nil && errors.Is(a.err, ErrCircuitOpen) {
 		a.notSent, a.refused = true, true
+	}
+	if a.err != nil && errors.Is(a.err, ErrRejectedLocally) {
+		a.notSent, a.local = true, true
 	}
 	if a.err != nil && body != nil && body.Err() != nil {
 		a.err, a.bodyErr = body.Err(), true

@@ -44,6 +44,9 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe,
 		if a.refused {
 			return another // only another host can answer now
 		}
+		if a.local {
+			return true // a refusal of the client's own: nothing was sent
+		}
 		return (safe || a.notSent) && IsTransientError(a.err)
 	}
 	if retry, said := ServerSaysRetry(a.resp.Header); said {

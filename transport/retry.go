@@ -140,7 +140,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case stop != 0:
 		case throttled && throttledFor+wait > t.p.MaxRetryAfter:
 			stop = GiveUpThrottled
-		case hb != nil && !a.refused && !askedFor(&a, wait, fromRetryAfter):
+		case hb != nil && !a.refused && !a.local && !askedFor(&a, wait, fromRetryAfter):
 			if spent = t.budgets.withdrawRetry(hb); !spent {
 				stop = GiveUpBudget
 			}
@@ -315,9 +315,13 @@ func (t *retryTransport) noteRefusal(host string, err error) {
 // now. stop says why there is none: the server asks for more than
 // MaxRetryAfter, or the wait would end after the context's deadline.
 func (t *retryTransport) wait(ctx context.Context, a *attempt, n int, now time.Time) (d time.Duration, fromRetryAfter bool, stop GiveUpReason) {
-	if t.p.Backoff != nil {
+	var rejected *RejectedError
+	switch {
+	case a.local && errors.As(a.err, &rejected) && rejected.Wait > 0:
+		d = rejected.Wait // when the host would take it: no sooner
+	case t.p.Backoff != nil:
 		d = min(max(t.p.Backoff(a.public(n)), 0), t.p.MaxDelay)
-	} else {
+	default:
 		d = backoff(t.p.BaseDelay, t.p.MaxDelay, n)
 	}
 	if a.resp != nil {

@@ -1,0 +1,51 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrRejectedLocally is matched (errors.Is) by the error of an attempt that
+// the client turned down itself, at once and without sending it (see
+// RejectedError). Retry takes such an attempt for a refusal: nothing reached
+// the server, so any method may be sent again, after a wait that fits the
+// call's deadline.
+var ErrRejectedLocally = errors.New("transport: rejected locally")
+
+// RejectedError is the error of an attempt that RateLimit turned down
+// itself, without sending it, because its host refuses what it is sent
+// beyond what it accepts: the host's throttles ask every request to wait
+// longer than the call has (a cool-down, or its turn in the host's pace),
+// or the host accepts too small a share of what it was sent for one more
+// attempt to help (the adaptive throttle). It matches ErrRejectedLocally
+// under errors.Is, and context.DeadlineExceeded too when the wait would
+// have passed the call's deadline.
+type RejectedError struct {
+	// Host is the URL host the attempt was for.
+	Host string
+	// Reason says why, in words: "host cooling down for 1s", "host paced,
+	// next send in 40ms", "host accepted 12 of 60 attempts in the last 1s".
+	Reason string
+	// Wait is how long until the host would take the attempt, when it is
+	// known (a cool-down, a pace); 0 when it is not.
+	Wait time.Duration
+	// Deadline reports whether the wait would have passed the call's
+	// deadline.
+	Deadline bool
+}
+
+// Error says that the attempt was rejected locally, and why.
+func (e *RejectedError) Error() string {
+	msg := "transport: rejected locally: " + e.Reason
+	if e.Deadline {
+		msg += ": " + context.DeadlineExceeded.Error()
+	}
+	return msg
+}
+
+// Is reports whether target is ErrRejectedLocally, or
+// context.DeadlineExceeded when the wait would have passed the deadline.
+func (e *RejectedError) Is(target error) bool {
+	return target == ErrRejectedLocally || (e.Deadline && target == context.DeadlineExceeded)
+}
