@@ -12,6 +12,11 @@ import (
 
 // Breaker defaults.
 const (
+	// DefaultBreakerRefusalShare is the share of a window's answers that
+	// must be refusals or failures before refusals alone open a circuit:
+	// a host that refuses more than 95% of what it is sent accepts
+	// (almost) nothing.
+	DefaultBreakerRefusalShare = 0.95
 	DefaultBreakerFailureRatio = 0.5
 	DefaultBreakerMinRequests  = 20
 	DefaultBreakerWindow       = 10 * time.Second
@@ -66,14 +71,17 @@ func (s BreakerState) String() string {
 }
 
 // BreakerOptions configures Breaker. Its zero value means the defaults: a
-// host's circuit opens when at least half of at least 20 requests in a 10s
-// window failed, stays open 5s, then closes after 3 successful probes.
+// host's circuit opens when at least 20 requests in a 10s window were
+// answered and at least half of those the host took failed, or when the host
+// accepted almost none of them (refusals and failures 95% or more); it stays
+// open 5s, then closes after 3 successful probes.
 type BreakerOptions struct {
 	// Disabled leaves the layer out: Breaker returns the transport below
 	// as it is.
 	Disabled bool
-	// FailureRatio of the requests in a window that opens the circuit.
-	// 0 means DefaultBreakerFailureRatio.
+	// FailureRatio of the requests in a window that the host took (those it
+	// did not refuse) that opens the circuit. 0 means
+	// DefaultBreakerFailureRatio.
 	FailureRatio float64
 	// MinRequests in a window before the ratio counts. 0 means
 	// DefaultBreakerMinRequests.
@@ -86,11 +94,14 @@ type BreakerOptions struct {
 	// Probes is how many requests a half-open circuit lets through, and
 	// how many must succeed to close it. 0 means DefaultBreakerProbes.
 	Probes int
-	// IsFailure decides what counts as a failure. nil means IsHostFailure:
-	// 500, 502, 503, 504, transient errors and timeouts (the transport's
-	// and RetryPolicy.PerTryTimeout's). Throttling (429, or any 4xx with
-	// Retry-After) is never a failure: the host is healthy and asks the
-	// client to slow down, which RateLimit's cool-down does.
+	// IsFailure decides what counts as a failure. nil means IsHostFailure
+	// (500, 502, 504, transient errors and timeouts, the transport's and
+	// RetryPolicy.PerTryTimeout's) with 503 and 529 counted apart, as
+	// refusals: a host that sheds a share of its load is healthy and
+	// serving the rest, and refusals open the circuit only when the host
+	// accepts almost nothing (see Breaker). A 503 or 529 that an IsFailure
+	// of your own does not claim is a refusal too. A 429 is neither: it is
+	// throttling, which RateLimit answers.
 	IsFailure func(*http.Response, error) bool
 	// MaxHosts bounds the hosts whose circuits are kept; past it, the
 	// least recently used host's circuit is dropped, a closed one first.
@@ -108,11 +119,19 @@ type BreakerOptions struct {
 // circuit: the attempt fails at once with a *CircuitOpenError, which Retry
 // does not retry (unless RetryPolicy.Hosts offers another host).
 //
-// What counts as a failure is BreakerOptions.IsFailure (IsHostFailure by
-// default: 5xx, transient errors, timeouts; never a 429). An attempt that
+// What counts as a failure is BreakerOptions.IsFailure (by default: 500, 502,
+// 504, transient errors, timeouts). A 503 or 529 is a refusal, not a failure:
+// a server that sheds its excess is still serving most of what it can, and a
+// client that stopped sending to it would turn its overload into an outage. A
+// 429 is neither (throttling: RateLimit answers it). The circuit opens
+// when at least MinRequests answers are in the window and either FailureRatio
+// of those the host took (all but the refusals) failed, or refusals and
+// failures make DefaultBreakerRefusalShare of them: the host accepts (almost)
+// nothing. A half-open circuit's probe that is refused fails. An attempt that
 // ends because its caller's context ended counts as nothing, and a probe it
-// held is released; an attempt cut by RetryPolicy.PerTryTimeout is a
-// failure, like any timeout of the transport.
+// held is released; so does an attempt that RateLimit rejected locally
+// (ErrRejectedLocally), which never reached the host. An attempt cut by
+// RetryPolicy.PerTryTimeout is a failure, like any timeout of the transport.
 //
 // It is safe for concurrent use. It panics on negative options or a
 // FailureRatio above 1.
@@ -130,7 +149,8 @@ func breakerWith(o BreakerOptions, shared *hostTable[hostSlots]) Middleware {
 	o.Window = orDefault(o.Window, DefaultBreakerWindow)
 	o.CoolDown = orDefault(o.CoolDown, DefaultBreakerCoolDown)
 	o.Probes = orDefault(o.Probes, DefaultBreakerProbes)
-	if o.IsFailure == nil {
+	ownRule := o.IsFailure != nil
+	if !ownRule {
 		o.IsFailure = IsHostFailure
 	}
 	return func(next http.RoundTripper) http.RoundTripper {
@@ -138,17 +158,18 @@ func breakerWith(o BreakerOptions, shared *hostTable[hostSlots]) Middleware {
 		if o.Disabled {
 			return next
 		}
-		return &breakerTransport{next: next, o: o, hosts: hostView[circuit]{table: ownOrShared(shared, o.MaxHosts),
+		return &breakerTransport{next: next, o: o, ownRule: ownRule, hosts: hostView[circuit]{table: ownOrShared(shared, o.MaxHosts),
 			slot: func(s *hostSlots) *slot[circuit] { return &s.circuit },
 			init: func(c *circuit) { c.closed.Store(true) }}}
 	}
 }
 
 // IsHostFailure reports whether an attempt's outcome says its host is
-// failing, Breaker's default rule: a transient error or a timeout of the
-// transport (IsTransientError), or a 500, 502, 503 or 504. A 429, and any
-// 4xx, is not: a server that throttles is healthy. Neither is the caller's
-// context ending (see Breaker).
+// failing: a transient error or a timeout of the transport
+// (IsTransientError), or a 500, 502, 503, 504 or 529. A 429, and any 4xx,
+// is not: a server that throttles is healthy. Neither is the caller's
+// context ending (see Breaker). It is Breaker's default rule, except that
+// Breaker counts a 503 or 529 apart, as a refusal.
 func IsHostFailure(resp *http.Response, err error) bool {
 	switch {
 	case err != nil:
@@ -159,10 +180,20 @@ func IsHostFailure(resp *http.Response, err error) bool {
 	return resp.StatusCode >= 500 && IsRetryableStatus(resp.StatusCode)
 }
 
+// outcome is what an attempt says of its host, for the breaker.
+type outcome int
+
+const (
+	succeeded outcome = iota // the host took the request (whatever its status)
+	failed                   // IsFailure: the host is failing
+	refused                  // a 503 or 529 that IsFailure did not claim
+)
+
 type breakerTransport struct {
-	next  http.RoundTripper
-	o     BreakerOptions
-	hosts hostView[circuit]
+	next    http.RoundTripper
+	o       BreakerOptions
+	ownRule bool // o.IsFailure is the caller's: it is asked first
+	hosts   hostView[circuit]
 }
 
 // circuitIdle reports whether c holds no verdict: it is closed.
@@ -177,6 +208,7 @@ type circuit struct {
 	closed    atomic.Bool  // state == Closed, readable without mu
 	successes atomic.Int64 // in the window
 	failures  atomic.Int64 // in the window; written under mu
+	refusals  atomic.Int64 // in the window; written under mu
 
 	mu          sync.Mutex
 	state       BreakerState
@@ -198,21 +230,40 @@ func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		return nil, err
 	}
 	resp, rerr := t.next.RoundTrip(req)
-	var failed bool
+	var out outcome
 	switch ctx := req.Context(); {
+	case rerr != nil && errors.Is(rerr, ErrRejectedLocally):
+		t.release(c, probe) // never reached the host
+		return resp, rerr
 	case rerr == nil || ctx.Err() == nil:
-		failed = t.o.IsFailure(resp, rerr)
+		out = t.outcome(resp, rerr)
 	case errors.Is(context.Cause(ctx), ErrPerTryTimeout):
 		// A per-try clock above this layer (Retry outside a Chain) cut
 		// the attempt: the host did not answer in time. In a Chain the
 		// clock runs below, and its timeout arrives here as rerr.
-		failed = true
+		out = failed
 	default:
 		t.release(c, probe) // the caller gave up: says nothing of the host
 		return resp, rerr
 	}
-	t.report(host, t.record(c, probe, failed))
+	t.report(host, t.record(c, probe, out))
 	return resp, rerr
+}
+
+// outcome classifies an attempt's answer: a 503 or 529 is a refusal, unless
+// an IsFailure of the caller's claims it.
+func (t *breakerTransport) outcome(resp *http.Response, err error) outcome {
+	unavailable := err == nil && resp != nil &&
+		(resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == StatusOverloaded)
+	switch {
+	case unavailable && !t.ownRule:
+		return refused
+	case t.o.IsFailure(resp, err):
+		return failed
+	case unavailable:
+		return refused
+	}
+	return succeeded
 }
 
 // admit lets a request through, as a probe when half-open, or refuses it.
@@ -249,12 +300,13 @@ func (t *breakerTransport) release(c *circuit, probe bool) {
 }
 
 // record counts an outcome and moves the state.
-func (t *breakerTransport) record(c *circuit, probe, failed bool) *change {
-	if !probe && !failed && c.closed.Load() {
+func (t *breakerTransport) record(c *circuit, probe bool, out outcome) *change {
+	if !probe && out == succeeded && c.closed.Load() {
 		// A success alone opens a circuit only when it brings the window
 		// to MinRequests with enough failures in it already.
 		ok := c.successes.Add(1)
-		if f := c.failures.Load(); f == 0 || !t.tripped(ok, f) {
+		f, r := c.failures.Load(), c.refusals.Load()
+		if f+r == 0 || !t.tripped(ok, f, r, time.Time{}) {
 			return nil
 		}
 	}
@@ -265,7 +317,7 @@ func (t *breakerTransport) record(c *circuit, probe, failed bool) *change {
 		if c.state != HalfOpen {
 			return nil
 		}
-		if failed {
+		if out != succeeded { // a refused probe: the host still takes nothing
 			return t.open(c)
 		}
 		if c.probeOK++; c.probeOK >= t.o.Probes {
@@ -277,32 +329,54 @@ func (t *breakerTransport) record(c *circuit, probe, failed bool) *change {
 	if c.state != Closed {
 		return nil
 	}
-	if failed {
+	if out != succeeded {
 		// The window rolls over here, where it matters: successes alone
 		// never open a circuit, so they need not read the clock.
 		if now := time.Now(); now.Sub(c.windowStart) >= t.o.Window {
 			c.resetWindow(now)
 		}
-		c.failures.Add(1)
+		if out == failed {
+			c.failures.Add(1)
+		} else {
+			c.refusals.Add(1)
+		}
 	}
-	if t.tripped(c.successes.Load(), c.failures.Load()) {
+	if t.tripped(c.successes.Load(), c.failures.Load(), c.refusals.Load(), c.windowStart) {
 		return t.open(c)
 	}
 	return nil
 }
 
-// tripped reports whether a window of ok successes and failed failures
-// opens the circuit.
-func (t *breakerTransport) tripped(ok, failed int64) bool {
-	n := ok + failed
-	return n >= int64(t.o.MinRequests) && float64(failed) >= t.o.FailureRatio*float64(n)
+// tripped reports whether a window of ok successes, bad failures and no
+// refusals, which began at start, opens the circuit: enough answers, and
+// either FailureRatio of those the host took failed, or the host accepted
+// almost none for refusalSpan at least. (A refusal is answered at once and
+// work takes time: a server that sheds its excess answers the first
+// requests of a burst with refusals before it answers any with its work.
+// A zero start is a window not yet known to be old enough.)
+func (t *breakerTransport) tripped(ok, bad, no int64, start time.Time) bool {
+	n := ok + bad + no
+	if n < int64(t.o.MinRequests) {
+		return false
+	}
+	took := ok + bad
+	if bad > 0 && float64(bad) >= t.o.FailureRatio*float64(took) {
+		return true
+	}
+	return no > 0 && float64(bad+no) >= DefaultBreakerRefusalShare*float64(n) &&
+		!start.IsZero() && time.Since(start) >= min(refusalSpan, t.o.Window)
 }
+
+// refusalSpan is how long a host must have accepted almost nothing for its
+// refusals to open its circuit.
+const refusalSpan = time.Second
 
 // resetWindow starts a new window at now. c.mu is held.
 func (c *circuit) resetWindow(now time.Time) {
 	c.windowStart = now
 	c.successes.Store(0)
 	c.failures.Store(0)
+	c.refusals.Store(0)
 }
 
 func (t *breakerTransport) open(c *circuit) *change {

@@ -75,7 +75,7 @@ func statusIn(t *testing.T, ctx context.Context, rt http.RoundTripper, url strin
 
 func TestBreakerStates(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		base := &switchable{code: 503}
+		base := &switchable{code: 500}
 		var tr transitions
 		rt := transport.Chain(base, transport.Breaker(transport.BreakerOptions{
 			MinRequests: 4, FailureRatio: 0.5, CoolDown: 5 * time.Second, Probes: 2, OnStateChange: tr.hook,
@@ -83,7 +83,7 @@ func TestBreakerStates(t *testing.T) {
 		for range 4 {
 			code, err := statusOf(t, rt, "http://a.test/")
 			require.NoError(t, err)
-			assert.Equal(t, 503, code)
+			assert.Equal(t, 500, code)
 		}
 		_, err := statusOf(t, rt, "http://a.test/")
 		require.ErrorIs(t, err, transport.ErrCircuitOpen)
@@ -94,7 +94,7 @@ func TestBreakerStates(t *testing.T) {
 
 		code, err := statusOf(t, rt, "http://b.test/")
 		require.NoError(t, err, "other hosts are not affected")
-		assert.Equal(t, 503, code)
+		assert.Equal(t, 500, code)
 
 		time.Sleep(5 * time.Second)
 		base.set(200)
@@ -106,7 +106,7 @@ func TestBreakerStates(t *testing.T) {
 		assert.Equal(t, []string{"a.test:closed>open", "a.test:open>half-open", "a.test:half-open>closed"}, tr.list())
 
 		// Closed again: it takes a new run of failures to open.
-		base.set(503)
+		base.set(500)
 		for range 3 {
 			_, err := statusOf(t, rt, "http://a.test/")
 			require.NoError(t, err)
@@ -183,7 +183,7 @@ func TestBreakerCountsOnlyHostFailures(t *testing.T) {
 
 func TestBreakerInsideRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		base := &switchable{code: 503}
+		base := &switchable{code: 500}
 		l, records, _ := jsonLogger(slog.LevelDebug)
 		rt := transport.Chain(base,
 			transport.Logging(transport.LogOptions{Logger: l}),

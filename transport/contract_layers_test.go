@@ -51,7 +51,7 @@ func TestLayersKeepTheRoundTripperContract(t *testing.T) {
 				openWith(t, rt, url)
 				return rt
 			},
-			steps:   []http.Handler{htu.Status(503)},
+			steps:   []http.Handler{htu.Status(500)},
 			wantErr: transport.ErrCircuitOpen,
 		},
 		{

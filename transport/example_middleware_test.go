@@ -128,7 +128,7 @@ func ExampleRateLimit() {
 // touching the network, until the cool-down lets probes through.
 func ExampleBreaker() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "down", http.StatusServiceUnavailable)
+		http.Error(w, "down", http.StatusBadGateway)
 	}))
 	defer srv.Close()
 	client := &http.Client{Transport: transport.Chain(nil,
@@ -151,9 +151,9 @@ func ExampleBreaker() {
 		fmt.Println(resp.StatusCode)
 	}
 	// Output:
-	// 503
+	// 502
 	// circuit: closed -> open
-	// 503
+	// 502
 	// fails fast: true
 }
 

@@ -44,7 +44,7 @@ func TestFailoverToTheNextHost(t *testing.T) {
 }
 
 func TestFailoverPastAnOpenCircuit(t *testing.T) {
-	a := htu.NewServer(t, htu.Status(503))
+	a := htu.NewServer(t, htu.Status(500))
 	b := htu.NewServer(t, htu.OK("from b"))
 	base := pooledBase(t)
 	rt := transport.Chain(base,
@@ -74,11 +74,11 @@ func TestFailoverHostsAreValidated(t *testing.T) {
 // With one entry in Hosts that is not the request's own host, a request
 // refused by an open circuit still fails over to it.
 func TestFailoverFromAHostOutsideTheList(t *testing.T) {
-	a := htu.NewServer(t, htu.Status(503))
+	a := htu.NewServer(t, htu.Status(500))
 	b := htu.NewServer(t, htu.OK("from b"))
 	shared := transport.Breaker(transport.BreakerOptions{MinRequests: 1, CoolDown: time.Hour})(pooledBase(t))
 	opener := transport.Chain(shared, transport.Retry(fast(transport.RetryPolicy{MaxRetries: -1})))
-	require.NoError(t, do(t, opener, context.Background(), a.URL)) // a's 503 opens its circuit
+	require.NoError(t, do(t, opener, context.Background(), a.URL)) // a's 500 opens its circuit
 	client := &http.Client{Transport: transport.Chain(shared,
 		transport.Retry(fast(transport.RetryPolicy{Hosts: []string{hostOf(t, b)}})))}
 	resp, err := client.Get(a.URL)
@@ -136,8 +136,8 @@ func newKey() string { return "key-" + strconv.FormatInt(keys.Add(1), 10) }
 // it once, with the breaker's error: refusals send nothing, and asking the
 // same open circuits again would spend the call's retries in a loop.
 func TestFailoverStopsWhenEveryCircuitIsOpen(t *testing.T) {
-	a := htu.NewServer(t, htu.Status(503))
-	b := htu.NewServer(t, htu.Status(503))
+	a := htu.NewServer(t, htu.Status(500))
+	b := htu.NewServer(t, htu.Status(500))
 	var retries atomic.Int32
 	rt := transport.Chain(pooledBase(t),
 		transport.Retry(fast(transport.RetryPolicy{MaxRetries: 12, Hosts: []string{hostOf(t, a), hostOf(t, b)},
@@ -145,7 +145,7 @@ func TestFailoverStopsWhenEveryCircuitIsOpen(t *testing.T) {
 		transport.Breaker(transport.BreakerOptions{MinRequests: 1, CoolDown: time.Hour}))
 	client := &http.Client{Transport: rt}
 
-	// a and b answer 503 and their circuits open; then each refuses once.
+	// a and b answer 500 and their circuits open; then each refuses once.
 	_, err := client.Get(a.URL)
 	require.ErrorIs(t, err, transport.ErrCircuitOpen)
 	assert.Equal(t, int32(3), retries.Load(), "a, b, a refused, b refused: then every circuit is known open")

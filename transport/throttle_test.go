@@ -146,7 +146,7 @@ func TestBreakerProbeTimeoutReopens(t *testing.T) {
 				<-req.Context().Done()
 				return nil, req.Context().Err() // what a careless RoundTripper returns
 			}
-			return answer(503)(), nil
+			return answer(500)(), nil
 		})
 		var tr transitions
 		rt := transport.Chain(base,
