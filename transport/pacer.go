@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -68,24 +67,24 @@ type pacer struct {
 const maxPacerSleep = 250 * time.Millisecond
 
 // start counts an attempt and, on a paced host, makes it wait for a token
-// under ctx: never past ctx's deadline (an error matching
-// context.DeadlineExceeded at once, nothing sent), and reported to the
-// call's Trace. It returns when the attempt is sent, zero on a host that is
-// not paced.
+// under ctx: never past holdLimit, half the time it had left before ctx's
+// deadline (a *RejectedError at once, matching context.DeadlineExceeded,
+// nothing sent), and reported to the call's Trace. It returns when the
+// attempt is sent, zero on a host that is not paced.
 func (p *pacer) start(req *http.Request) (sentAt time.Time, err error) {
 	if !p.paced.Load() {
 		p.sent()
 		return time.Time{}, nil
 	}
 	ctx := req.Context()
-	deadline, _ := responseDeadline(ctx)
 	start := time.Now()
+	limit := holdLimit(ctx, start)
 	now := start
 	for queued := false; ; {
-		wait, ok := p.take(now, deadline, queued)
+		wait, ok := p.take(now, limit, queued)
 		switch {
 		case !ok:
-			return now, fmt.Errorf("transport: rate limit: host paced, next send in %v: %w", wait.Round(time.Millisecond), context.DeadlineExceeded)
+			return now, &RejectedError{Host: hostOf(req), Reason: "host paced, next send in " + wait.Round(time.Millisecond).String(), Wait: wait, Deadline: true}
 		case wait == 0:
 			if now.After(start) {
 				traceFrom(ctx).paced(PacedEvent{Request: req, Wait: now.Sub(start), Reason: PacedByPacer})
@@ -112,9 +111,9 @@ func (p *pacer) inflight() int64 { return p.sends.Load() - p.dones.Load() }
 
 // take takes a token at now if there is one (wait 0), or says how long to
 // wait for one: an attempt that joins the queue (queued false) waits behind
-// those already in it. If the wait would end after deadline (when not zero),
-// it gives up (ok false) and leaves the queue.
-func (p *pacer) take(now, deadline time.Time, queued bool) (wait time.Duration, ok bool) {
+// those already in it. If the wait would end after limit (when not zero:
+// see holdLimit), it gives up (ok false) and leaves the queue.
+func (p *pacer) take(now, limit time.Time, queued bool) (wait time.Duration, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !p.quotaUntil.IsZero() && now.After(p.quotaUntil) {
@@ -143,7 +142,7 @@ func (p *pacer) take(now, deadline time.Time, queued bool) (wait time.Duration, 
 		p.waiting++
 	}
 	wait = time.Duration((ahead + 1 - p.tokens) / p.rate * float64(time.Second))
-	if !deadline.IsZero() && now.Add(wait).After(deadline) {
+	if !limit.IsZero() && now.Add(wait).After(limit) {
 		p.waiting--
 		return wait, false
 	}
@@ -158,8 +157,10 @@ func (p *pacer) take(now, deadline time.Time, queued bool) (wait time.Duration, 
 //
 // throttled says resp was a throttle; cut, that the throttle may cut the
 // rate (the host's throttles are the host's: see scope); named, the wait
-// the server named, is the shortest window the rate is measured over.
-func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool, named time.Duration) (hold time.Duration) {
+// the server named, is the shortest window the rate is measured over;
+// floor, the rate the host accepted in the last second, is the lowest a
+// cut may go: a host that sheds its excess is sent what it takes.
+func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool, named time.Duration, floor float64) (hold time.Duration) {
 	success := resp != nil && !throttled && resp.StatusCode < 500
 	if !success {
 		p.fails.Add(1) // before dones: the successes it derives never run ahead
@@ -185,7 +186,7 @@ func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool,
 	case hasQuota:
 		return p.quota(now, q)
 	case cut:
-		p.cut(now, sentAt, named)
+		p.cut(now, sentAt, named, floor)
 	case success: // never a throttle
 		p.grow(now)
 	}
@@ -231,7 +232,7 @@ func (p *pacer) window(now time.Time, named time.Duration) (sent, ok float64) {
 // of a herd that was already in flight when the rate was last cut say
 // nothing new, and are ignored (so are attempts sent before the host was
 // paced, whose sentAt is zero, once a cut was made).
-func (p *pacer) cut(now, sentAt time.Time, named time.Duration) {
+func (p *pacer) cut(now, sentAt time.Time, named time.Duration, floor float64) {
 	if !p.cutAt.IsZero() && sentAt.Before(p.cutAt) {
 		return
 	}
@@ -251,7 +252,7 @@ func (p *pacer) cut(now, sentAt time.Time, named time.Duration) {
 		p.burst = max(1, min(p.burst, okBurst))
 	}
 	p.refill(now)
-	p.rate = max(base*pacerBeta, pacerMinRate)
+	p.rate = max(base*pacerBeta, floor, pacerMinRate)
 	p.tokens = min(p.tokens, 0)
 	p.wMax = base
 	p.k = math.Cbrt(base * (1 - pacerBeta) / pacerC)

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"net/http"
@@ -39,6 +40,11 @@ type RateLimitOptions struct {
 	// are spaced at a rate learned from its throttles, and a host that
 	// announces its quota (see ParseQuota) is paced to spread it.
 	NoPacing bool
+	// NoThrottle turns off the adaptive throttle: by default, a host that
+	// refuses (429, 503, 529) most of what it is sent, and is not paced, is
+	// sent no more than three times what it accepted in the last second,
+	// and the rest is rejected at once (see RateLimit).
+	NoThrottle bool
 }
 
 // RateLimit returns a middleware that paces requests on the client's side,
@@ -61,7 +67,9 @@ type RateLimitOptions struct {
 //
 // While they are engaged, a 429 or 503 with Retry-After makes every request
 // to that host, from any goroutine, wait until then instead of adding to
-// the overload (a cool-down, capped at o.MaxCoolDown); and, unless
+// the overload (a cool-down, capped at o.MaxCoolDown), but for a call
+// that cannot afford the wait while the host still accepts some of what it
+// is sent (see below); and, unless
 // o.NoPacing, the host's attempts are spaced at a rate cut to 0.7 of what
 // was being sent (measured over the wait the server named, or a second) and
 // grown back along a cubic curve while they succeed, as TCP CUBIC and the
@@ -69,12 +77,25 @@ type RateLimitOptions struct {
 // (RateLimit and RateLimit-Policy, RateLimit-Remaining,
 // X-RateLimit-Remaining: see ParseQuota) is paced to spread what remains
 // over its window, whatever its throttles say. A host that did neither is
-// never delayed.
+// never delayed. The pace never falls below the rate the host accepted in
+// the last second: a host that sheds its excess is sent what it takes.
 //
-// A wait that the context ends, or that would pass its deadline, returns
-// an error at once without sending (errors.Is(err,
-// context.DeadlineExceeded) for the deadline). Each wait is reported to the
-// call's Trace (Trace.Paced).
+// A host that still accepts a share of what it is sent is never held back
+// whole. A call that cannot afford a cool-down (it would pass the call's
+// deadline) is sent anyway if the host accepted anything in the last
+// second, and fails at once otherwise; a paced attempt waits for its turn
+// at most half the time its call has left, and fails at once otherwise;
+// and a host that refuses most of what it is sent, and is not paced, is
+// sent at most three times what it accepted in the last second (at least
+// 20 attempts), the rest failing at once: the SRE book's client-side
+// adaptive throttling (o.NoThrottle turns it off; the rule, and why, is
+// written beside the code). An attempt that fails at once is not sent, and
+// its error is a *RejectedError, which matches ErrRejectedLocally (and
+// context.DeadlineExceeded when the call's deadline was too near): Retry
+// takes it for a refusal, and retries it when the wait fits the deadline.
+//
+// A wait that the context ends returns the context's error at once,
+// without sending. Each wait is reported to the call's Trace (Trace.Paced).
 //
 // Options that limit nothing and follow no server (Disabled, or NoCoolDown
 // and NoPacing without limiters) leave the chain as it is. It is safe for
@@ -90,7 +111,7 @@ func rateLimitWith(o RateLimitOptions, shared *hostTable[hostSlots]) Middleware 
 	o.MaxHosts = orDefault(o.MaxHosts, DefaultMaxHosts)
 	o.MaxCoolDown = orDefault(o.MaxCoolDown, DefaultMaxRetryAfter)
 	o.PerHostBurst = max(o.PerHostBurst, 1)
-	idle := o.Disabled || (o.Limiter == nil && o.PerHost <= 0 && o.NoCoolDown && o.NoPacing)
+	idle := o.Disabled || (o.Limiter == nil && o.PerHost <= 0 && o.NoCoolDown && o.NoPacing && o.NoThrottle)
 	return func(next http.RoundTripper) http.RoundTripper {
 		next = wrapped("RateLimit", next)
 		if idle {
@@ -118,7 +139,7 @@ type rateTransport struct {
 // rateIdle reports whether forgetting hs loses nothing: no cool-down
 // running, no pace learned, no reactions.
 func rateIdle(hs *hostState) bool {
-	return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load() && !hs.scope.engaged()
+	return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load() && !hs.scope.engaged() && hs.accept.idle()
 }
 
 var _ http.RoundTripper = (*rateTransport)(nil)
@@ -128,37 +149,63 @@ type hostState struct {
 	coolUntil atomic.Int64  // Unix nanoseconds; 0 for none
 	pacer     pacer         // unused with NoPacing
 	scope     scope         // whether the host's throttles are the host's
+	accept    acceptance    // what the host accepts, while it refuses
 }
 
-// follows reports whether t follows the servers: their cool-downs or their
-// pace.
-func (t *rateTransport) follows() bool { return !t.o.NoCoolDown || !t.o.NoPacing }
+// follows reports whether t follows the servers: their cool-downs, their
+// pace or what they accept.
+func (t *rateTransport) follows() bool { return !t.o.NoCoolDown || !t.o.NoPacing || !t.o.NoThrottle }
 
 func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	var hs *hostState
 	if t.o.PerHost > 0 || t.follows() {
 		hs = t.hosts.get(hostOf(req))
 	}
-	if err := t.admit(req, hs); err != nil {
+	counted, err := t.admit(req, hs)
+	var sentAt time.Time
+	if err == nil && !t.o.NoPacing {
+		if counted { // past the host's hold: not paced either
+			hs.pacer.sent()
+		} else if sentAt, err = hs.pacer.start(req); err != nil {
+			if counted, err = t.unheld(req, hs, err); counted {
+				hs.pacer.sent()
+			}
+		}
+	}
+	if err == nil && !counted && !t.o.NoThrottle && sentAt.IsZero() { // a paced host is sent its pace instead
+		counted, err = hs.accept.throttle(hostOf(req), time.Now(), 0)
+	}
+	if err != nil {
 		closeRequestBody(req)
 		return nil, err
-	}
-	var sentAt time.Time
-	if !t.o.NoPacing {
-		var err error
-		if sentAt, err = hs.pacer.start(req); err != nil {
-			closeRequestBody(req)
-			return nil, err
-		}
 	}
 	if sentAt.IsZero() && hs != nil && hs.scope.engaged() {
 		sentAt = time.Now() // for the trial of the host's reactions
 	}
 	resp, err := t.next.RoundTrip(req)
 	if t.follows() {
+		if err == nil || req.Context().Err() == nil {
+			refused := resp != nil && IsRefusal(resp.StatusCode)
+			hs.accept.answer(resp != nil && !refused, refused, counted, hs.pacer.paced.Load() || hs.scope.engaged())
+		}
 		t.learn(req, hs, sentAt, resp)
 	}
 	return resp, err
+}
+
+// unheld decides for an attempt that cannot afford a host-wide hold (held,
+// a *RejectedError for the deadline): if the host accepts a share of what
+// it is sent, the attempt goes on under the throttle, counted as sent
+// (counted); if not, or if the throttle turns it away, it fails at once.
+func (t *rateTransport) unheld(req *http.Request, hs *hostState, held error) (counted bool, err error) {
+	var rejected *RejectedError
+	if t.o.NoThrottle || !errors.As(held, &rejected) || !rejected.Deadline {
+		return false, held
+	}
+	if counted, err = hs.accept.throttle(hostOf(req), time.Now(), acceptMinForBypass); err != nil {
+		return false, held
+	}
+	return counted, nil
 }
 
 // learn takes what a response says of its host's limit: whether its
@@ -187,17 +234,24 @@ func (t *rateTransport) learn(req *http.Request, hs *hostState, sentAt time.Time
 	if t.o.NoPacing {
 		return
 	}
-	if hold := hs.pacer.done(sentAt, resp, throttled, v.cut, named); hold > 0 && !t.o.NoCoolDown {
+	var floor float64 // what the host accepts: no cut goes below it
+	if v.cut {
+		floor = hs.accept.rate(time.Now())
+	}
+	if hold := hs.pacer.done(sentAt, resp, throttled, v.cut, named, floor); hold > 0 && !t.o.NoCoolDown {
 		hs.extendCoolDown(time.Now().Add(min(hold, t.o.MaxCoolDown)).UnixNano())
 	}
 }
 
 // admit waits out the host's cool-down, then takes the tokens, and reports
-// each wait to the call's Trace.
-func (t *rateTransport) admit(req *http.Request, hs *hostState) error {
+// each wait to the call's Trace. A call that cannot afford the cool-down
+// goes on if the host accepts a share of what it is sent (see unheld):
+// counted says so.
+func (t *rateTransport) admit(req *http.Request, hs *hostState) (counted bool, err error) {
 	ctx := req.Context()
 	if hs != nil {
-		for {
+		var limit time.Time // the latest a hold may end; zero for no deadline
+		for first := true; ; first = false {
 			until := hs.coolUntil.Load()
 			if until == 0 { // never cooled down: no need for the clock
 				break
@@ -208,24 +262,45 @@ func (t *rateTransport) admit(req *http.Request, hs *hostState) error {
 			if wait <= 0 {
 				break
 			}
-			if !endsInTime(ctx, end) {
-				return fmt.Errorf("transport: rate limit: host cooling down for %v: %w", wait.Round(time.Millisecond), context.DeadlineExceeded)
+			if first {
+				limit = holdLimit(ctx, start)
+			}
+			if !limit.IsZero() && end.After(limit) {
+				held := &RejectedError{Host: hostOf(req), Reason: "host cooling down for " + wait.Round(time.Millisecond).String(), Wait: wait, Deadline: true}
+				if counted, err = t.unheld(req, hs, held); err != nil {
+					return false, err
+				}
+				break
 			}
 			if err := sleep(ctx, wait); err != nil {
-				return fmt.Errorf("transport: rate limit: %w", err)
+				return false, fmt.Errorf("transport: rate limit: %w", err)
 			}
 			traceFrom(ctx).paced(PacedEvent{Request: req, Wait: time.Since(start), Reason: PacedByCoolDown})
 		}
 	}
 	if t.o.Limiter != nil {
 		if err := take(req, t.o.Limiter); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if hs != nil && hs.limiter != nil {
-		return take(req, hs.limiter)
+		return counted, take(req, hs.limiter)
 	}
-	return nil
+	return counted, nil
+}
+
+// holdLimit returns the latest time that a host-wide hold of an attempt
+// that arrives at start may end: half the time left before ctx's deadline
+// (the other half is the attempt's own), or zero when ctx has none. Under a
+// sustained overload a hold that lets its attempts wait until their
+// deadline sends each one too late to be served in time, and a cool-down
+// that each refusal renews would hold them that long.
+func holdLimit(ctx context.Context, start time.Time) time.Time {
+	deadline, ok := responseDeadline(ctx)
+	if !ok {
+		return time.Time{}
+	}
+	return start.Add(deadline.Sub(start) / 2)
 }
 
 // take takes a token from l, waiting for it under the request's context.

@@ -1,0 +1,216 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A host that refuses a share of what it is sent (429, 503, 529) is still
+// serving the rest: a server that sheds its excess keeps its capacity busy
+// with what it admits. The client keeps it busy too, and sends it no more
+// than it accepts, so that its refusals do not multiply into a storm of
+// retries that costs the server, and the client's own machine, more than the
+// work itself. The rule is the SRE book's client-side adaptive throttling
+// ("Handling Overload"), made deterministic and scoped to a host:
+//
+//   - Counting. From the first refusal on, the host's sent attempts and
+//     accepted answers (any answer but a refusal; a transport error is not
+//     accepted either) are counted over the last acceptWindow, in
+//     acceptBuckets buckets. A host that has not refused for a whole window,
+//     and is not held or paced, is not counted at all: the common case
+//     costs one atomic load.
+//   - Throttle. While the host is counted and is not paced (see pacer), an
+//     attempt is rejected with probability
+//     max(0, (requests − throttleK·accepts) / (requests + 1)), where
+//     requests are the attempts that came to the throttle in the window,
+//     sent or rejected, and accepts the answers the host accepted: the
+//     host is sent about throttleK times what it accepts, and whatever the
+//     offered load, some attempts always go, so that the count follows the
+//     host as it recovers. Nothing is rejected while the window holds
+//     fewer than throttleMinSent requests, or while the host has been
+//     counted for less than throttleMinSpan (refusals are
+//     answered at once and work takes time: a server that sheds its excess
+//     answers the first requests of a burst with refusals before it
+//     answers any with its work, and a host that refuses each call once
+//     refuses a burst of first attempts before it takes their retries).
+//     A rejected attempt fails at once with
+//     a *RejectedError (ErrRejectedLocally), which Retry takes for a
+//     refusal: nothing was sent, so it may be sent again after a backoff
+//     that fits its deadline. A window of fewer than throttleMinSent
+//     attempts throttles nothing, so that a scattered refusal, or a host
+//     that refuses each call once (an API that turns calls away per
+//     request), changes nothing: the calls' own waits answer those.
+//     throttleK = 3 sends three times what the host accepts: enough that the
+//     server never idles for want of requests, and at most two refusals per
+//     accepted request, whatever the offered load and the retries. (The SRE
+//     book suggests 2; a host that refuses every call's first attempt and
+//     takes its retry, as LLM APIs and stores whose sessions fail over do,
+//     accepts exactly half, with a refusal of each caller in flight on top:
+//     2 would turn those retries away.)
+//   - Holding. A host-wide hold (a cool-down, or a paced host's queue: see
+//     RateLimit) makes an attempt wait only when the call can afford it:
+//     the hold ends within half the time the attempt had left when it came
+//     (holdLimit). One that cannot afford it is sent
+//     anyway, under the throttle, if the host accepted at least
+//     acceptMinForBypass answers in the window, and rejected at once
+//     otherwise. A hold is right for a host that takes nothing until then;
+//     for one that sheds its excess and takes the rest, holding a call past
+//     its deadline turns the overload into an outage (a 503 or 429 with
+//     Retry-After: 1 from a shedder that frees a slot every few
+//     milliseconds), and the attempts sent past it soon show whether the
+//     hold is still worth keeping (see scope's trial).
+//
+// With throttleK = 3 a host that accepts a third or more of what it is sent
+// is never throttled; one that accepts a tenth (a server offered ten times
+// its capacity) is sent three tenths of what the callers offer, and the
+// rest fails at once, none of it queued, or is retried when it fits.
+const (
+	acceptWindow    = time.Second
+	acceptBuckets   = 10
+	acceptBucket    = acceptWindow / acceptBuckets
+	throttleK       = 3
+	throttleMinSent = 20
+	// throttleMinSpan is how long a host must have been counted before it
+	// is throttled: refusals come back at once and work takes time.
+	throttleMinSpan = int64(acceptWindow / 2)
+	// acceptMinForBypass is how many answers a host must have accepted in
+	// the window for an attempt to go past its hold: fewer is a host that
+	// takes (almost) nothing, which the hold is for.
+	acceptMinForBypass = 3
+	acceptWindowNano   = int64(acceptWindow)
+)
+
+// acceptance is one host's count of sent attempts and accepted answers
+// over the last acceptWindow, kept while the host refuses.
+type acceptance struct {
+	counting atomic.Bool // a refusal within the window: the host is counted
+
+	mu          sync.Mutex
+	ring        [acceptBuckets]acceptCount
+	newest      int64 // the newest bucket's number (Unix nanoseconds / acceptBucket)
+	since       int64 // Unix nanoseconds: when counting began
+	lastRefusal int64 // Unix nanoseconds
+}
+
+type acceptCount struct{ sent, accepted int32 }
+
+// roll moves the ring to now's bucket, emptying the buckets it passes. a.mu
+// is held.
+func (a *acceptance) roll(now int64) {
+	b := now / int64(acceptBucket)
+	if b <= a.newest {
+		return
+	}
+	for i := a.newest + 1; i <= b && i <= a.newest+acceptBuckets; i++ {
+		a.ring[i%acceptBuckets] = acceptCount{}
+	}
+	a.newest = b
+}
+
+// totals returns the window's sent attempts and accepted answers. a.mu is
+// held and the ring rolled.
+func (a *acceptance) totals() (sent, accepted int) {
+	for _, c := range a.ring {
+		sent += int(c.sent)
+		accepted += int(c.accepted)
+	}
+	return sent, accepted
+}
+
+// throttle reports whether an attempt may be sent to the host at now
+// (rejected nil), and counts it as sent if so (counted). An attempt past a
+// host-wide hold also needs the host to have accepted minAccepted answers
+// in the window.
+func (a *acceptance) throttle(host string, now time.Time, minAccepted int) (counted bool, rejected error) {
+	if !a.counting.Load() {
+		if minAccepted > 0 {
+			return false, errNotCounted
+		}
+		return false, nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ns := now.UnixNano()
+	a.roll(ns)
+	requests, accepted := a.totals()
+	c := &a.ring[a.newest%acceptBuckets]
+	c.sent++ // a request, sent or not
+	if accepted < minAccepted {
+		return false, &RejectedError{Host: host, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, requests, a.span(ns))}
+	}
+	if requests >= throttleMinSent && ns-a.since >= throttleMinSpan {
+		// The SRE book's rule: reject with probability
+		// max(0, (requests - K·accepts) / (requests + 1)).
+		if p := float64(requests-throttleK*accepted) / float64(requests+1); p > 0 && rand.Float64() < p {
+			return false, &RejectedError{Host: host, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, requests, a.span(ns))}
+		}
+	}
+	return true, nil
+}
+
+// errNotCounted turns away an attempt past a host-wide hold of a host that
+// is not counted: nothing says that it accepts a share.
+var errNotCounted = errors.New("transport: host not counted")
+
+// rate returns the answers the host accepted per second over the window (or
+// since it was first counted, when that is shorter, but at least a
+// bucket's time); 0 when it is not counted.
+func (a *acceptance) rate(now time.Time) float64 {
+	if !a.counting.Load() {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ns := now.UnixNano()
+	a.roll(ns)
+	_, accepted := a.totals()
+	return float64(accepted) / max(a.span(ns), acceptBucket).Seconds()
+}
+
+// span is how long the host has been counted, up to the window.
+func (a *acceptance) span(now int64) time.Duration {
+	return min(time.Duration(now-a.since), acceptWindow).Round(time.Millisecond)
+}
+
+// answer counts an attempt's answer: accepted, refused (a refusal), or
+// neither (a transport error). counted says the attempt was counted as sent
+// by throttle; one that was not (sent before the host was counted, or
+// paced) is counted now. Only a refusal starts the count; held says the
+// host is held or paced, and keeps it counted: what a paced host accepts is
+// what lets a call that cannot afford its pace go past it.
+func (a *acceptance) answer(accepted, refused, counted, held bool) {
+	if !refused && !a.counting.Load() {
+		return // the common case
+	}
+	ns := time.Now().UnixNano()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.counting.Load() {
+		a.ring = [acceptBuckets]acceptCount{}
+		a.newest, a.since = ns/int64(acceptBucket), ns
+		a.counting.Store(true)
+		counted = false
+	}
+	a.roll(ns)
+	c := &a.ring[a.newest%acceptBuckets]
+	if !counted {
+		c.sent++
+	}
+	switch {
+	case refused:
+		a.lastRefusal = ns
+	case !accepted:
+	case ns-a.lastRefusal > acceptWindowNano && !held:
+		a.counting.Store(false) // no refusal for a whole window
+		return
+	default:
+		c.accepted++
+	}
+}
+
+// idle reports whether forgetting a loses nothing: it is not counting.
+func (a *acceptance) idle() bool { return !a.counting.Load() }
