@@ -5,7 +5,7 @@
 //
 // The model, after Netflix's concurrency-limits (Vegas, Gradient2) and
 // TCP's BBR. Completed work is gathered in windows of about one limit's
-// worth of samples (at least 10). A window's mean latency is compared with
+// worth of samples (at least 4). A window's mean latency is compared with
 // the floor, the lowest window mean seen, the latency of the work itself
 // with no queue in front of it:
 //
@@ -14,7 +14,8 @@
 //     square root: fast when small, gently when large;
 //   - past Tolerance times the floor, a queue shows in the latency, and
 //     the limit is cut in proportion, toward the middle of the band, by
-//     half at most;
+//     half at most; the work in flight, admitted before the cut, is left
+//     out of the next window, so that one queue is not cut for twice;
 //   - a window with a dropped piece of work (timed out, abandoned by its
 //     caller) cuts the limit by a tenth;
 //   - in between, the limit holds.
@@ -52,7 +53,7 @@ const (
 )
 
 const (
-	minWindow  = 10  // samples in a window, at least
+	minWindow  = 4   // samples in a window, at least
 	probeAfter = 32  // windows in use between probes
 	firstProbe = 4   // windows in use before the first probe, and after one that moved the floor
 	probeAgain = 0.8 // a probe that finds the floor below this share of it probes again soon
@@ -232,8 +233,13 @@ func (l *Limit) update() {
 	switch {
 	case l.drops > 0:
 		l.cur *= dropCut
+		l.skip = int(l.inFlight.Load())
 	case ratio > l.tol:
+		// What is in flight was admitted under the old limit, its queue
+		// still in front of it: the cut shows in the work admitted after
+		// it. Leaving the rest out keeps one queue from cutting twice.
 		l.cur *= max(maxCut, l.mid/ratio)
+		l.skip = int(l.inFlight.Load())
 	case ratio <= l.mid && used:
 		l.cur += max(1, math.Sqrt(l.cur))
 	}
