@@ -22,8 +22,9 @@
 // front of it, and is cut when a queue shows in it (past 1.5 times the
 // floor). A server that can do 4 things at a time settles near 4 to 6 in
 // flight: it stays busy, and what it admits is answered in little more
-// than its own time. The excess is refused in about a microsecond, which a
-// server can do at many times the rate it can serve.
+// than its own time. The excess is refused at once, before anything of the
+// handler's runs. Unloaded, the middleware costs about 0.2 µs a request and
+// no allocation (BenchmarkMiddleware).
 //
 // A refusal is 503 with Retry-After (whole seconds, at least 1) and
 // retry-after-ms: about the current latency, at least 10 ms, times a
