@@ -15,59 +15,64 @@ import (
 // than it accepts, so that its refusals do not multiply into a storm of
 // retries that costs the server, and the client's own machine, more than the
 // work itself. The rule is the SRE book's client-side adaptive throttling
-// ("Handling Overload"), made deterministic and scoped to a host:
+// ("Handling Overload"), scoped to a host, beside the scope rule of
+// throttles (scope.go):
 //
-//   - Counting. From the first refusal on, the host's sent attempts and
-//     accepted answers (any answer but a refusal; a transport error is not
-//     accepted either) are counted over the last acceptWindow, in
-//     acceptBuckets buckets. A host that has not refused for a whole window,
-//     and is not held or paced, is not counted at all: the common case
-//     costs one atomic load.
-//   - Throttle. While the host is counted and is not paced (see pacer), an
-//     attempt is rejected with probability
-//     max(0, (requests − throttleK·accepts) / (requests + 1)), where
-//     requests are the attempts that came to the throttle in the window,
-//     sent or rejected, and accepts the answers the host accepted: the
-//     host is sent about throttleK times what it accepts, and whatever the
-//     offered load, some attempts always go, so that the count follows the
-//     host as it recovers. Nothing is rejected while the window holds
-//     fewer than throttleMinSent requests, or while the host has been
-//     counted for less than throttleMinSpan (refusals are
-//     answered at once and work takes time: a server that sheds its excess
-//     answers the first requests of a burst with refusals before it
-//     answers any with its work, and a host that refuses each call once
-//     refuses a burst of first attempts before it takes their retries).
-//     A rejected attempt fails at once with
-//     a *RejectedError (ErrRejectedLocally), which Retry takes for a
-//     refusal: nothing was sent, so it may be sent again after a backoff
-//     that fits its deadline. A window of fewer than throttleMinSent
-//     attempts throttles nothing, so that a scattered refusal, or a host
-//     that refuses each call once (an API that turns calls away per
-//     request), changes nothing: the calls' own waits answer those.
-//     throttleK = 3 sends three times what the host accepts: enough that the
-//     server never idles for want of requests, and at most two refusals per
-//     accepted request, whatever the offered load and the retries. (The SRE
-//     book suggests 2; a host that refuses every call's first attempt and
-//     takes its retry, as LLM APIs and stores whose sessions fail over do,
-//     accepts exactly half, with a refusal of each caller in flight on top:
-//     2 would turn those retries away.)
+//   - Counting. From the first refusal on, the host's requests (attempts
+//     that came to the throttle, sent or rejected) and accepted answers (any
+//     answer but a refusal; a transport error is not accepted either) are
+//     counted over the last acceptWindow, in acceptBuckets buckets. A host
+//     that has not refused for a whole window, and is not held or paced, is
+//     not counted at all: the common case costs one atomic load.
+//   - Throttle. While the host is counted and not paced (a paced host is
+//     sent its pace instead: see pacer), an attempt is rejected with
+//     probability max(0, (requests − throttleK·accepts) / (requests + 1)):
+//     the host is sent about throttleK times what it accepts, and some
+//     attempts always go, so that the count follows the host as it
+//     recovers. A rejected attempt fails at once with a *RejectedError
+//     (ErrRejectedLocally), which Retry takes for a refusal: nothing was
+//     sent, so it may be sent again after a backoff that fits its deadline.
+//     Nothing is rejected while the window holds fewer than throttleMinSent
+//     requests, so that a scattered refusal changes nothing, nor while the
+//     host has been counted for less than throttleMinSpan: refusals are
+//     answered at once and work takes time, so that a server that sheds
+//     its excess answers the first requests of a burst with refusals before
+//     any with its work, and a host that refuses each call once refuses a
+//     burst of first attempts before it takes their retries.
+//   - On trial. The throttle is right for a server whose refusals are its
+//     excess: sent less, it accepts as much, so the share of what it is
+//     sent that it accepts grows (to about 1/throttleK). A server that
+//     refuses a share of what it is sent whatever the rate (a flaky one, or
+//     one that throttles whatever the rate) accepts the same share however
+//     little it is sent, and throttling it only fails calls that a retry
+//     would have got through (the rule would throttle it to a trickle). So,
+//     after throttling a host for a whole window, the share it accepted is
+//     held against the share it accepted when the throttle began: unless
+//     it grew by throttleTrialGain, the throttle is turned off for the host
+//     for scopeHoldOff, doubling while trials keep failing up to
+//     scopeMaxHoldOff, as scope does for host-wide reactions.
+//   - throttleK = 3: enough that the server never idles for want of
+//     requests, and at most two refusals per accepted request, whatever the
+//     offered load and the retries. (The SRE book suggests 2; a host that
+//     refuses every call's first attempt and takes its retry, as LLM APIs
+//     and stores whose sessions fail over do, accepts exactly half, with a
+//     refusal of each caller in flight on top: 2 would turn those retries
+//     away.) A host that accepts a third or more of what it is sent is never
+//     throttled; one that accepts a tenth (a server offered ten times its
+//     capacity) is sent about three tenths of what its callers offer, and
+//     the rest fails at once, none of it queued, or is retried when it fits.
 //   - Holding. A host-wide hold (a cool-down, or a paced host's queue: see
-//     RateLimit) makes an attempt wait only when the call can afford it:
-//     the hold ends within half the time the attempt had left when it came
-//     (holdLimit). One that cannot afford it is sent
-//     anyway, under the throttle, if the host accepted at least
-//     acceptMinForBypass answers in the window, and rejected at once
-//     otherwise. A hold is right for a host that takes nothing until then;
-//     for one that sheds its excess and takes the rest, holding a call past
-//     its deadline turns the overload into an outage (a 503 or 429 with
-//     Retry-After: 1 from a shedder that frees a slot every few
-//     milliseconds), and the attempts sent past it soon show whether the
-//     hold is still worth keeping (see scope's trial).
-//
-// With throttleK = 3 a host that accepts a third or more of what it is sent
-// is never throttled; one that accepts a tenth (a server offered ten times
-// its capacity) is sent three tenths of what the callers offer, and the
-// rest fails at once, none of it queued, or is retried when it fits.
+//     RateLimit) makes an attempt wait only when the call can afford it: the
+//     hold ends within half the time the attempt had left when it came
+//     (holdLimit). One that cannot afford it is sent anyway, under the
+//     throttle, if the host accepted at least acceptMinForBypass answers in
+//     the window, and fails at once otherwise. A hold is right for a host
+//     that takes nothing until it ends; for one that sheds its excess and
+//     takes the rest (a 503 or 429 with Retry-After: 1 from a server that
+//     frees a slot every few milliseconds), holding calls past their
+//     deadlines turns the overload into an outage, and the attempts sent
+//     past the hold soon show whether it is worth keeping (see scope's
+//     trial).
 const (
 	acceptWindow    = time.Second
 	acceptBuckets   = 10
@@ -77,6 +82,9 @@ const (
 	// throttleMinSpan is how long a host must have been counted before it
 	// is throttled: refusals come back at once and work takes time.
 	throttleMinSpan = int64(acceptWindow / 2)
+	// throttleTrialGain is how much the share of what it is sent that a
+	// host accepts must have grown after a window of the throttle.
+	throttleTrialGain = 1.2
 	// acceptMinForBypass is how many answers a host must have accepted in
 	// the window for an attempt to go past its hold: fewer is a host that
 	// takes (almost) nothing, which the hold is for.
@@ -94,9 +102,18 @@ type acceptance struct {
 	newest      int64 // the newest bucket's number (Unix nanoseconds / acceptBucket)
 	since       int64 // Unix nanoseconds: when counting began
 	lastRefusal int64 // Unix nanoseconds
+
+	// The throttle's trial: from trialAt (0 when it is not throttling),
+	// the share of what it was sent that the host accepted then (before),
+	// whether it passed; a failed trial turns the throttle off until
+	// holdUntil, holdOff after.
+	trialAt, holdUntil int64 // Unix nanoseconds
+	before             float64
+	passed             bool
+	holdOff            time.Duration
 }
 
-type acceptCount struct{ sent, accepted int32 }
+type acceptCount struct{ requests, sent, accepted int32 }
 
 // roll moves the ring to now's bucket, emptying the buckets it passes. a.mu
 // is held.
@@ -111,14 +128,15 @@ func (a *acceptance) roll(now int64) {
 	a.newest = b
 }
 
-// totals returns the window's sent attempts and accepted answers. a.mu is
-// held and the ring rolled.
-func (a *acceptance) totals() (sent, accepted int) {
+// totals returns the window's requests (sent or rejected), sent attempts
+// and accepted answers. a.mu is held and the ring rolled.
+func (a *acceptance) totals() (requests, sent, accepted int) {
 	for _, c := range a.ring {
+		requests += int(c.requests)
 		sent += int(c.sent)
 		accepted += int(c.accepted)
 	}
-	return sent, accepted
+	return requests, sent, accepted
 }
 
 // throttle reports whether an attempt may be sent to the host at now
@@ -136,19 +154,45 @@ func (a *acceptance) throttle(host string, now time.Time, minAccepted int) (coun
 	defer a.mu.Unlock()
 	ns := now.UnixNano()
 	a.roll(ns)
-	requests, accepted := a.totals()
+	requests, sent, accepted := a.totals()
 	c := &a.ring[a.newest%acceptBuckets]
-	c.sent++ // a request, sent or not
+	c.requests++ // sent or not
 	if accepted < minAccepted {
 		return false, &RejectedError{Host: host, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, requests, a.span(ns))}
 	}
-	if requests >= throttleMinSent && ns-a.since >= throttleMinSpan {
-		// The SRE book's rule: reject with probability
-		// max(0, (requests - K·accepts) / (requests + 1)).
-		if p := float64(requests-throttleK*accepted) / float64(requests+1); p > 0 && rand.Float64() < p {
-			return false, &RejectedError{Host: host, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, requests, a.span(ns))}
-		}
+	if requests < throttleMinSent || ns-a.since < throttleMinSpan || ns < a.holdUntil {
+		c.sent++
+		return true, nil
 	}
+	// The SRE book's rule: reject with probability
+	// max(0, (requests - K·accepts) / (requests + 1)).
+	p := float64(requests-throttleK*accepted) / float64(requests+1)
+	if p <= 0 {
+		a.trialAt, a.passed = 0, false // the host takes what it is sent
+		c.sent++
+		return true, nil
+	}
+	share := float64(accepted) / float64(max(sent, 1)) // of what was sent
+	switch {
+	case a.trialAt == 0:
+		a.trialAt, a.before = ns, share
+	case !a.passed && ns-a.trialAt >= acceptWindowNano:
+		if share < throttleTrialGain*a.before {
+			// Sending less did not raise the share it accepts: the host
+			// refuses a share whatever the rate, and the throttle only
+			// fails calls that a retry would have got through.
+			a.holdOff = min(max(2*a.holdOff, scopeHoldOff), scopeMaxHoldOff)
+			a.holdUntil = ns + int64(a.holdOff)
+			a.trialAt = 0
+			c.sent++
+			return true, nil
+		}
+		a.passed, a.holdOff = true, 0
+	}
+	if rand.Float64() < p {
+		return false, &RejectedError{Host: host, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, sent, a.span(ns))}
+	}
+	c.sent++
 	return true, nil
 }
 
@@ -167,7 +211,7 @@ func (a *acceptance) rate(now time.Time) float64 {
 	defer a.mu.Unlock()
 	ns := now.UnixNano()
 	a.roll(ns)
-	_, accepted := a.totals()
+	_, _, accepted := a.totals()
 	return float64(accepted) / max(a.span(ns), acceptBucket).Seconds()
 }
 
@@ -192,12 +236,14 @@ func (a *acceptance) answer(accepted, refused, counted, held bool) {
 	if !a.counting.Load() {
 		a.ring = [acceptBuckets]acceptCount{}
 		a.newest, a.since = ns/int64(acceptBucket), ns
+		a.trialAt, a.passed = 0, false
 		a.counting.Store(true)
 		counted = false
 	}
 	a.roll(ns)
 	c := &a.ring[a.newest%acceptBuckets]
 	if !counted {
+		c.requests++
 		c.sent++
 	}
 	switch {

@@ -128,3 +128,50 @@ func TestASheddingServerIsKeptBusy(t *testing.T) {
 		}
 	}
 }
+
+// refusingShare refuses, with refusal, each attempt but one in every `of`,
+// whatever the rate: a flaky server, or one that throttles whatever the
+// rate. Sending it less gets less through.
+type refusingShare struct {
+	of      int64
+	refusal func() *http.Response
+	n, sent atomic.Int64
+}
+
+func (s *refusingShare) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.sent.Add(1)
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	time.Sleep(5 * time.Millisecond)
+	if s.n.Add(1)%s.of != 0 {
+		return s.refusal(), nil
+	}
+	return answer(http.StatusOK)(), nil
+}
+
+// The throttle is on trial: against a server that refuses three attempts
+// in four whatever the rate, throttling would only fail calls that a retry
+// gets through, so NewClient serves at least what a bare client does.
+func TestAServerThatRefusesWhateverTheRateIsNotThrottled(t *testing.T) {
+	for name, refusal := range map[string]func() *http.Response{
+		"503":                 answer(http.StatusServiceUnavailable),
+		"429, Retry-After: 1": answer(http.StatusTooManyRequests, "Retry-After", "1"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var bare, rt overloadRun
+			synctest.Test(t, func(t *testing.T) {
+				srv := &refusingShare{of: 4, refusal: refusal}
+				bare = offer(&http.Client{Transport: srv}, 200, 10*time.Second, 2*time.Second)
+				bare.sent = srv.sent.Load()
+			})
+			synctest.Test(t, func(t *testing.T) {
+				srv := &refusingShare{of: 4, refusal: refusal}
+				rt = offer(transport.NewClientWith(transport.ClientOptions{Base: srv}), 200, 10*time.Second, 2*time.Second)
+				rt.sent = srv.sent.Load()
+			})
+			t.Logf("bare: %d of %d served in time (%d sent); NewClient: %d (%d sent)", bare.served, bare.calls, bare.sent, rt.served, rt.sent)
+			assert.GreaterOrEqual(t, rt.served, bare.served, "NewClient served fewer calls in time than a bare client")
+		})
+	}
+}
