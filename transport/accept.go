@@ -38,7 +38,10 @@ import (
 //     answered at once and work takes time, so that a server that sheds
 //     its excess answers the first requests of a burst with refusals before
 //     any with its work, and a host that refuses each call once refuses a
-//     burst of first attempts before it takes their retries.
+//     burst of first attempts before it takes their retries. Nor is anything
+//     rejected once the host accepted all of the last bucket's attempts (at
+//     least throttleRecovered): it has recovered, and the window need not
+//     forget the overload first.
 //   - On trial. The throttle is right for a server whose refusals are its
 //     excess: sent less, it accepts as much, so the share of what it is
 //     sent that it accepts grows (to about 1/throttleK). A server that
@@ -82,6 +85,10 @@ const (
 	// throttleMinSpan is how long a host must have been counted before it
 	// is throttled: refusals come back at once and work takes time.
 	throttleMinSpan = int64(acceptWindow / 2)
+	// throttleRecovered is how many attempts a host must have accepted,
+	// and all it was sent, in the last bucket for the throttle to let go
+	// at once, without waiting for the window to forget the overload.
+	throttleRecovered = 5
 	// throttleTrialGain is how much the share of what it is sent that a
 	// host accepts must have grown after a window of the throttle.
 	throttleTrialGain = 1.2
@@ -167,6 +174,9 @@ func (a *acceptance) throttle(host string, now time.Time, minAccepted int) (coun
 	// The SRE book's rule: reject with probability
 	// max(0, (requests - K·accepts) / (requests + 1)).
 	p := float64(requests-throttleK*accepted) / float64(requests+1)
+	if last := a.ring[(a.newest-1)%acceptBuckets]; p > 0 && last.sent >= throttleRecovered && last.accepted >= last.sent {
+		p = 0 // the host took all it was sent in the last bucket: it has recovered
+	}
 	if p <= 0 {
 		a.trialAt, a.passed = 0, false // the host takes what it is sent
 		c.sent++
