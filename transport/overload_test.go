@@ -102,15 +102,18 @@ func offer(client *http.Client, rate float64, d, deadline time.Duration) overloa
 // 10 ms each (400 calls a second); the shedder lets 6 in; callers give each
 // call 500 ms.
 func TestASheddingServerIsKeptBusy(t *testing.T) {
-	refusals := map[string]func() *http.Response{
-		"503":                     answer(http.StatusServiceUnavailable),
-		"429, Retry-After: 1":     answer(http.StatusTooManyRequests, "Retry-After", "1"),
-		"503, Retry-After: 1":     answer(http.StatusServiceUnavailable, "Retry-After", "1"),
-		"429, retry-after-ms: 20": answer(http.StatusTooManyRequests, "Retry-After-Ms", "20"),
-	}
-	for name, refusal := range refusals {
+	for _, shedder := range []struct {
+		name    string
+		refusal func() *http.Response
+	}{
+		{"503", answer(http.StatusServiceUnavailable)},
+		{"429, Retry-After: 1", answer(http.StatusTooManyRequests, "Retry-After", "1")},
+		{"503, Retry-After: 1", answer(http.StatusServiceUnavailable, "Retry-After", "1")},
+		{"429, retry-after-ms: 20", answer(http.StatusTooManyRequests, "Retry-After-Ms", "20")},
+	} {
+		refusal := shedder.refusal
 		for _, factor := range []float64{1.5, 3, 10} {
-			t.Run(fmt.Sprintf("%s at %gx", name, factor), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s at %gx", shedder.name, factor), func(t *testing.T) {
 				var bare, rt overloadRun
 				synctest.Test(t, func(t *testing.T) {
 					srv := newShedding(4, 10*time.Millisecond, 6, refusal)
@@ -154,11 +157,15 @@ func (s *refusingShare) RoundTrip(req *http.Request) (*http.Response, error) {
 // in four whatever the rate, throttling would only fail calls that a retry
 // gets through, so NewClient serves at least what a bare client does.
 func TestAServerThatRefusesWhateverTheRateIsNotThrottled(t *testing.T) {
-	for name, refusal := range map[string]func() *http.Response{
-		"503":                 answer(http.StatusServiceUnavailable),
-		"429, Retry-After: 1": answer(http.StatusTooManyRequests, "Retry-After", "1"),
+	for _, server := range []struct {
+		name    string
+		refusal func() *http.Response
+	}{
+		{"503", answer(http.StatusServiceUnavailable)},
+		{"429, Retry-After: 1", answer(http.StatusTooManyRequests, "Retry-After", "1")},
 	} {
-		t.Run(name, func(t *testing.T) {
+		refusal := server.refusal
+		t.Run(server.name, func(t *testing.T) {
 			var bare, rt overloadRun
 			synctest.Test(t, func(t *testing.T) {
 				srv := &refusingShare{of: 4, refusal: refusal}
