@@ -145,6 +145,13 @@ type ClientOptions struct {
 	Retry RetryPolicy
 	// Breaker configures the Breaker layer: a circuit per host by default.
 	Breaker BreakerOptions
+	// Limit configures the Limit layer, an adaptive limit of the attempts
+	// in flight to each host, in the chain between Breaker and RateLimit
+	// when Limit.Enabled is set. It is off by default: it keeps a server
+	// without load shedding from drowning in its own queue, but takes the
+	// latency of a host whose calls differ in length (long polls) for a
+	// queue (see Limit).
+	Limit LimitOptions
 	// RateLimit configures the RateLimit layer. By default it sets no
 	// limits of its own but follows the servers: their cool-downs (429 or
 	// 503 with Retry-After), and a pace for each host that throttled or
@@ -191,7 +198,7 @@ func NewClient() *http.Client {
 
 // NewClientWith returns an *http.Client over the default chain as o
 // configures it, in this order, outermost first: Logging, the timeouts,
-// IdempotencyKeys, Hedge, Retry, Breaker, RateLimit, Headers, o.Base; a layer with
+// IdempotencyKeys, Hedge, Retry, Breaker, Limit, RateLimit, Headers, o.Base; a layer with
 // nothing to do is left out (see ClientOptions).
 func NewClientWith(o ClientOptions) *http.Client {
 	var mws []Middleware
@@ -229,7 +236,7 @@ func NewClientWith(o ClientOptions) *http.Client {
 		max == orDefault(o.RateLimit.MaxHosts, DefaultMaxHosts) && max > 0 {
 		shared = newHostSlots(max)
 	}
-	mws = append(mws, retryWith(o.Retry, shared), breakerWith(o.Breaker, shared), rateLimitWith(o.RateLimit, shared), Headers(o.Headers))
+	mws = append(mws, retryWith(o.Retry, shared), breakerWith(o.Breaker, shared), Limit(o.Limit), rateLimitWith(o.RateLimit, shared), Headers(o.Headers))
 	return &http.Client{Transport: Chain(o.Base, mws...)}
 }
 
