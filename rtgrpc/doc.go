@@ -7,7 +7,9 @@
 //
 // Entry points: UnaryClientInterceptor and StreamClientInterceptor
 // (ClientOptions, RetryEvent, GiveUpEvent); UnaryServerInterceptor
-// (ServerOptions).
+// (ServerOptions); OverloadUnaryServerInterceptor (OverloadOptions), which
+// sheds what the server cannot serve in time with overload's Limiter, before
+// UnaryServerInterceptor takes a key.
 //
 // The client retries Unavailable, and DeadlineExceeded when the attempt's
 // own timeout fired, only for a method that may be sent twice (its

@@ -42,16 +42,25 @@
 //   - Breaker is a circuit breaker per host, inside Retry; an open circuit
 //     fails fast with ErrCircuitOpen (*CircuitOpenError). IsHostFailure is
 //     what it counts by default: 5xx, transient errors and timeouts, never a
-//     429 (throttling is not failure). Its changes of state go to
+//     429 (throttling is not failure), and a 503 or 529 only as a refusal,
+//     which opens a circuit only when the host accepts almost nothing. Its changes of state go to
 //     BreakerOptions.OnStateChange; LogBreakerChanges logs them.
 //   - RateLimit spends an x/time/rate token per attempt and, once a host's
 //     throttles are known to be the host's (a throttle has a scope: see
 //     RateLimit), honours its cool-downs and paces it (a rate cut on a
-//     throttle, on trial, and grown back along a cubic); a host that
+//     throttle, on trial, and grown back along a cubic), but never holds
+//     back whole a host that still accepts a share of its calls: a host that
+//     refuses most of what it is sent is sent about three times what it
+//     accepts (adaptive throttling), and what it turns away fails at once
+//     with ErrRejectedLocally (*RejectedError), which Retry takes for a
+//     refusal; a host that
 //     announced its quota is paced to spread it (ParseQuota, Quota: the
 //     IETF draft's RateLimit fields, GitHub's X-RateLimit-*; OpenAI's and
 //     Anthropic's fields are read, with TokenQuota and QuotaSource, but pace
 //     nothing).
+//   - Limit (off by default: LimitOptions.Enabled) bounds the attempts in
+//     flight to each host by a limit learned from their latency, for a
+//     server that does not shed its own load.
 //   - Logging logs calls and retries through log/slog, with secrets
 //     redacted (Redacted, RedactURL).
 //   - Headers sets static, dynamic and attempt-number header fields on each
