@@ -268,5 +268,9 @@ func (a *acceptance) answer(accepted, refused, counted, held bool) {
 	}
 }
 
+// counted reports whether the host is counted: it refused within the
+// window, or is held.
+func (a *acceptance) counted() bool { return a.counting.Load() }
+
 // idle reports whether forgetting a loses nothing: it is not counting.
 func (a *acceptance) idle() bool { return !a.counting.Load() }

@@ -81,15 +81,14 @@ type RateLimitOptions struct {
 // the last second: a host that sheds its excess is sent what it takes.
 //
 // A host that still accepts a share of what it is sent is never held back
-// whole. A call that cannot afford a cool-down (it would pass the call's
-// deadline) is sent anyway if the host accepted anything in the last
-// second, and fails at once otherwise; a paced attempt waits for its turn
-// at most half the time its call has left, and fails at once otherwise;
-// and a host that refuses most of what it is sent, and is not paced, is
-// sent at most three times what it accepted in the last second (at least
-// 20 attempts), the rest failing at once: the SRE book's client-side
-// adaptive throttling (o.NoThrottle turns it off; the rule, and why, is
-// written beside the code). An attempt that fails at once is not sent, and
+// whole. A hold (a cool-down, or a turn in the pace) takes at most half the
+// time an attempt had left before its deadline; an attempt that cannot
+// afford it is sent anyway if the host accepted 3 answers or more in the
+// last second, and fails at once otherwise. And a host that refuses most of
+// what it is sent, and is not paced, is sent about three times what it
+// accepted in the last second, the rest failing at once: the SRE book's
+// client-side adaptive throttling, on trial (o.NoThrottle turns it off; the
+// rule, and why, is written beside the code in accept.go). An attempt that fails at once is not sent, and
 // its error is a *RejectedError, which matches ErrRejectedLocally (and
 // context.DeadlineExceeded when the call's deadline was too near): Retry
 // takes it for a refusal, and retries it when the wait fits the deadline.
@@ -172,7 +171,7 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 	}
-	if err == nil && !counted && !t.o.NoThrottle && sentAt.IsZero() { // a paced host is sent its pace instead
+	if err == nil && !counted && !t.o.NoThrottle && sentAt.IsZero() && hs.accept.counted() { // a paced host is sent its pace instead
 		counted, err = hs.accept.throttle(hostOf(req), time.Now(), 0)
 	}
 	if err != nil {
@@ -184,8 +183,7 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.next.RoundTrip(req)
 	if t.follows() {
-		if err == nil || req.Context().Err() == nil {
-			refused := resp != nil && IsRefusal(resp.StatusCode)
+		if refused := resp != nil && IsRefusal(resp.StatusCode); (refused || hs.accept.counted()) && (err == nil || req.Context().Err() == nil) {
 			hs.accept.answer(resp != nil && !refused, refused, counted, hs.pacer.paced.Load() || hs.scope.engaged())
 		}
 		t.learn(req, hs, sentAt, resp)
