@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"image/color"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -19,7 +21,8 @@ import (
 )
 
 // charts are the charts draw knows, by name. Most are one plot, drawn
-// under the stamp of measured.txt; the overload chart draws its own
+// under the stamp of measured-NAME.txt when a run measured that chart
+// alone (-only), or else of measured.txt; the overload chart draws its own
 // canvas, with the stamp its data carries.
 var charts = []chartDef{
 	{"throttling", throttlingChart, nil},
@@ -39,7 +42,6 @@ type chartDef struct {
 // draw renders the charts named in only (every chart if none) from the
 // data in dir into out.
 func draw(dir, out, format string, only ...string) error {
-	var stamp string
 	for _, c := range charts {
 		if len(only) > 0 && !slices.Contains(only, c.name) {
 			continue
@@ -52,11 +54,9 @@ func draw(dir, out, format string, only ...string) error {
 			fmt.Fprintln(os.Stderr, "figures: wrote", path)
 			continue
 		}
-		if stamp == "" {
-			var err error
-			if stamp, err = readStamp(dir); err != nil {
-				return err
-			}
+		stamp, err := readStamp(dir, c.name)
+		if err != nil {
+			return err
 		}
 		p, err := c.plot(dir, stamp)
 		if err != nil {
@@ -70,10 +70,13 @@ func draw(dir, out, format string, only ...string) error {
 	return nil
 }
 
-// readStamp is the line each chart carries: when and where the data was
-// measured (written by measure).
-func readStamp(dir string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "measured.txt"))
+// readStamp is the line the chart called name carries: when and where its
+// data was measured (written by measure).
+func readStamp(dir, name string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "measured-"+name+".txt"))
+	if errors.Is(err, fs.ErrNotExist) {
+		b, err = os.ReadFile(filepath.Join(dir, "measured.txt"))
+	}
 	if err != nil {
 		return "", err
 	}

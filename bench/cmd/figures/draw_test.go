@@ -71,3 +71,24 @@ func TestFitTextWraps(t *testing.T) {
 		t.Errorf("wrapping lost words: %q", got)
 	}
 }
+
+// A chart measured alone carries its own stamp; the others keep the stamp
+// of the last run that measured them all.
+func TestReadStampPrefersTheChartsOwn(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "measured.txt"), []byte("2026-12-01T21:14:06Z\nall\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "measured-amplification.txt"), []byte("2026-12-06T22:00:00Z\nalone\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"amplification": "measured 2026-12-06 22:00 UTC, alone", "replay": "measured 2026-12-01 21:14 UTC, all"} {
+		got, err := readStamp(dir, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("%s: stamp %q, want it to begin %q", name, got, want)
+		}
+	}
+}

@@ -17,8 +17,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
 	"os/exec"
@@ -100,6 +102,24 @@ func measure(dir string, count int, only []string) error {
 			return fmt.Errorf("figures: the tests that measure failed: %w", err)
 		}
 	}
+	if len(only) > 0 {
+		// Charts measured alone carry a stamp of their own: measured.txt
+		// stays the stamp of the last run that measured them all.
+		for _, c := range charts {
+			if want(c.name) {
+				if err := writeStamp(filepath.Join(abs, "measured-"+c.name+".txt")); err != nil {
+					return err
+				}
+			}
+		}
+	} else {
+		// A full run: no chart keeps a stamp of its own.
+		for _, c := range charts {
+			if err := os.Remove(filepath.Join(abs, "measured-"+c.name+".txt")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
 	if !want("overhead") {
 		return nil
 	}
@@ -121,5 +141,10 @@ func measure(dir string, count int, only []string) error {
 	if len(only) > 0 {
 		return nil
 	}
-	return os.WriteFile(filepath.Join(abs, "measured.txt"), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"+figures.Machine()+"\n"), 0o644)
+	return writeStamp(filepath.Join(abs, "measured.txt"))
+}
+
+// writeStamp writes when and where a chart's data was measured to path.
+func writeStamp(path string) error {
+	return os.WriteFile(path, []byte(time.Now().UTC().Format(time.RFC3339)+"\n"+figures.Machine()+"\n"), 0o644)
 }
