@@ -12,11 +12,6 @@ import (
 
 // Breaker defaults.
 const (
-	// DefaultBreakerRefusalShare is the share of a window's answers that
-	// must be refusals or failures before refusals alone open a circuit:
-	// a host that refuses more than 95% of what it is sent accepts
-	// (almost) nothing.
-	DefaultBreakerRefusalShare = 0.95
 	DefaultBreakerFailureRatio = 0.5
 	DefaultBreakerMinRequests  = 20
 	DefaultBreakerWindow       = 10 * time.Second
@@ -73,7 +68,7 @@ func (s BreakerState) String() string {
 // BreakerOptions configures Breaker. Its zero value means the defaults: a
 // host's circuit opens when at least 20 requests in a 10s window were
 // answered and at least half of those the host took failed, or when the host
-// accepted almost none of them (refusals and failures 95% or more); it stays
+// accepted none of them for a second (only refusals and failures); it stays
 // open 5s, then closes after 3 successful probes.
 type BreakerOptions struct {
 	// Disabled leaves the layer out: Breaker returns the transport below
@@ -99,7 +94,7 @@ type BreakerOptions struct {
 	// RetryPolicy.PerTryTimeout's) with 503 and 529 counted apart, as
 	// refusals: a host that sheds a share of its load is healthy and
 	// serving the rest, and refusals open the circuit only when the host
-	// accepts almost nothing (see Breaker). A 503 or 529 that an IsFailure
+	// accepts nothing (see Breaker). A 503 or 529 that an IsFailure
 	// of your own does not claim is a refusal too. A 429 is neither: it is
 	// throttling, which RateLimit answers.
 	IsFailure func(*http.Response, error) bool
@@ -125,9 +120,13 @@ type BreakerOptions struct {
 // client that stopped sending to it would turn its overload into an outage. A
 // 429 is neither (throttling: RateLimit answers it). The circuit opens
 // when at least MinRequests answers are in the window and either FailureRatio
-// of those the host took (all but the refusals) failed, or refusals and
-// failures make DefaultBreakerRefusalShare of them: the host accepts (almost)
-// nothing. A half-open circuit's probe that is refused fails. An attempt that
+// of those the host took (all but the refusals) failed, or the window is a
+// second old or more and holds no answer the host accepted:
+// the host accepts nothing. (A host that accepts a little is sent little by
+// RateLimit's adaptive throttle instead: a circuit that opened on a share
+// of refusals, however high, would abandon a server offered many times its
+// capacity, whose refusals, with their retries, far outnumber what it
+// serves.) A half-open circuit's probe that is refused fails. An attempt that
 // ends because its caller's context ended counts as nothing, and a probe it
 // held is released; so does an attempt that RateLimit rejected locally
 // (ErrRejectedLocally), which never reached the host. An attempt cut by
@@ -350,7 +349,7 @@ func (t *breakerTransport) record(c *circuit, probe bool, out outcome) *change {
 // tripped reports whether a window of ok successes, bad failures and no
 // refusals, which began at start, opens the circuit: enough answers, and
 // either FailureRatio of those the host took failed, or the host accepted
-// almost none for refusalSpan at least. (A refusal is answered at once and
+// none for refusalSpan at least. (A refusal is answered at once and
 // work takes time: a server that sheds its excess answers the first
 // requests of a burst with refusals before it answers any with its work.
 // A zero start is a window not yet known to be old enough.)
@@ -363,11 +362,10 @@ func (t *breakerTransport) tripped(ok, bad, no int64, start time.Time) bool {
 	if bad > 0 && float64(bad) >= t.o.FailureRatio*float64(took) {
 		return true
 	}
-	return no > 0 && float64(bad+no) >= DefaultBreakerRefusalShare*float64(n) &&
-		!start.IsZero() && time.Since(start) >= min(refusalSpan, t.o.Window)
+	return no > 0 && ok == 0 && !start.IsZero() && time.Since(start) >= min(refusalSpan, t.o.Window)
 }
 
-// refusalSpan is how long a host must have accepted almost nothing for its
+// refusalSpan is how long a host must have accepted nothing for its
 // refusals to open its circuit.
 const refusalSpan = time.Second
 
