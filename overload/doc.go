@@ -26,14 +26,13 @@
 // handler's runs. Unloaded, the middleware costs about 0.2 µs a request and
 // no allocation (BenchmarkMiddleware).
 //
-// Known limit: the rule takes the handler's own latency to be steady from
-// request to request. A handler whose latency varies widely while nothing
-// queues (an exponential spread around 200 ms, or one request in ten a long
-// poll of seconds, with 100 callers at once) looks to it like a queue, and
-// its limit is cut to a few in flight: 99% of such requests were refused in
-// a simulation. Until the limit weighs that noise, wrap only handlers of
-// steady latency, or give the others a Limiter of their own whose MinLimit
-// is the concurrency they can take (LimiterOptions), or Critical priority.
+// Known limit: work of two kinds, one far slower (one request in ten a
+// long poll of seconds), swings each window's mean with how many slow ones
+// it caught, which the limit takes for a queue: give such routes a Limiter
+// of their own whose MinLimit is the concurrency they can take
+// (LimiterOptions), or Critical priority. Latency that merely varies (an
+// exponential spread) is told from a queue: 100 callers of a handler
+// around 200 ms are all let in (TestAHandlerOfNoisyLatencyIsNotShed).
 //
 // A refusal is 503 with Retry-After (whole seconds, at least 1) and
 // retry-after-ms: about the current latency, at least 10 ms, times a

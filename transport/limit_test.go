@@ -108,10 +108,12 @@ func TestLimitLearnsFromLatency(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			// 4 workers, 10 ms each: past 4 in flight, latency grows with
 			// the queue.
-			g := &gauge{next: newShedding(4, 10*time.Millisecond, 0, nil), from: time.Now().Add(4 * time.Second)}
+			// From a start into the crowd, the limit learns the floor by
+			// probes, each halving what is in flight: it takes seconds.
+			g := &gauge{next: newShedding(4, 10*time.Millisecond, 0, nil), from: time.Now().Add(7 * time.Second)}
 			o := limitOn
 			o.Initial = 100
-			closedLoop(&http.Client{Transport: transport.Chain(g, transport.Limit(o))}, 100, 5*time.Second, time.Second)
+			closedLoop(&http.Client{Transport: transport.Chain(g, transport.Limit(o))}, 100, 8*time.Second, time.Second)
 			assert.Less(t, g.top.Load(), int64(25), "a queue at the server: the limit falls from 100 toward its 4 workers")
 			assert.GreaterOrEqual(t, g.top.Load(), int64(4), "the workers kept busy")
 		})
