@@ -114,6 +114,9 @@ func TestASheddingServerIsKeptBusy(t *testing.T) {
 		refusal := shedder.refusal
 		for _, factor := range []float64{1.5, 3, 10} {
 			t.Run(fmt.Sprintf("%s at %gx", shedder.name, factor), func(t *testing.T) {
+				if raceEnabled && factor > 3 {
+					t.Skip("8,000 calls: run without -race")
+				}
 				var bare, rt overloadRun
 				synctest.Test(t, func(t *testing.T) {
 					srv := newShedding(4, 10*time.Millisecond, 6, refusal)
