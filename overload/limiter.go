@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rtchain/rtchain/internal/adaptive"
@@ -82,21 +80,15 @@ type LimiterOptions struct {
 // in one process): they then share its limit. Its methods are safe for
 // concurrent use.
 type Limiter struct {
-	lim   *adaptive.Limit
+	lim   *adaptive.Limit // the limit, and its queue
 	max   int
-	queue int // the queue's bound; 0 means the limit
-
-	queued atomic.Int64
-	mu     sync.Mutex
-	head   *waiter
-	tail   *waiter
-	pool   sync.Pool
+	queue int // the queue's bound; 0 means the limit, -1 none
 }
 
 // NewLimiter returns a Limiter with o's settings. It panics with an
 // "overload: ..." message if o is inconsistent.
 func NewLimiter(o LimiterOptions) *Limiter {
-	l := &Limiter{queue: o.Queue, pool: sync.Pool{New: func() any { return &waiter{ready: make(chan struct{}, 1)} }}}
+	l := &Limiter{queue: o.Queue}
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
@@ -135,17 +127,13 @@ func (s Slot) Waited() time.Duration { return s.waited }
 // returns the latency.
 func (s Slot) Release(dropped bool) time.Duration {
 	rtt := time.Since(s.start)
-	s.l.lim.Release(rtt, dropped)
-	s.l.dispatch()
+	s.l.lim.Release(rtt, dropped) // and hands the slot to the first waiting
 	return rtt
 }
 
 // Cancel gives the slot back and teaches the limit nothing: the request
 // did not run, or its latency means nothing (it panicked).
-func (s Slot) Cancel() {
-	s.l.lim.Discard()
-	s.l.dispatch()
-}
+func (s Slot) Cancel() { s.l.lim.Discard() }
 
 // Acquire admits a request of priority p, or refuses it: with
 // ErrOverloaded, ErrDeadline, or ctx's error if ctx ended while the
@@ -161,7 +149,7 @@ func (l *Limiter) Acquire(ctx context.Context, p Priority) (Slot, error) {
 		return Slot{}, ErrOverloaded
 	case p < Normal:
 		limit := l.lim.Limit()
-		if l.queued.Load() == 0 && l.lim.AcquireBelow(limit-limit/10) {
+		if l.lim.Waiting() == 0 && l.lim.AcquireBelow(limit-limit/10) {
 			return Slot{l: l, start: time.Now()}, nil
 		}
 		return Slot{}, ErrOverloaded
@@ -169,17 +157,10 @@ func (l *Limiter) Acquire(ctx context.Context, p Priority) (Slot, error) {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < l.lim.Latency() {
 		return Slot{}, ErrDeadline
 	}
-	if l.queued.Load() == 0 && l.lim.Acquire() {
+	if l.lim.Waiting() == 0 && l.lim.Acquire() {
 		return Slot{l: l, start: time.Now()}, nil
 	}
 	return l.wait(ctx)
-}
-
-// A waiter is a request in the queue.
-type waiter struct {
-	ready      chan struct{} // a slot was handed over (buffered: the handing never blocks)
-	prev, next *waiter
-	queued     bool
 }
 
 // wait queues the request until a slot is handed to it or ctx ends.
@@ -193,85 +174,18 @@ func (l *Limiter) wait(ctx context.Context) (Slot, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		// About queued/limit latencies to wait for a slot, then one to run.
 		lat := l.lim.Latency()
-		if dl.Sub(arrived) < lat+lat*time.Duration(l.queued.Load())/time.Duration(limit) {
+		if dl.Sub(arrived) < lat+lat*time.Duration(l.lim.Waiting())/time.Duration(limit) {
 			return Slot{}, ErrDeadline
 		}
 	}
-	l.mu.Lock()
-	if int(l.queued.Load()) >= bound {
-		l.mu.Unlock()
+	switch err := l.lim.Wait(ctx, time.Time{}, bound); {
+	case errors.Is(err, adaptive.ErrQueueFull):
 		return Slot{}, ErrOverloaded
-	}
-	w := l.pool.Get().(*waiter)
-	l.push(w)
-	l.dispatchLocked() // a slot freed before the push was not handed to anyone
-	l.mu.Unlock()
-
-	select {
-	case <-w.ready:
-	case <-ctx.Done():
-		l.mu.Lock()
-		if w.queued {
-			l.remove(w)
-			l.mu.Unlock()
-			l.pool.Put(w)
-			return Slot{}, ctx.Err()
-		}
-		l.mu.Unlock()
-		<-w.ready // handed a slot as ctx ended
-	}
-	l.pool.Put(w)
-	if err := ctx.Err(); err != nil {
-		l.lim.Discard()
-		l.dispatch()
+	case err != nil:
 		return Slot{}, err
 	}
 	now := time.Now()
 	return Slot{l: l, start: now, waited: now.Sub(arrived)}, nil
-}
-
-// dispatch hands freed slots to the queue's first waiters.
-func (l *Limiter) dispatch() {
-	if l.queued.Load() == 0 {
-		return
-	}
-	l.mu.Lock()
-	l.dispatchLocked()
-	l.mu.Unlock()
-}
-
-func (l *Limiter) dispatchLocked() {
-	for l.head != nil && l.lim.Acquire() {
-		w := l.head
-		l.remove(w)
-		w.ready <- struct{}{}
-	}
-}
-
-func (l *Limiter) push(w *waiter) {
-	w.queued, w.prev, w.next = true, l.tail, nil
-	if l.tail == nil {
-		l.head = w
-	} else {
-		l.tail.next = w
-	}
-	l.tail = w
-	l.queued.Add(1)
-}
-
-func (l *Limiter) remove(w *waiter) {
-	if w.prev == nil {
-		l.head = w.next
-	} else {
-		w.prev.next = w.next
-	}
-	if w.next == nil {
-		l.tail = w.prev
-	} else {
-		w.next.prev = w.prev
-	}
-	w.queued, w.prev, w.next = false, nil, nil
-	l.queued.Add(-1)
 }
 
 // MinRetryAfter is the least RetryAfter answers.
@@ -283,7 +197,7 @@ const MinRetryAfter = 10 * time.Millisecond
 // refused together do not come back together.
 func (l *Limiter) RetryAfter() time.Duration {
 	base := l.lim.Latency()
-	base += base * time.Duration(l.queued.Load()) / time.Duration(max(1, l.lim.Limit()))
+	base += base * time.Duration(l.lim.Waiting()) / time.Duration(max(1, l.lim.Limit()))
 	base = max(base, MinRetryAfter)
 	return base + rand.N(base)
 }
@@ -295,7 +209,7 @@ func (l *Limiter) Limit() int { return l.lim.Limit() }
 func (l *Limiter) InFlight() int { return l.lim.InFlight() }
 
 // Queued returns the number of requests waiting for a slot.
-func (l *Limiter) Queued() int { return int(l.queued.Load()) }
+func (l *Limiter) Queued() int { return l.lim.Waiting() }
 
 // Latency returns the mean latency the limit last learned from.
 func (l *Limiter) Latency() time.Duration { return l.lim.Latency() }

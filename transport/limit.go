@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rtchain/rtchain/internal/adaptive"
@@ -158,22 +156,10 @@ type limitTransport struct {
 var _ http.RoundTripper = (*limitTransport)(nil)
 
 // limitHost is one host's limit, and the attempts waiting for a slot of
-// it, oldest first.
-type limitHost struct {
-	lim     *adaptive.Limit
-	waiting atomic.Int64 // len(queue), read without mu
-	mu      sync.Mutex
-	queue   []*slotWaiter
-}
+// it, oldest first (adaptive.Limit's queue).
+type limitHost struct{ lim *adaptive.Limit }
 
-// slotWaiter is an attempt waiting for a slot. granted, guarded by the
-// host's mu, says that a slot was taken for it; ready is then signalled.
-type slotWaiter struct {
-	ready   chan struct{}
-	granted bool
-}
-
-func (h *limitHost) idle() bool { return h.lim.InFlight() == 0 && h.waiting.Load() == 0 }
+func (h *limitHost) idle() bool { return h.lim.InFlight() == 0 && h.lim.Waiting() == 0 }
 
 func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	h := t.hosts.get(hostOf(req)).get(t.init)
@@ -244,51 +230,15 @@ func sample(ctx context.Context, resp *http.Response, err error) int {
 
 // acquire takes a slot of h for req, waiting for one as Limit says.
 func (h *limitHost) acquire(req *http.Request) error {
-	if h.waiting.Load() == 0 && h.lim.Acquire() {
-		return nil
-	}
 	ctx := req.Context()
-	start := time.Now()
-	until := holdLimit(ctx, start)
-	if !until.IsZero() && !until.After(start) {
+	until := holdLimit(ctx, time.Now())
+	switch err := h.lim.Wait(ctx, until, math.MaxInt); {
+	case errors.Is(err, adaptive.ErrTooLate):
 		return h.rejected(req)
+	case err != nil:
+		return fmt.Errorf("transport: limit: %w", err)
 	}
-	w := &slotWaiter{ready: make(chan struct{}, 1)}
-	h.mu.Lock()
-	h.queue = append(h.queue, w)
-	h.waiting.Store(int64(len(h.queue)))
-	h.grantLocked() // a slot may have come free since the first try
-	h.mu.Unlock()
-
-	var expired <-chan time.Time
-	if !until.IsZero() {
-		timer := time.NewTimer(until.Sub(start))
-		defer timer.Stop()
-		expired = timer.C
-	}
-	var err error
-	select {
-	case <-w.ready:
-		return nil
-	case <-expired:
-		err = h.rejected(req)
-	case <-ctx.Done():
-		err = fmt.Errorf("transport: limit: %w", ctx.Err())
-	}
-	h.mu.Lock()
-	granted := w.granted
-	if !granted {
-		h.removeLocked(w)
-	}
-	h.mu.Unlock()
-	switch {
-	case !granted:
-		return err
-	case ctx.Err() != nil:
-		h.discard() // the slot came too late for a caller who left
-		return err
-	}
-	return nil // the slot came as the time ran out: take it
+	return nil
 }
 
 func (h *limitHost) rejected(req *http.Request) error {
@@ -299,51 +249,9 @@ func (h *limitHost) rejected(req *http.Request) error {
 	}
 }
 
-// release gives back a slot with its sample, and hands the slots that are
+// release gives back a slot with its sample; the Limit hands the slots
 // free to the attempts waiting.
-func (h *limitHost) release(rtt time.Duration, dropped bool) {
-	h.lim.Release(rtt, dropped)
-	h.wake()
-}
+func (h *limitHost) release(rtt time.Duration, dropped bool) { h.lim.Release(rtt, dropped) }
 
 // discard gives back a slot and teaches the limit nothing.
-func (h *limitHost) discard() {
-	h.lim.Discard()
-	h.wake()
-}
-
-func (h *limitHost) wake() {
-	if h.waiting.Load() == 0 {
-		return
-	}
-	h.mu.Lock()
-	h.grantLocked()
-	h.mu.Unlock()
-}
-
-// grantLocked takes a slot for each attempt waiting, oldest first, while the
-// limit gives one. h.mu is held.
-func (h *limitHost) grantLocked() {
-	for len(h.queue) > 0 && h.lim.Acquire() {
-		w := h.queue[0]
-		h.queue[0] = nil
-		h.queue = h.queue[1:]
-		w.granted = true
-		w.ready <- struct{}{}
-	}
-	if len(h.queue) == 0 {
-		h.queue = nil // let the array go
-	}
-	h.waiting.Store(int64(len(h.queue)))
-}
-
-// removeLocked takes w out of the queue. h.mu is held.
-func (h *limitHost) removeLocked(w *slotWaiter) {
-	for i, q := range h.queue {
-		if q == w {
-			h.queue = slices.Delete(h.queue, i, i+1)
-			break
-		}
-	}
-	h.waiting.Store(int64(len(h.queue)))
-}
+func (h *limitHost) discard() { h.lim.Discard() }

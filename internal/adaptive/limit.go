@@ -111,6 +111,7 @@ type Limit struct {
 	limit    atomic.Int64 // what Acquire admits up to
 	inFlight atomic.Int64
 	latency  atomic.Int64 // the last window's mean, in nanoseconds
+	queue    queue        // those that Wait for a slot
 
 	mu       sync.Mutex
 	min, max float64
@@ -196,11 +197,15 @@ func (l *Limit) Release(rtt time.Duration, dropped bool) {
 	l.mu.Lock()
 	l.sample(float64(rtt), dropped, n)
 	l.mu.Unlock()
+	l.hand()
 }
 
 // Discard gives back a slot and teaches the limit nothing: the work did
 // not run, or its latency means nothing (it panicked).
-func (l *Limit) Discard() { l.inFlight.Add(-1) }
+func (l *Limit) Discard() {
+	l.inFlight.Add(-1)
+	l.hand()
+}
 
 // Limit returns the current limit.
 func (l *Limit) Limit() int { return int(l.limit.Load()) }
