@@ -43,8 +43,9 @@
 //     fails fast with ErrCircuitOpen (*CircuitOpenError). IsHostFailure is
 //     what it counts by default: 5xx, transient errors and timeouts, never a
 //     429 (throttling is not failure), and a 503 or 529 only as a refusal,
-//     which opens a circuit only when the host accepts almost nothing. Its changes of state go to
-//     BreakerOptions.OnStateChange; LogBreakerChanges logs them.
+//     which opens a circuit only when the host accepted nothing for a
+//     second. Its changes of state go to BreakerOptions.OnStateChange;
+//     LogBreakerChanges logs them.
 //   - RateLimit spends an x/time/rate token per attempt and, once a host's
 //     throttles are known to be the host's (a throttle has a scope: see
 //     RateLimit), honours its cool-downs and paces it (a rate cut on a
