@@ -49,10 +49,13 @@ func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe,
 		}
 		return (safe || a.notSent) && IsTransientError(a.err)
 	}
-	if retry, said := ServerSaysRetry(a.resp.Header); said {
-		return retry // the server knows whether its answer is worth another try
-	}
 	code := a.resp.StatusCode
+	if retry, said := ServerSaysRetry(a.resp.Header); said && !(retry && code >= 200 && code < 300) {
+		// The server knows whether its answer is worth another try, but
+		// a success says the effect happened: a contradictory header
+		// never sends it again.
+		return retry
+	}
 	if IsRefusal(code) {
 		return true // the server did not act: any method may be sent again
 	}
@@ -88,7 +91,9 @@ func IsRefusal(code int) bool {
 
 // ServerSaysRetry reads the x-should-retry header that the OpenAI and
 // Anthropic APIs send: "true" (retry is true) says the answer is worth
-// another try whatever its status and method; "false" says it is not.
+// another try whatever its status and method (Retry still never sends a
+// call again that was answered with a success, 2xx: the effect happened);
+// "false" says it is not.
 // said is false when the header is absent or holds anything else, and the
 // status decides.
 func ServerSaysRetry(h http.Header) (retry, said bool) {

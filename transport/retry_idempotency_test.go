@@ -60,6 +60,10 @@ func TestRetryResponsesByMethod(t *testing.T) {
 		{"POST 429 x-should-retry: false", http.MethodPost, "", withHeader(429, "X-Should-Retry", "false"), false},
 		{"GET 503 x-should-retry: false", http.MethodGet, "", withHeader(503, "X-Should-Retry", "false"), false},
 		{"POST 500 x-should-retry: maybe", http.MethodPost, "", withHeader(500, "X-Should-Retry", "maybe"), false},
+		// A success says the effect happened: a contradictory header never
+		// sends it again.
+		{"POST 201 x-should-retry: true", http.MethodPost, "", withHeader(201, "X-Should-Retry", "true"), false},
+		{"GET 204 x-should-retry: true", http.MethodGet, "", withHeader(204, "X-Should-Retry", "true"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := htu.NewServer(t, tc.first, htu.OK("done"))
