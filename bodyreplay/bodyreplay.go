@@ -136,6 +136,10 @@ func canSeek(body io.ReadCloser, b *Body) bool {
 	return true
 }
 
+// errNilGetBody is the error of a GetBody that returned neither a body nor
+// an error.
+var errNilGetBody = errors.New("bodyreplay: GetBody returned a nil body and a nil error")
+
 // Next returns the body for the next attempt: the first call returns the
 // body of the first attempt. Each later call seals the previous attempt and
 // returns ErrNotReplayable if the body cannot be sent again, or the error of
@@ -151,6 +155,9 @@ func (b *Body) Next() (io.ReadCloser, error) {
 			return &watchedBody{ReadCloser: b.orig, b: b}, nil
 		}
 		rc, err := b.getBody()
+		if err == nil && rc == nil {
+			err = errNilGetBody // net/http would panic reading it
+		}
 		if err != nil {
 			return nil, errors.Join(errors.New("bodyreplay: GetBody failed"), err)
 		}

@@ -37,7 +37,7 @@ type getBodies struct{ get func() (io.ReadCloser, error) }
 
 func (g getBodies) next() (io.ReadCloser, bool) {
 	b, err := g.get()
-	return b, err == nil
+	return b, err == nil && b != nil // a nil body would panic net/http
 }
 func (getBodies) end() {}
 
