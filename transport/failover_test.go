@@ -71,20 +71,49 @@ func TestFailoverHostsAreValidated(t *testing.T) {
 	assert.Panics(t, func() { transport.Retry(transport.RetryPolicy{Hosts: []string{"https://a.example"}}) })
 }
 
-// With one entry in Hosts that is not the request's own host, a request
-// refused by an open circuit still fails over to it.
-func TestFailoverFromAHostOutsideTheList(t *testing.T) {
-	a := htu.NewServer(t, htu.Status(500))
-	b := htu.NewServer(t, htu.OK("from b"))
-	shared := transport.Breaker(transport.BreakerOptions{MinRequests: 1, CoolDown: time.Hour})(pooledBase(t))
-	opener := transport.Chain(shared, transport.Retry(fast(transport.RetryPolicy{MaxRetries: -1})))
-	require.NoError(t, do(t, opener, context.Background(), a.URL)) // a's 500 opens its circuit
-	client := &http.Client{Transport: transport.Chain(shared,
-		transport.Retry(fast(transport.RetryPolicy{Hosts: []string{hostOf(t, b)}})))}
-	resp, err := client.Get(a.URL)
-	require.NoError(t, err)
-	assert.Equal(t, "from b", readAll(t, resp))
-	assert.Equal(t, 1, a.Count())
+// A call addressed to a host that is not in Hosts is never sent to one
+// that is, even when its own circuit is open: its credentials were given
+// for its own host, and a replica's answer is not that host's (issue 33:
+// a third party's token went to an internal replica, and the caller got the
+// replica's 200 as the third party's answer). The same for a hedge.
+func TestNoFailoverFromAHostOutsideTheList(t *testing.T) {
+	t.Run("Retry", func(t *testing.T) {
+		a := htu.NewServer(t, htu.Status(500))
+		b := htu.NewServer(t, htu.OK("from b"))
+		shared := transport.Breaker(transport.BreakerOptions{MinRequests: 1, CoolDown: time.Hour})(pooledBase(t))
+		opener := transport.Chain(shared, transport.Retry(fast(transport.RetryPolicy{MaxRetries: -1})))
+		require.NoError(t, do(t, opener, context.Background(), a.URL)) // a's 500 opens its circuit
+		client := &http.Client{Transport: transport.Chain(shared,
+			transport.Retry(fast(transport.RetryPolicy{Hosts: []string{hostOf(t, b)}})))}
+		req := newRequest(t, context.Background(), http.MethodGet, a.URL, nil)
+		req.Header.Set("Authorization", "Bearer a-token")
+		_, err := client.Do(req)
+		require.ErrorIs(t, err, transport.ErrCircuitOpen, "a refuses, and nothing else may answer for it")
+		assert.Equal(t, 1, a.Count())
+		assert.Zero(t, b.Count(), "a's token never went to b")
+	})
+	t.Run("Hedge", func(t *testing.T) {
+		slow := make(chan struct{})
+		t.Cleanup(func() { close(slow) })
+		a := htu.NewServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-slow:
+			case <-r.Context().Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+			_, _ = w.Write([]byte("from a"))
+		}))
+		b := htu.NewServer(t, htu.OK("from b"))
+		rt := transport.Chain(pooledBase(t),
+			transport.Hedge(transport.HedgeOptions{Delay: time.Millisecond, Hosts: []string{hostOf(t, b), "127.0.0.1:1"}}),
+			transport.Retry(fast(transport.RetryPolicy{})))
+		req := newRequest(t, context.Background(), http.MethodGet, a.URL, nil)
+		req.Header.Set("Authorization", "Bearer a-token")
+		resp, err := rt.RoundTrip(req)
+		require.NoError(t, err)
+		assert.Equal(t, "from a", readAll(t, resp))
+		assert.Zero(t, b.Count(), "a hedge of a's call stays on a")
+	})
 }
 
 // A dead instance among Hosts: once its circuit opens, calls start on the

@@ -52,7 +52,9 @@ type HedgeOptions struct {
 	BodyLimit int64
 	// Hosts, when it holds several hosts (host:port), sends each hedge to
 	// the next one after the host of the attempt before it, as Retry's
-	// failover does (distinct backends, as gRFC A6 asks).
+	// failover does (distinct backends, as gRFC A6 asks). A call addressed
+	// to a host not in Hosts is hedged on its own host only: its
+	// credentials were given for that host.
 	Hosts []string
 	// OnHedge, when set, is told of each hedge as it is sent, and of the
 	// attempt that won.
@@ -307,8 +309,9 @@ func (t *hedgeTransport) hedgeRequest(req *http.Request, bodies hedgeBodies, las
 		}
 		r.Body = body
 	}
-	if len(t.o.Hosts) > 1 {
-		i := slices.IndexFunc(t.o.Hosts, func(h string) bool { return strings.EqualFold(h, lastHost) })
+	if i := slices.IndexFunc(t.o.Hosts, func(h string) bool { return strings.EqualFold(h, lastHost) }); len(t.o.Hosts) > 1 && i >= 0 {
+		// Only a call addressed to one of Hosts goes to another: a
+		// credential belongs to the host it was given for.
 		next := t.o.Hosts[(i+1)%len(t.o.Hosts)]
 		u := *req.URL
 		u.Host = next

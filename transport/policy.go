@@ -93,9 +93,12 @@ type RetryPolicy struct {
 	Budget RetryBudget
 
 	// Hosts, when set, lists equivalent instances of the service, as
-	// host or host:port: each retry goes to the next one after the host the
-	// previous attempt went to (the caller's request is not modified; the
-	// attempt's clone is). An open circuit is then retried on the next host.
+	// host or host:port: each retry of a call addressed to one of them goes
+	// to the next one after the host the previous attempt went to (the
+	// caller's request is not modified; the attempt's clone is). An open
+	// circuit is then retried on the next host. A call addressed to any
+	// other host is retried on its own host only: its credentials were
+	// given for that host, and another's answer is not its answer.
 	Hosts []string
 
 	// BodyReplayLimit is how many bytes of a request body without GetBody

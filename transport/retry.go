@@ -241,14 +241,15 @@ func (t *retryTransport) CloseIdleConnections() { closeIdle(t.next) }
 // hostFor returns the host that attempt k of the rotation through
 // RetryPolicy.Hosts goes to, or "" for the request's own host. Attempt 1 is
 // the request's host; if that is in Hosts, attempt k goes to the (k-1)th
-// host after it, and otherwise to Hosts[k-2].
+// host after it. A request addressed to a host not in Hosts stays on its
+// own: a credential belongs to the host it was given for.
 func (t *retryTransport) hostFor(req *http.Request, k int) string {
 	if k == 1 || len(t.p.Hosts) == 0 || req.URL == nil {
 		return ""
 	}
 	i := t.hostIndex(req)
 	if i < 0 {
-		return t.p.Hosts[(k-2)%len(t.p.Hosts)]
+		return ""
 	}
 	return t.p.Hosts[(i+k-1)%len(t.p.Hosts)]
 }
