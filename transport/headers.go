@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // HeaderOptions configures Headers. Its zero value sets nothing.
@@ -22,6 +23,12 @@ type HeaderOptions struct {
 	// number (1, 2, ...) so that servers can see retries, e.g. "Retry-Attempt".
 	// It is always set, whatever the request had.
 	AttemptHeader string
+	// Hosts lists other hosts (host or host:port) that Static's and
+	// Dynamic's fields are meant for, besides the one each call was
+	// addressed to. A redirect to any other host gets none of them: a
+	// credential belongs to the host it was given for (http.Client drops
+	// Authorization on such a redirect; this layer must not put it back).
+	Hosts []string
 }
 
 // Headers returns a middleware that sets the fields of o on each request
@@ -59,6 +66,14 @@ type headerTransport struct {
 var _ http.RoundTripper = (*headerTransport)(nil)
 
 func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.foreign(req) {
+		if t.o.AttemptHeader == "" {
+			return t.next.RoundTrip(req)
+		}
+		r := withHeaderRoom(req, 1)
+		r.Header.Set(t.o.AttemptHeader, strconv.Itoa(AttemptFromContext(req.Context())))
+		return t.next.RoundTrip(r)
+	}
 	var dynamic http.Header
 	if t.o.Dynamic != nil {
 		var err error
@@ -81,6 +96,23 @@ func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.Header.Set(t.o.AttemptHeader, strconv.Itoa(AttemptFromContext(req.Context())))
 	}
 	return t.next.RoundTrip(r)
+}
+
+// foreign reports whether req is a redirect to a host that the fields were
+// not meant for: neither the host the call was first addressed to nor one
+// of o.Hosts.
+func (t *headerTransport) foreign(req *http.Request) bool {
+	if req.Response == nil || req.URL == nil {
+		return false // not a redirect
+	}
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	if first.URL == nil || strings.EqualFold(first.URL.Host, req.URL.Host) {
+		return false
+	}
+	return !slices.ContainsFunc(t.o.Hosts, func(h string) bool { return strings.EqualFold(h, req.URL.Host) })
 }
 
 // missing reports whether h lacks any field of add.
