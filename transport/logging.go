@@ -23,8 +23,16 @@ type LogOptions struct {
 	// top of the defaults: Authorization, Proxy-Authorization, Cookie,
 	// Set-Cookie, and any name containing token, key, secret, passw(ord),
 	// signature, credential, auth, session, cookie, jwt or verifier, or named
-	// sig, pwd or code. URL userinfo and fragments are always redacted.
+	// sig, pwd, pw, pass or code. URL userinfo and fragments are always
+	// redacted, and so are the secrets of a path: the value of a path
+	// parameter with a secret name (";jsessionid=..."), and a bot token
+	// ("/bot123456:AAH...", as Telegram's API has it).
 	Redact []string
+	// RedactPath, when set, is given each escaped URL path, its known
+	// secrets already redacted, and returns it as it may be logged: for
+	// secrets of your own in paths (an API key as a path segment). The
+	// segments it changes are scrubbed from the rest of the record too.
+	RedactPath func(path string) string
 }
 
 // Logging returns a middleware that logs one record per call (method,
@@ -40,6 +48,7 @@ type LogOptions struct {
 // request straight on. It is safe for concurrent use.
 func Logging(o LogOptions) Middleware {
 	r := newRedactor(o.Redact)
+	r.path = o.RedactPath
 	return func(next http.RoundTripper) http.RoundTripper {
 		next = wrapped("Logging", next)
 		t := &logTransport{next: next, o: o, r: r}

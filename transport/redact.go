@@ -18,12 +18,13 @@ var sensitiveWords = []string{
 }
 
 // sensitiveNames are short names that are secret only as a whole name.
-var sensitiveNames = []string{"sig", "pwd", "code"}
+var sensitiveNames = []string{"sig", "pwd", "pw", "pass", "code"}
 
 // redactor decides what is secret, from the defaults and the names a user
 // adds. It is built once per middleware and read-only afterwards.
 type redactor struct {
-	extra []string // lower-cased names the user asked to redact
+	extra []string                 // lower-cased names the user asked to redact
+	path  func(path string) string // the user's own rule for paths; nil for none
 }
 
 func newRedactor(names []string) *redactor {
@@ -55,11 +56,18 @@ func (r *redactor) url(u *url.URL) (string, []string) {
 	if u == nil {
 		return "", nil
 	}
-	if u.User == nil && u.RawQuery == "" && u.Fragment == "" {
-		return u.String(), nil
-	}
 	var secrets []string
 	c := *u
+	if p, ps := r.pathOf(u.EscapedPath()); len(ps) > 0 {
+		secrets = append(secrets, ps...)
+		c.Path, c.RawPath = p, "" // as it is, should it not unescape
+		if dp, err := url.PathUnescape(p); err == nil {
+			c.Path, c.RawPath = dp, p
+		}
+	}
+	if u.User == nil && u.RawQuery == "" && u.Fragment == "" && len(secrets) == 0 {
+		return u.String(), nil
+	}
 	if u.User != nil {
 		secrets = append(secrets, forms(u.User.Username())...)
 		if p, ok := u.User.Password(); ok {
@@ -81,6 +89,47 @@ func (r *redactor) url(u *url.URL) (string, []string) {
 		secrets = append(secrets, qs...)
 	}
 	return c.String(), longestFirst(secrets)
+}
+
+// pathOf returns the escaped path p with its secrets replaced, and the
+// secrets in all their forms: the value of a path parameter with a secret
+// name (";jsessionid=..."), a bot token ("/bot123456:AAH..." as Telegram's
+// API has it), and whatever the user's rule (LogOptions.RedactPath) takes
+// out.
+func (r *redactor) pathOf(p string) (string, []string) {
+	var secrets []string
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		if rest, ok := strings.CutPrefix(seg, "bot"); ok {
+			if id, token, ok := strings.Cut(rest, ":"); ok && id != "" && strings.Trim(id, "0123456789") == "" && token != "" {
+				secrets = append(secrets, token)
+				secrets = append(secrets, unescapedForms(token)...)
+				seg = "bot" + id + ":" + Redacted
+			}
+		}
+		if name, params, ok := strings.Cut(seg, ";"); ok {
+			kept, ps := r.query(params)
+			secrets = append(secrets, ps...)
+			seg = name + ";" + kept
+		}
+		segs[i] = seg
+	}
+	out := strings.Join(segs, "/")
+	if r.path != nil {
+		if own := r.path(out); own != out {
+			// What the rule removed is not known piece by piece: the
+			// segments it changed are the secrets.
+			was, now := strings.Split(out, "/"), strings.Split(own, "/")
+			for i, seg := range was {
+				if i >= len(now) || now[i] != seg {
+					secrets = append(secrets, seg)
+					secrets = append(secrets, unescapedForms(seg)...)
+				}
+			}
+			out = own
+		}
+	}
+	return out, secrets
 }
 
 // longestFirst sorts secrets for scrub: longer ones go first, so that no
