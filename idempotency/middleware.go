@@ -27,9 +27,10 @@ import (
 //     scope differ): 422. A malformed key (empty, over MaxKeyLength bytes,
 //     not printable ASCII, or the header twice): 400; a missing one: 400
 //     when Options.Required.
-//   - A 5xx from the handler, or a panic (re-raised), releases the key, so
-//     that the client's retry runs the handler again. 2xx, 3xx and 4xx are
-//     stored.
+//   - A 5xx from the handler, a 429 (a refusal: the handler did not act,
+//     and the client's contract retries it), or a panic (re-raised),
+//     releases the key, so that the client's retry runs the handler again.
+//     2xx, 3xx and other 4xx are stored.
 //   - A response body over MaxResponseBytes is delivered but not stored; a
 //     duplicate gets 410, never a second run.
 //   - A request body over MaxRequestBytes: 413, before anything runs.
@@ -158,11 +159,19 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, key, owner string)
 	}()
 	h.next.ServeHTTP(cw, r)
 	resp := cw.response()
-	if resp.Status >= 500 {
+	if frees(resp.Status) {
 		h.release(ctx, key, owner)
 		return
 	}
 	h.complete(ctx, key, owner, resp)
+}
+
+// frees reports whether a handler's answer with this status releases its
+// key instead of being stored: a 5xx (the handler failed) or a 429 (it
+// refused: nothing was done, and a retry must run it, not meet the refusal
+// stored for the key's TTL).
+func frees(status int) bool {
+	return status >= 500 || status == http.StatusTooManyRequests
 }
 
 // pause waits for d, and reports false if ctx ends first.

@@ -234,6 +234,30 @@ func TestFailuresReleaseTheKey(t *testing.T) {
 	}
 }
 
+// A handler's own 429 is a refusal, as the client's contract reads it: it
+// releases the key, so that the retry runs the handler, instead of meeting
+// the stored 429 for the key's whole TTL (issue 33, item 2).
+func TestARefusalReleasesTheKey(t *testing.T) {
+	var calls atomic.Int32
+	p := payments{answer: func(w http.ResponseWriter, r *http.Request, body string) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, "ok")
+	}}
+	srv := serve(t, idempotency.Options{}, &p)
+	assert.Equal(t, http.StatusTooManyRequests, send(t, http.MethodPost, srv.URL, "k", "x").status)
+	for range 2 {
+		r := send(t, http.MethodPost, srv.URL, "k", "x")
+		assert.Equal(t, http.StatusCreated, r.status)
+		assert.Equal(t, "ok", r.body)
+	}
+	assert.Equal(t, int32(2), p.runs.Load(), "the retry ran once more, then was replayed")
+}
+
 // 4xx answers are stored like successes: the request was judged, not lost.
 func TestClientErrorsAreStored(t *testing.T) {
 	p := payments{answer: func(w http.ResponseWriter, r *http.Request, body string) {

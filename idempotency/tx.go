@@ -84,7 +84,7 @@ func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) {
 		problem(w, http.StatusInternalServerError, ProblemResponseTooLarge,
 			"at most "+strconv.FormatInt(h.o.MaxResponseBytes, 10)+" bytes", 0)
 		return
-	case resp.Status >= 500:
+	case frees(resp.Status):
 		h.rollback(ctx, c.txn)
 	default:
 		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
