@@ -33,7 +33,9 @@ import (
 //     2xx, 3xx and other 4xx are stored.
 //   - A response body over MaxResponseBytes is delivered but not stored; a
 //     duplicate gets 410, never a second run.
-//   - A request body over MaxRequestBytes: 413, before anything runs.
+//   - A request body over MaxRequestBytes, or over the limit of an outer
+//     http.MaxBytesHandler: 413, before anything runs; a body that cannot be
+//     read otherwise: 400.
 //   - The store failing: 503 with Retry-After, unless Options.FailOpen.
 //   - A Store that is a TxStore runs the handler in its transaction and
 //     answers after the commit (see TxStore).
@@ -75,13 +77,23 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := readBody(r.Body, h.o.MaxRequestBytes)
+	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.Is(err, errTooLarge):
 		problem(w, http.StatusRequestEntityTooLarge, ProblemBodyTooLarge,
 			"at most "+strconv.FormatInt(h.o.MaxRequestBytes, 10)+" bytes", 0)
 		return
+	case errors.As(err, &tooLarge):
+		// An outer http.MaxBytesHandler's limit, not ours: still 413, never
+		// an empty 200 from a handler that did not run.
+		problem(w, http.StatusRequestEntityTooLarge, ProblemBodyTooLarge,
+			"at most "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes", 0)
+		return
 	case err != nil:
-		return // the client went away mid-upload: nothing ran
+		// Nothing ran. A client that went away reads nothing of this; any
+		// other reader of the answer learns that its body did not arrive.
+		problem(w, http.StatusBadRequest, ProblemUnreadableBody, "the request body could not be read", 0)
+		return
 	}
 	var scope string
 	if h.o.Scope != nil {

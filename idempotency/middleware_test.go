@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -256,6 +258,32 @@ func TestARefusalReleasesTheKey(t *testing.T) {
 		assert.Equal(t, "ok", r.body)
 	}
 	assert.Equal(t, int32(2), p.runs.Load(), "the retry ran once more, then was replayed")
+}
+
+// Behind an outer http.MaxBytesHandler, a keyed POST whose body is too
+// large gets 413, and a body that cannot be read 400; the handler never
+// runs (issue 33, item 3: it got an empty 200 from a handler that never ran).
+func TestABodyThatCannotBeReadIsAnswered(t *testing.T) {
+	p := payments{answer: func(w http.ResponseWriter, r *http.Request, body string) {
+		w.WriteHeader(http.StatusCreated)
+	}}
+	t.Run("over an outer MaxBytesHandler", func(t *testing.T) {
+		srv := httptest.NewServer(http.MaxBytesHandler(idempotency.Middleware(idempotency.Options{})(&p), 10))
+		t.Cleanup(srv.Close)
+		r := send(t, http.MethodPost, srv.URL, "k", strings.Repeat("x", 100))
+		assert.Equal(t, http.StatusRequestEntityTooLarge, r.status)
+		assert.Contains(t, r.body, idempotency.ProblemBase+idempotency.ProblemBodyTooLarge)
+	})
+	t.Run("a read that fails", func(t *testing.T) {
+		h := idempotency.Middleware(idempotency.Options{})(&p)
+		req := httptest.NewRequest(http.MethodPost, "/pay", io.MultiReader(strings.NewReader("x"), iotest.ErrReader(errors.New("reset"))))
+		req.Header.Set("Idempotency-Key", "k2")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusBadRequest, rec.Code)
+		assert.Contains(t, rec.Body.String(), idempotency.ProblemBase+idempotency.ProblemUnreadableBody)
+	})
+	assert.Zero(t, p.runs.Load(), "the handler never ran")
 }
 
 // 4xx answers are stored like successes: the request was judged, not lost.

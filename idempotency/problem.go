@@ -18,6 +18,7 @@ const (
 	ProblemKeyInUse          = "key-in-use"          // 409: the first request is still running
 	ProblemKeyReused         = "key-reused"          // 422: the key came with another request
 	ProblemBodyTooLarge      = "body-too-large"      // 413: request body over MaxRequestBytes
+	ProblemUnreadableBody    = "unreadable-body"     // 400: the request body could not be read
 	ProblemResponseNotStored = "response-not-stored" // 410: ran once, response too large to replay
 	ProblemStoreUnavailable  = "store-unavailable"   // 503: the store failed
 	// ProblemResponseTooLarge is the 500 answered when a TxStore's run
