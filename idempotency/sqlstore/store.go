@@ -2,10 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"sync"
@@ -304,13 +305,17 @@ func (s *Store) owned(ctx context.Context, q, what, key, owner string, args ...a
 	return nil
 }
 
-// lockID is key's advisory lock on PostgreSQL: 64 bits of a hash of the
-// table and the key. Two keys that share one (one chance in 2^64 per pair)
-// only make one of them wait for the other with a 409.
+// lockID is key's advisory lock on PostgreSQL: the first 64 bits of the
+// SHA-256 of the table and the key. Two keys that share one only make one
+// of them wait for the other with a 409; a cryptographic hash keeps a
+// caller from crafting a key that shares another's (FNV, which this was,
+// can be solved for in moments), as every instance must compute the same
+// id without a shared secret.
 func (s *Store) lockID(key string) int64 {
-	h := fnv.New64a()
+	h := sha256.New()
 	h.Write([]byte(s.table))
 	h.Write([]byte{0})
 	h.Write([]byte(key))
-	return int64(h.Sum64())
+	var sum [sha256.Size]byte
+	return int64(binary.BigEndian.Uint64(h.Sum(sum[:0])))
 }
