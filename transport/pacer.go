@@ -60,6 +60,7 @@ type pacer struct {
 	markSends, markOKs int64
 	quotaUntil         time.Time // while an announced quota is fresh, it sets the rate
 	maxRemaining       float64
+	maxHold            time.Duration // the longest an announced quota holds unrenewed (MaxCoolDown); 0 for no bound
 }
 
 // maxPacerSleep bounds one sleep of an attempt waiting for its token, so
@@ -326,6 +327,12 @@ func (p *pacer) quota(now time.Time, q Quota) (hold time.Duration) {
 	}
 	p.rate = max(rate*quotaMargin, pacerMinRate)
 	p.quotaUntil = now.Add(max(q.Reset, q.Window, time.Second))
+	if p.maxHold > 0 {
+		// A quota holds the host only as long as a cool-down may, unless
+		// the server renews it: one answer announcing a reset in 3,000
+		// years does not pace the host until then.
+		p.quotaUntil = now.Add(min(max(q.Reset, q.Window, time.Second), p.maxHold))
+	}
 	p.paced.Store(true)
 	return 0
 }

@@ -124,6 +124,7 @@ func rateLimitWith(o RateLimitOptions, shared *hostTable[hostSlots]) Middleware 
 				if o.PerHost > 0 {
 					hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
 				}
+				hs.pacer.maxHold = o.MaxCoolDown
 			}}}
 	}
 }
