@@ -233,6 +233,12 @@ func hasQuotaFields(h http.Header) bool {
 // fields. Of several quotas the one with the fewest requests left counts; of
 // several policies the one with the lowest rate.
 func parseQuotaFields(limit, policy string) (q Quota, ok bool) {
+	if len(limit) > maxQuotaField || len(policy) > maxQuotaField {
+		// No server needs this much to say its quota: a field this long
+		// is malformed, and reading it would cost the client far more
+		// than net/http spent receiving it.
+		return Quota{}, false
+	}
 	for _, item := range sfItems(limit) {
 		r, okR := item["r"]
 		if !okR {
@@ -258,12 +264,23 @@ func parseQuotaFields(limit, policy string) (q Quota, ok bool) {
 	return q, true
 }
 
+// maxQuotaField and maxQuotaItems bound what a quota field may hold to be
+// read at all: a few quotas of a few parameters each.
+const (
+	maxQuotaField = 4096
+	maxQuotaItems = 32
+)
+
 // sfItems splits a structured-field list (RFC 9651) into its items'
 // integer parameters, the only part of a quota field that matters here.
-// An item that is not well formed is left out whole.
+// An item that is not well formed is left out whole, and so are the items
+// past maxQuotaItems.
 func sfItems(v string) []map[string]int64 {
 	var items []map[string]int64
 	for _, member := range splitOutsideQuotes(v, ',') {
+		if len(items) == maxQuotaItems {
+			break
+		}
 		params := splitOutsideQuotes(member, ';')
 		if len(params) == 0 || strings.TrimSpace(params[0]) == "" {
 			continue
