@@ -168,7 +168,7 @@ func (a *acceptance) throttle(host string, now time.Time, minAccepted int) (coun
 	c := &a.ring[a.newest%acceptBuckets]
 	c.requests++ // sent or not
 	if accepted < minAccepted {
-		return false, &RejectedError{Host: host, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, requests, a.span(ns))}
+		return false, a.rejected(host, accepted, sent, ns)
 	}
 	if requests < throttleMinSent || ns-a.since < throttleMinSpan || ns < a.holdUntil {
 		c.sent++
@@ -203,10 +203,16 @@ func (a *acceptance) throttle(host string, now time.Time, minAccepted int) (coun
 		a.passed, a.holdOff = true, 0
 	}
 	if rand.Float64() < p {
-		return false, &RejectedError{Host: host, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, sent, a.span(ns))}
+		return false, a.rejected(host, accepted, sent, ns)
 	}
 	c.sent++
 	return true, nil
+}
+
+// rejected is the error of an attempt the throttle turned away: what the
+// host accepted of what it was sent, over how long. a.mu is held.
+func (a *acceptance) rejected(host string, accepted, sent int, now int64) error {
+	return &RejectedError{Host: host, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, sent, a.span(now))}
 }
 
 // errNotCounted turns away an attempt past a host-wide hold of a host that
@@ -272,8 +278,5 @@ func (a *acceptance) answer(accepted, refused, counted, held bool) {
 }
 
 // counted reports whether the host is counted: it refused within the
-// window, or is held.
+// window, or is held. A host that is not loses nothing when forgotten.
 func (a *acceptance) counted() bool { return a.counting.Load() }
-
-// idle reports whether forgetting a loses nothing: it is not counting.
-func (a *acceptance) idle() bool { return !a.counting.Load() }

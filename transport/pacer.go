@@ -326,13 +326,14 @@ func (p *pacer) quota(now time.Time, q Quota) (hold time.Duration) {
 		p.burst = min(p.burst, float64(q.Limit))
 	}
 	p.rate = max(rate*quotaMargin, pacerMinRate)
-	p.quotaUntil = now.Add(max(q.Reset, q.Window, time.Second))
+	fresh := max(q.Reset, q.Window, time.Second)
 	if p.maxHold > 0 {
 		// A quota holds the host only as long as a cool-down may, unless
 		// the server renews it: one answer announcing a reset in 3,000
 		// years does not pace the host until then.
-		p.quotaUntil = now.Add(min(max(q.Reset, q.Window, time.Second), p.maxHold))
+		fresh = min(fresh, p.maxHold)
 	}
+	p.quotaUntil = now.Add(fresh)
 	p.paced.Store(true)
 	return 0
 }

@@ -139,7 +139,7 @@ type rateTransport struct {
 // rateIdle reports whether forgetting hs loses nothing: no cool-down
 // running, no pace learned, no reactions.
 func rateIdle(hs *hostState) bool {
-	return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load() && !hs.scope.engaged() && hs.accept.idle()
+	return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load() && !hs.scope.engaged() && !hs.accept.counted()
 }
 
 var _ http.RoundTripper = (*rateTransport)(nil)
