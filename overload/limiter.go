@@ -3,9 +3,7 @@ package overload
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/rtchain/rtchain/internal/adaptive"
@@ -88,21 +86,13 @@ type Limiter struct {
 // NewLimiter returns a Limiter with o's settings. It panics with an
 // "overload: ..." message if o is inconsistent.
 func NewLimiter(o LimiterOptions) *Limiter {
-	l := &Limiter{queue: o.Queue}
-	func() {
-		defer func() {
-			if p := recover(); p != nil {
-				panic("overload: LimiterOptions: " + strings.TrimPrefix(fmt.Sprint(p), "adaptive: Options: "))
-			}
-		}()
-		l.lim = adaptive.New(adaptive.Options{
-			InitialLimit: o.InitialLimit, MinLimit: o.MinLimit, MaxLimit: o.MaxLimit, Tolerance: o.Tolerance,
-		})
-	}()
-	l.max = o.MaxLimit
-	if l.max == 0 {
-		l.max = max(adaptive.DefaultMaxLimit, o.MinLimit)
+	ao, err := adaptive.Options{
+		InitialLimit: o.InitialLimit, MinLimit: o.MinLimit, MaxLimit: o.MaxLimit, Tolerance: o.Tolerance,
+	}.Check()
+	if err != nil {
+		panic("overload: LimiterOptions: " + err.Error())
 	}
+	l := &Limiter{lim: adaptive.New(ao), max: ao.MaxLimit, queue: o.Queue}
 	if o.Queue < 0 {
 		l.queue = -1
 	}

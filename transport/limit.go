@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rtchain/rtchain/internal/adaptive"
@@ -116,14 +115,9 @@ func Limit(o LimitOptions) Middleware {
 	if o.MaxHosts < 0 {
 		panic("transport: LimitOptions: negative MaxHosts")
 	}
-	func() { // the options' errors, named in this package's words
-		defer func() {
-			if r := recover(); r != nil {
-				panic("transport: LimitOptions: " + strings.TrimPrefix(fmt.Sprint(r), "adaptive: Options: "))
-			}
-		}()
-		adaptive.New(ao)
-	}()
+	if _, err := ao.Check(); err != nil {
+		panic("transport: LimitOptions: " + err.Error())
+	}
 	maxHosts := orDefault(o.MaxHosts, DefaultMaxHosts)
 	return func(next http.RoundTripper) http.RoundTripper {
 		next = wrapped("Limit", next)

@@ -59,6 +59,7 @@
 package adaptive
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -132,11 +133,13 @@ type Limit struct {
 	peak     int64                // the most in flight seen by this window's releases
 }
 
-// New returns a Limit with o's settings. It panics with an "adaptive: ..."
-// message if o is inconsistent.
-func New(o Options) *Limit {
+// Check returns o with its zero fields set to the defaults, or an error
+// that says what is wrong with it (New panics with that error): for the
+// packages that take these options in their own, to name the error in
+// their words.
+func (o Options) Check() (Options, error) {
 	if o.InitialLimit < 0 || o.MinLimit < 0 || o.MaxLimit < 0 || o.Tolerance < 0 {
-		panic("adaptive: Options: negative limit or tolerance")
+		return o, errors.New("negative limit or tolerance")
 	}
 	if o.MinLimit == 0 {
 		o.MinLimit = DefaultMinLimit
@@ -145,19 +148,29 @@ func New(o Options) *Limit {
 		o.MaxLimit = max(DefaultMaxLimit, o.MinLimit)
 	}
 	if o.MinLimit > o.MaxLimit {
-		panic(fmt.Sprintf("adaptive: Options: MinLimit %d over MaxLimit %d", o.MinLimit, o.MaxLimit))
+		return o, fmt.Errorf("MinLimit %d over MaxLimit %d", o.MinLimit, o.MaxLimit)
 	}
 	if o.InitialLimit == 0 {
 		o.InitialLimit = min(max(DefaultInitialLimit, o.MinLimit), o.MaxLimit)
 	}
 	if o.InitialLimit < o.MinLimit || o.InitialLimit > o.MaxLimit {
-		panic(fmt.Sprintf("adaptive: Options: InitialLimit %d outside [%d, %d]", o.InitialLimit, o.MinLimit, o.MaxLimit))
+		return o, fmt.Errorf("InitialLimit %d outside [%d, %d]", o.InitialLimit, o.MinLimit, o.MaxLimit)
 	}
 	if o.Tolerance == 0 {
 		o.Tolerance = DefaultTolerance
 	}
 	if !(o.Tolerance > 1) || math.IsInf(o.Tolerance, 1) {
-		panic(fmt.Sprintf("adaptive: Options: Tolerance %v not above 1", o.Tolerance))
+		return o, fmt.Errorf("Tolerance %v not above 1", o.Tolerance)
+	}
+	return o, nil
+}
+
+// New returns a Limit with o's settings. It panics with an "adaptive: ..."
+// message if o is inconsistent.
+func New(o Options) *Limit {
+	o, err := o.Check()
+	if err != nil {
+		panic("adaptive: Options: " + err.Error())
 	}
 	l := &Limit{
 		min: float64(o.MinLimit), max: float64(o.MaxLimit),
