@@ -160,6 +160,7 @@ func (o Options) Check() (Options, error) {
 		o.Tolerance = DefaultTolerance
 	}
 	if !(o.Tolerance > 1) || math.IsInf(o.Tolerance, 1) {
+		//lint:ignore ST1005 it begins with the field's name, as Go spells it
 		return o, fmt.Errorf("Tolerance %v not above 1", o.Tolerance)
 	}
 	return o, nil
