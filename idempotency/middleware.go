@@ -15,11 +15,14 @@ import (
 )
 
 // Middleware returns a middleware that runs each keyed request once per key
-// and scope, across every instance that shares o.Store:
+// and scope, across every instance that shares o.Store. By default the
+// scope is the caller's credentials (CallerScope): a stored answer is
+// replayed only to the caller who caused it.
 //
 //   - A covered request (POST, PATCH) with a new key takes the key's lease,
 //     runs the handler, streams its response to the client as it is written
-//     and stores it (status, header fields, body).
+//     and stores it (status, header fields but Set-Cookie and
+//     Options.PrivateHeaders, body).
 //   - The same key with the same request gets the stored response, byte for
 //     byte, with Idempotent-Replayed: true; the handler does not run.
 //   - The same key while the first is still running: 409 with Retry-After.
@@ -95,10 +98,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, ProblemUnreadableBody, "the request body could not be read", 0)
 		return
 	}
-	var scope string
-	if h.o.Scope != nil {
-		scope = h.o.Scope(r)
-	}
+	scope := h.o.Scope(r)
 	key := storeKey(scope, keys[0])
 	rec := Record{Owner: newToken(), Fingerprint: fingerprint(r, body, scope)}
 	existing, txn, acquired, err := h.begin(r.Context(), key, rec)
@@ -175,7 +175,23 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, key, owner string)
 		h.release(ctx, key, owner)
 		return
 	}
-	h.complete(ctx, key, owner, resp)
+	h.complete(ctx, key, owner, h.storable(resp))
+}
+
+// storable is resp as the store keeps it: without the private header
+// fields, which only the first run's client receives.
+func (h *handler) storable(resp *Response) *Response {
+	if resp.Header == nil {
+		return resp
+	}
+	out := *resp
+	out.Header = make(http.Header, len(resp.Header))
+	for k, vs := range resp.Header {
+		if !slices.Contains(h.o.PrivateHeaders, http.CanonicalHeaderKey(k)) {
+			out.Header[k] = vs
+		}
+	}
+	return &out
 }
 
 // frees reports whether a handler's answer with this status releases its

@@ -22,8 +22,9 @@ const (
 // Options configures Middleware. Its zero value means the documented
 // defaults: an in-memory store, POST and PATCH covered, the Idempotency-Key
 // header, keys kept 24h, a 1-minute lease, request and response bodies up to
-// 1 MiB, keys optional, one scope for everyone, and a store failure answered
-// with 503.
+// 1 MiB, keys optional, keys scoped by the caller's credentials
+// (CallerScope), Set-Cookie never stored, and a store failure answered with
+// 503.
 type Options struct {
 	// Store keeps the records. nil means NewMemoryStore(0, 0), which serves
 	// one process; use a shared store (redisstore) for a fleet.
@@ -55,9 +56,15 @@ type Options struct {
 	// default such a request runs unprotected.
 	Required bool
 	// Scope returns the namespace of a request's key (a tenant, an API
-	// key's account), so that keys of different scopes never meet. nil
-	// means one scope for all.
+	// key's account), so that keys of different scopes never meet: a
+	// stored answer is replayed only within its scope. nil means
+	// CallerScope(nil): one scope per set of credentials. OneScope puts
+	// every caller in one.
 	Scope func(*http.Request) string
+	// PrivateHeaders names response header fields that reach the client
+	// of the first run but are never stored, so never replayed: a
+	// duplicate's answer lacks them. Set-Cookie is always private.
+	PrivateHeaders []string
 	// FailOpen runs the handler unprotected when the store fails. By
 	// default the request is answered 503 with Retry-After, so that an
 	// outage of the store never causes a double effect.
@@ -85,6 +92,14 @@ func (o Options) withDefaults() Options {
 	if o.Methods == nil {
 		o.Methods = []string{http.MethodPost, http.MethodPatch}
 	}
+	if o.Scope == nil {
+		o.Scope = CallerScope(nil)
+	}
+	private := []string{"Set-Cookie"}
+	for _, name := range o.PrivateHeaders {
+		private = append(private, http.CanonicalHeaderKey(name))
+	}
+	o.PrivateHeaders = private
 	if o.Header == "" {
 		o.Header = DefaultHeader
 	}

@@ -88,7 +88,7 @@ func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) {
 		h.rollback(ctx, c.txn)
 	default:
 		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
-		err = c.txn.Commit(cctx, resp, h.o.TTL)
+		err = c.txn.Commit(cctx, h.storable(resp), h.o.TTL)
 		cancel()
 	}
 	switch {

@@ -1,0 +1,84 @@
+package idempotency
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"hash"
+	"net/http"
+	"strconv"
+)
+
+// credentialHeaders are the request header fields CallerScope reads as the
+// caller's credentials.
+var credentialHeaders = [...]string{"Authorization", "Cookie", "X-Api-Key"}
+
+// CallerScope returns a Scope that names each request's caller by the
+// credentials it presents: the Authorization, Cookie and X-Api-Key header
+// fields, as sent, and the
+// client certificate of a TLS connection. Two requests share a scope only
+// if they carry the same credentials, so that a key's stored answer is
+// replayed only to the caller who caused it, and a caller cannot take
+// another's key. It is what Options.Scope nil means, with a nil secret.
+//
+// The scope is a hash, never the credential itself: SHA-256, or
+// HMAC-SHA256 with secret when it is set. The store holds the hash, so a
+// password sent with Basic authentication could be guessed from a copy of
+// the store without the secret; give every instance that shares a store
+// the same secret, or they will not recognise each other's keys.
+//
+// A request with none of these credentials has the empty scope, shared by
+// every anonymous caller. A caller whose credentials change between a
+// request and its retry (an OAuth token refreshed in between, a cookie
+// rewritten) is another caller: its retry runs the handler again. Where
+// credentials rotate, or sit elsewhere (a query parameter, a header of
+// your own), put the middleware after your authentication and scope by
+// the account it found instead.
+func CallerScope(secret []byte) func(*http.Request) string {
+	return func(r *http.Request) string {
+		var cert []byte
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			cert = r.TLS.PeerCertificates[0].Raw
+		}
+		var parts [][]byte
+		for _, name := range credentialHeaders {
+			for _, v := range r.Header.Values(name) {
+				parts = append(parts, []byte(name), []byte(v))
+			}
+		}
+		if cert != nil {
+			parts = append(parts, []byte("tls"), cert)
+		}
+		return ScopeOf(secret, parts...)
+	}
+}
+
+// OneScope is the Scope that puts every caller in one namespace: a key's
+// stored answer goes to whoever sends the key again with the same request.
+// Use it only where every caller is the same party (one service calling
+// another, behind authentication that admits nobody else).
+func OneScope(*http.Request) string { return "" }
+
+// ScopeOf returns the scope that names a caller holding credentials: ""
+// when there are none, else a hash of them (HMAC-SHA256 with secret when
+// it is set, SHA-256 otherwise), 22 characters of URL-safe base64. It is
+// what CallerScope and rtgrpc's caller scope return.
+func ScopeOf(secret []byte, credentials ...[]byte) string {
+	if len(credentials) == 0 {
+		return ""
+	}
+	var h hash.Hash
+	if secret != nil {
+		h = hmac.New(sha256.New, secret)
+	} else {
+		h = sha256.New()
+		h.Write([]byte("rtchain idempotency caller\x00"))
+	}
+	for _, c := range credentials {
+		h.Write([]byte(strconv.Itoa(len(c))))
+		h.Write([]byte{':'})
+		h.Write(c)
+	}
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
