@@ -132,6 +132,9 @@ func encode(reply any, st *grpcstatus.Status, header, trailer metadata.MD, limit
 	}
 	for prefix, md := range map[string]metadata.MD{headerPrefix: header, trailerPrefix: trailer} {
 		for k, vs := range md {
+			if k == "set-cookie" {
+				continue // the first run's caller's alone, never replayed
+			}
 			resp.Header[prefix+k] = encodeValues(k, vs)
 		}
 	}

@@ -24,7 +24,8 @@ const ReplayedKey = "idempotent-replayed"
 
 // ServerOptions configures UnaryServerInterceptor. Its zero value means
 // the HTTP middleware's defaults: an in-memory store, keys optional and
-// read from the idempotency-key metadata, kept 24 h, a 1-minute lease,
+// read from the idempotency-key metadata and scoped by the caller's
+// credentials (CallerScope), kept 24 h, a 1-minute lease,
 // answers up to 1 MiB stored, a 1 s pushback.
 type ServerOptions struct {
 	// Store keeps the records: the same Store as the HTTP middleware's
@@ -37,7 +38,9 @@ type ServerOptions struct {
 	// metadata entry.
 	Key func(ctx context.Context, req any) string
 	// Scope returns the namespace of a request's key (a tenant), so that
-	// keys of different scopes never meet. nil means one scope.
+	// keys of different scopes never meet: a stored answer is replayed
+	// only within its scope. nil means CallerScope(nil), one scope per set
+	// of credentials; OneScope puts every caller in one.
 	Scope func(ctx context.Context) string
 	// Required answers a call without a key InvalidArgument. By default it
 	// runs unprotected.
@@ -60,6 +63,9 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	}
 	if o.Store == nil {
 		o.Store = idempotency.NewMemoryStore(0, 0)
+	}
+	if o.Scope == nil {
+		o.Scope = CallerScope(nil)
 	}
 	o.TTL = or(o.TTL, idempotency.DefaultTTL)
 	o.Lease = or(o.Lease, idempotency.DefaultLease)
@@ -108,10 +114,7 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, status.Error(codes.Internal, "rtgrpc: the request does not marshal: "+err.Error())
 	}
-	var scope string
-	if s.o.Scope != nil {
-		scope = s.o.Scope(ctx)
-	}
+	scope := s.o.Scope(ctx)
 	storeKey := "grpc/" + strconv.Itoa(len(scope)) + ":" + scope + ":" + key
 	rec := idempotency.Record{Owner: newToken(), Fingerprint: fingerprint(info.FullMethod, b)}
 	existing, txn, acquired, err := s.begin(ctx, storeKey, rec)
