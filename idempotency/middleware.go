@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,8 +29,9 @@ import (
 //   - The same key while the first is still running: 409 with Retry-After.
 //   - The same key with another request (method, path, query, body or
 //     scope differ): 422. A malformed key (empty, over MaxKeyLength bytes,
-//     not printable ASCII, or the header twice): 400; a missing one: 400
-//     when Options.Required.
+//     not printable ASCII, a broken quoted string, or the header twice):
+//     400; a missing one: 400 when Options.Required. The draft's quoted
+//     form and the bare form name the same key (ParseKey).
 //   - A 5xx from the handler, a 429 (a refusal: the handler did not act,
 //     and the client's contract retries it), or a panic (re-raised),
 //     releases the key, so that the client's retry runs the handler again.
@@ -69,37 +71,39 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	keys := r.Header.Values(h.o.Header)
 	switch {
 	case len(keys) == 0 && h.o.Required:
-		problem(w, http.StatusBadRequest, ProblemMissingKey, h.o.Header+" is required for "+r.Method, 0)
+		h.problem(w, http.StatusBadRequest, ProblemMissingKey, h.o.Header+" is required for "+r.Method, 0)
 		return
 	case len(keys) == 0:
 		h.next.ServeHTTP(w, r)
 		return
-	case len(keys) > 1 || !ValidKey(keys[0]):
-		problem(w, http.StatusBadRequest, ProblemInvalidKey,
-			"one key of 1 to "+strconv.Itoa(MaxKeyLength)+" printable ASCII characters", 0)
+	}
+	ikey, ok := ParseKey(keys[0])
+	if len(keys) > 1 || !ok {
+		h.problem(w, http.StatusBadRequest, ProblemInvalidKey,
+			"one key of 1 to "+strconv.Itoa(MaxKeyLength)+" printable ASCII characters, bare or as a structured-field string", 0)
 		return
 	}
 	body, err := readBody(r.Body, h.o.MaxRequestBytes)
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.Is(err, errTooLarge):
-		problem(w, http.StatusRequestEntityTooLarge, ProblemBodyTooLarge,
+		h.problem(w, http.StatusRequestEntityTooLarge, ProblemBodyTooLarge,
 			"at most "+strconv.FormatInt(h.o.MaxRequestBytes, 10)+" bytes", 0)
 		return
 	case errors.As(err, &tooLarge):
 		// An outer http.MaxBytesHandler's limit, not ours: still 413, never
 		// an empty 200 from a handler that did not run.
-		problem(w, http.StatusRequestEntityTooLarge, ProblemBodyTooLarge,
+		h.problem(w, http.StatusRequestEntityTooLarge, ProblemBodyTooLarge,
 			"at most "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes", 0)
 		return
 	case err != nil:
 		// Nothing ran. A client that went away reads nothing of this; any
 		// other reader of the answer learns that its body did not arrive.
-		problem(w, http.StatusBadRequest, ProblemUnreadableBody, "the request body could not be read", 0)
+		h.problem(w, http.StatusBadRequest, ProblemUnreadableBody, "the request body could not be read", 0)
 		return
 	}
 	scope := h.o.Scope(r)
-	key := storeKey(scope, keys[0])
+	key := storeKey(scope, ikey)
 	rec := Record{Owner: newToken(), Fingerprint: fingerprint(r, body, scope)}
 	existing, txn, acquired, err := h.begin(r.Context(), key, rec)
 	switch {
@@ -109,7 +113,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.abandon(r.Context(), w, key, rec.Owner, err)
 	case err != nil:
 		h.o.Logger.ErrorContext(r.Context(), "idempotency: store failed", "error", err)
-		problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
+		h.problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
 		h.abandon(r.Context(), w, key, rec.Owner, err)
 	case !acquired:
 		h.answer(w, r, existing, rec.Fingerprint)
@@ -138,11 +142,11 @@ func (h *handler) answer(w http.ResponseWriter, r *http.Request, existing Record
 	resp := existing.Response
 	switch {
 	case existing.Fingerprint != fp:
-		problem(w, http.StatusUnprocessableEntity, ProblemKeyReused, "", 0)
+		h.problem(w, http.StatusUnprocessableEntity, ProblemKeyReused, "", 0)
 	case resp == nil:
-		problem(w, http.StatusConflict, ProblemKeyInUse, "", h.o.RetryAfter)
+		h.problem(w, http.StatusConflict, ProblemKeyInUse, "", h.o.RetryAfter)
 	case resp.NotStored:
-		problem(w, http.StatusGone, ProblemResponseNotStored,
+		h.problem(w, http.StatusGone, ProblemResponseNotStored,
 			"the original answer was "+strconv.Itoa(resp.Status), 0)
 	default:
 		dst := w.Header()
@@ -226,6 +230,43 @@ func ValidKey(k string) bool {
 		}
 	}
 	return true
+}
+
+// ParseKey returns the key an Idempotency-Key field value names, and
+// whether it is acceptable. The IETF draft writes the key as a
+// structured-field string ("8e03978e-40d5"), most clients (Stripe's
+// among them) send it bare (8e03978e-40d5): both forms name the same key.
+// A value that begins with a double quote must be a whole, well-formed
+// string (escapes \" and \\ only); the key inside, or the bare value, must
+// pass ValidKey.
+func ParseKey(v string) (string, bool) {
+	if !strings.HasPrefix(v, `"`) {
+		return v, ValidKey(v)
+	}
+	if len(v) < 2 || v[len(v)-1] != '"' {
+		return "", false
+	}
+	inner := v[1 : len(v)-1]
+	if !strings.ContainsAny(inner, `"\`) {
+		return inner, ValidKey(inner)
+	}
+	var b strings.Builder
+	for i := 0; i < len(inner); i++ {
+		switch c := inner[i]; c {
+		case '"':
+			return "", false // only escaped inside a string
+		case '\\':
+			if i+1 == len(inner) || (inner[i+1] != '"' && inner[i+1] != '\\') {
+				return "", false
+			}
+			i++
+			b.WriteByte(inner[i])
+		default:
+			b.WriteByte(c)
+		}
+	}
+	k := b.String()
+	return k, ValidKey(k)
 }
 
 var errTooLarge = errors.New("idempotency: request body too large")

@@ -72,6 +72,11 @@ type Options struct {
 	// RetryAfter is what 409 (in progress) and 503 (store failure) answers
 	// ask the client to wait. 0 means DefaultRetryAfter.
 	RetryAfter time.Duration
+	// ProblemBase is the start of the type URI of the problem+json
+	// answers: a page of the service's own documentation, with a section
+	// per problem named by the Problem constants (the fragment). ""
+	// means the package's ProblemBase, rtchain's docs/problems.md.
+	ProblemBase string
 	// Logger receives store failures and lost leases. nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -100,6 +105,9 @@ func (o Options) withDefaults() Options {
 		private = append(private, http.CanonicalHeaderKey(name))
 	}
 	o.PrivateHeaders = private
+	if o.ProblemBase == "" {
+		o.ProblemBase = ProblemBase
+	}
 	if o.Header == "" {
 		o.Header = DefaultHeader
 	}

@@ -7,9 +7,11 @@ import (
 	"time"
 )
 
-// ProblemBase is the start of the type URI of every problem the middleware
-// answers with (RFC 9457); each ends with a fragment naming the problem.
-const ProblemBase = "https://github.com/rtchain/rtchain/tree/main/idempotency#"
+// ProblemBase is the default start of the type URI of every problem the
+// middleware answers with (RFC 9457): each ends with a fragment naming the
+// problem, a heading of rtchain's docs/problems.md. Options.ProblemBase
+// points them at a service's own documentation instead.
+const ProblemBase = "https://github.com/rtchain/rtchain/blob/main/docs/problems.md#"
 
 // The problems, as the fragments of their type URIs.
 const (
@@ -37,15 +39,16 @@ var problemTitles = map[string]string{
 	ProblemResponseTooLarge:  "The response was too large to store; nothing was committed",
 }
 
-// problem writes an RFC 9457 problem+json answer. retryAfter, when
-// positive, adds a Retry-After header (whole seconds, at least 1).
-func problem(w http.ResponseWriter, status int, kind, detail string, retryAfter time.Duration) {
-	h := w.Header()
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("Cache-Control", "no-store")
+// problem writes an RFC 9457 problem+json answer whose type is
+// Options.ProblemBase plus kind. retryAfter, when positive, adds a
+// Retry-After header (whole seconds, at least 1).
+func (h *handler) problem(w http.ResponseWriter, status int, kind, detail string, retryAfter time.Duration) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/problem+json")
+	hdr.Set("Cache-Control", "no-store")
 	if retryAfter > 0 {
 		secs := int64((retryAfter + time.Second - 1) / time.Second)
-		h.Set("Retry-After", strconv.FormatInt(secs, 10))
+		hdr.Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(struct {
@@ -53,5 +56,5 @@ func problem(w http.ResponseWriter, status int, kind, detail string, retryAfter 
 		Title  string `json:"title"`
 		Status int    `json:"status"`
 		Detail string `json:"detail,omitempty"`
-	}{ProblemBase + kind, problemTitles[kind], status, detail})
+	}{h.o.ProblemBase + kind, problemTitles[kind], status, detail})
 }

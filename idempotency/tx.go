@@ -81,7 +81,7 @@ func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) {
 	case hw.over:
 		h.rollback(ctx, c.txn)
 		resetHeader(w.Header(), before)
-		problem(w, http.StatusInternalServerError, ProblemResponseTooLarge,
+		h.problem(w, http.StatusInternalServerError, ProblemResponseTooLarge,
 			"at most "+strconv.FormatInt(h.o.MaxResponseBytes, 10)+" bytes", 0)
 		return
 	case frees(resp.Status):
@@ -95,11 +95,11 @@ func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) {
 	case errors.Is(err, ErrLeaseLost):
 		h.o.Logger.WarnContext(ctx, "idempotency: lease lost before the commit; rolled back", "error", err)
 		resetHeader(w.Header(), before)
-		problem(w, http.StatusConflict, ProblemKeyInUse, "", h.o.RetryAfter)
+		h.problem(w, http.StatusConflict, ProblemKeyInUse, "", h.o.RetryAfter)
 	case err != nil:
 		h.o.Logger.ErrorContext(ctx, "idempotency: commit failed", "error", err)
 		resetHeader(w.Header(), before)
-		problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
+		h.problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
 	default:
 		resetHeader(w.Header(), resp.Header)
 		w.WriteHeader(resp.Status)

@@ -61,6 +61,6 @@ func Example() {
 	fmt.Println(resp.StatusCode)
 	// Output:
 	// 503 1 true
-	// {"type":"https://github.com/rtchain/rtchain/tree/main/overload#overloaded","title":"Server overloaded","status":503,"detail":"the request was not started; retry after the wait in retry-after-ms"}
+	// {"type":"https://github.com/rtchain/rtchain/blob/main/docs/problems.md#overloaded","title":"Server overloaded","status":503,"detail":"the request was not started; retry after the wait in retry-after-ms"}
 	// 201
 }

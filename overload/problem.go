@@ -9,8 +9,9 @@ import (
 )
 
 // ProblemBase is the start of the type URI of the problems Middleware
-// answers with (RFC 9457); each ends with a fragment naming the problem.
-const ProblemBase = "https://github.com/rtchain/rtchain/tree/main/overload#"
+// answers with (RFC 9457); each ends with a fragment naming the problem, a
+// heading of rtchain's docs/problems.md.
+const ProblemBase = "https://github.com/rtchain/rtchain/blob/main/docs/problems.md#"
 
 // The problems, as the fragments of their type URIs. Both are answered
 // 503 with Retry-After and retry-after-ms.

@@ -143,11 +143,13 @@ func (s *server) key(ctx context.Context, req any) (string, error) {
 	switch {
 	case len(keys) == 0:
 		return "", nil
-	case len(keys) > 1 || !idempotency.ValidKey(keys[0]):
+	}
+	key, ok := idempotency.ParseKey(keys[0])
+	if len(keys) > 1 || !ok {
 		return "", status.Error(codes.InvalidArgument,
 			"one idempotency key of 1 to "+strconv.Itoa(idempotency.MaxKeyLength)+" printable ASCII characters")
 	}
-	return keys[0], nil
+	return key, nil
 }
 
 func (s *server) begin(ctx context.Context, key string, rec idempotency.Record) (idempotency.Record, idempotency.Txn, bool, error) {
