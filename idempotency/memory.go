@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"container/heap"
 	"container/list"
 	"context"
 	"sync"
@@ -14,11 +15,25 @@ const (
 )
 
 // MemoryStore is a Store in the memory of one process: it serves a single
-// instance. It is bounded in keys and bytes. Expired records are dropped
-// first; when only live records remain and a new key would pass a bound,
-// Begin fails with ErrStoreFull (the middleware answers 503) rather than
-// forget a live record, which could let a duplicate run twice.
+// instance. It is bounded in keys and in bytes, both checked when a key is
+// taken and when its answer is stored.
 //
+// When a new key would pass a bound, expired records are dropped first.
+// If only live records remain, the store is shared fairly between scopes
+// (the callers CallerScope tells apart, or the scopes of Options.Scope):
+// the scope that holds the largest share of the store loses its oldest
+// completed record, as long as it holds more than the scope asking would
+// after its new key. A scope never loses records to its own new keys, and
+// a record in progress is never dropped: when nothing can be dropped,
+// Begin fails with ErrStoreFull (the middleware answers 503), rather than
+// forget a live record of the caller asking, which could let its
+// duplicate run twice. So one caller that fills the store with keys of
+// its own gets 503s itself, while every other caller's keys are taken,
+// at the price of the filler's oldest answers: a duplicate of one of
+// those runs again. An answer that still does not fit when it is stored
+// is kept as not stored: its duplicates get 410, never a second run.
+//
+// Each operation costs O(log n) in the number of records, full or not.
 // It implements Extender, and is safe for concurrent use.
 type MemoryStore struct {
 	maxKeys  int
@@ -26,16 +41,21 @@ type MemoryStore struct {
 	now      func() time.Time
 
 	mu      sync.Mutex
-	records map[string]*list.Element // of *memEntry
-	order   *list.List               // oldest first
+	records map[string]*memEntry
+	expiry  expiryHeap // every record, soonest expiry first
+	scopes  map[string]*memScope
+	largest scopeHeap // every scope holding a record, largest share first
 	bytes   int64
 }
 
 type memEntry struct {
 	key     string
+	scope   *memScope
 	rec     Record
 	expires time.Time
 	size    int64
+	index   int           // in MemoryStore.expiry
+	done    *list.Element // in scope.done, once completed
 }
 
 var (
@@ -44,8 +64,8 @@ var (
 )
 
 // NewMemoryStore returns a MemoryStore holding at most maxKeys records and
-// about maxBytes of stored responses. Zero or negative values mean
-// DefaultMemoryMaxKeys and DefaultMemoryMaxBytes.
+// about maxBytes of records and stored responses. Zero or negative values
+// mean DefaultMemoryMaxKeys and DefaultMemoryMaxBytes.
 func NewMemoryStore(maxKeys int, maxBytes int64) *MemoryStore {
 	if maxKeys <= 0 {
 		maxKeys = DefaultMemoryMaxKeys
@@ -54,7 +74,7 @@ func NewMemoryStore(maxKeys int, maxBytes int64) *MemoryStore {
 		maxBytes = DefaultMemoryMaxBytes
 	}
 	return &MemoryStore{maxKeys: maxKeys, maxBytes: maxBytes, now: time.Now,
-		records: map[string]*list.Element{}, order: list.New()}
+		records: map[string]*memEntry{}, scopes: map[string]*memScope{}}
 }
 
 // Begin implements Store.
@@ -62,25 +82,34 @@ func (s *MemoryStore) Begin(_ context.Context, key string, r Record, lease time.
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	if el, ok := s.records[key]; ok {
-		e := el.Value.(*memEntry)
+	if e, ok := s.records[key]; ok {
 		switch {
 		case !now.Before(e.expires):
-			s.remove(el)
+			s.remove(e)
 		case e.rec.Owner == r.Owner && e.rec.Response == nil:
-			e.expires = now.Add(lease) // the owner's Begin, sent again
+			s.setExpiry(e, now.Add(lease)) // the owner's Begin, sent again
 			return Record{}, true, nil
 		default:
 			return e.rec, false, nil
 		}
 	}
+	name := scopeOfKey(key)
 	size := int64(len(key) + len(r.Fingerprint) + len(r.Owner) + 64)
-	if !s.makeRoom(now, size) {
+	if !s.makeRoom(now, name, 1, size) {
 		return Record{}, false, ErrStoreFull
 	}
+	sc := s.scopes[name]
+	if sc == nil {
+		sc = &memScope{name: name}
+		s.scopes[name] = sc
+		heap.Push(&s.largest, sc)
+	}
 	r.Response = nil
-	s.records[key] = s.order.PushBack(&memEntry{key: key, rec: r, expires: now.Add(lease), size: size})
-	s.bytes += size
+	e := &memEntry{key: key, scope: sc, rec: r, expires: now.Add(lease), size: size}
+	s.records[key] = e
+	heap.Push(&s.expiry, e)
+	sc.keys++
+	s.grow(e, size)
 	return Record{}, true, nil
 }
 
@@ -88,20 +117,23 @@ func (s *MemoryStore) Begin(_ context.Context, key string, r Record, lease time.
 func (s *MemoryStore) Complete(_ context.Context, key, owner string, resp *Response, ttl time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	el, ok := s.live(key, owner)
+	e, ok := s.live(key, owner)
 	if !ok {
-		if el, found := s.records[key]; found && s.isStored(el, owner) {
+		if e, found := s.records[key]; found && s.isStored(e, owner) {
 			return nil // the owner's Complete, sent again
 		}
 		return ErrLeaseLost
 	}
-	e := el.Value.(*memEntry)
+	now := s.now()
 	grow := resp.size()
-	s.bytes += grow
-	e.size += grow
+	if !s.makeRoom(now, e.scope.name, 0, grow) {
+		resp = &Response{Status: resp.Status, NotStored: true}
+		grow = resp.size()
+	}
 	e.rec.Response = resp
-	e.expires = s.now().Add(ttl)
-	s.order.MoveToBack(el) // order stays by expiry: every completed record has the same ttl
+	s.grow(e, grow)
+	s.setExpiry(e, now.Add(ttl))
+	e.done = e.scope.done.PushBack(e)
 	return nil
 }
 
@@ -109,11 +141,11 @@ func (s *MemoryStore) Complete(_ context.Context, key, owner string, resp *Respo
 func (s *MemoryStore) Extend(_ context.Context, key, owner string, lease time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	el, ok := s.live(key, owner)
+	e, ok := s.live(key, owner)
 	if !ok {
 		return ErrLeaseLost
 	}
-	el.Value.(*memEntry).expires = s.now().Add(lease)
+	s.setExpiry(e, s.now().Add(lease))
 	return nil
 }
 
@@ -121,11 +153,11 @@ func (s *MemoryStore) Extend(_ context.Context, key, owner string, lease time.Du
 func (s *MemoryStore) Release(_ context.Context, key, owner string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	el, ok := s.live(key, owner)
+	e, ok := s.live(key, owner)
 	if !ok {
 		return ErrLeaseLost
 	}
-	s.remove(el)
+	s.remove(e)
 	return nil
 }
 
@@ -137,42 +169,25 @@ func (s *MemoryStore) Len() int {
 	return len(s.records)
 }
 
+// Bytes returns the size the store counts against its byte bound: its
+// records and their stored responses.
+func (s *MemoryStore) Bytes() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bytes
+}
+
 // live returns key's record if owner holds it in progress and its lease has
 // not expired.
-func (s *MemoryStore) live(key, owner string) (*list.Element, bool) {
-	el, ok := s.records[key]
-	if !ok {
+func (s *MemoryStore) live(key, owner string) (*memEntry, bool) {
+	e, ok := s.records[key]
+	if !ok || e.rec.Owner != owner || e.rec.Response != nil || !s.now().Before(e.expires) {
 		return nil, false
 	}
-	e := el.Value.(*memEntry)
-	if e.rec.Owner != owner || e.rec.Response != nil || !s.now().Before(e.expires) {
-		return nil, false
-	}
-	return el, true
+	return e, true
 }
 
-// isStored reports whether el is owner's completed, unexpired record.
-func (s *MemoryStore) isStored(el *list.Element, owner string) bool {
-	e := el.Value.(*memEntry)
+// isStored reports whether e is owner's completed, unexpired record.
+func (s *MemoryStore) isStored(e *memEntry, owner string) bool {
 	return e.rec.Owner == owner && e.rec.Response != nil && s.now().Before(e.expires)
-}
-
-// makeRoom drops expired records until a new one of size fits, and reports
-// whether it does.
-func (s *MemoryStore) makeRoom(now time.Time, size int64) bool {
-	fits := func() bool { return len(s.records) < s.maxKeys && s.bytes+size <= s.maxBytes }
-	for el := s.order.Front(); el != nil && !fits(); {
-		next := el.Next()
-		if !now.Before(el.Value.(*memEntry).expires) {
-			s.remove(el)
-		}
-		el = next
-	}
-	return fits()
-}
-
-func (s *MemoryStore) remove(el *list.Element) {
-	e := s.order.Remove(el).(*memEntry)
-	delete(s.records, e.key)
-	s.bytes -= e.size
 }
