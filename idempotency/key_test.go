@@ -59,3 +59,26 @@ func TestProblemBaseOption(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, r.status)
 	assert.Contains(t, r.body, `"type":"https://api.example/docs/errors#missing-key"`)
 }
+
+// ParseKey never panics, accepts only keys ValidKey accepts, and reads the
+// quoted form of any key it accepts bare as that key.
+func FuzzParseKey(f *testing.F) {
+	for _, s := range []string{`k`, `"k"`, `"a\"b"`, `"a\\b"`, `"`, `""`, `"a\`, `a"b`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		key, ok := idempotency.ParseKey(v)
+		if !ok {
+			return
+		}
+		if !idempotency.ValidKey(key) {
+			t.Fatalf("ParseKey(%q) accepted %q, which ValidKey refuses", v, key)
+		}
+		quoted := `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(key) + `"`
+		if len(key) <= idempotency.MaxKeyLength {
+			if k2, ok2 := idempotency.ParseKey(quoted); !ok2 || k2 != key {
+				t.Fatalf("the quoted form %q of %q reads as %q, %v", quoted, key, k2, ok2)
+			}
+		}
+	})
+}
