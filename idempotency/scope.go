@@ -30,10 +30,12 @@ var credentialHeaders = [...]string{"Authorization", "Cookie", "X-Api-Key"}
 // A request with none of these credentials has the empty scope, shared by
 // every anonymous caller. A caller whose credentials change between a
 // request and its retry (an OAuth token refreshed in between, a cookie
-// rewritten) is another caller: its retry runs the handler again. Where
-// credentials rotate, or sit elsewhere (a query parameter, a header of
-// your own), put the middleware after your authentication and scope by
-// the account it found instead.
+// rewritten) is another caller: its retry runs the handler again. So is
+// every retry signed anew (AWS Signature V4, Digest, OAuth 1.0a: the
+// Authorization field changes with each request). Where credentials
+// rotate or are signed per request, or sit elsewhere (a query parameter,
+// a header of your own), put the middleware after your authentication and
+// scope by the account it found instead.
 func CallerScope(secret []byte) func(*http.Request) string {
 	return func(r *http.Request) string {
 		var cert []byte
