@@ -15,12 +15,13 @@ type Quota struct {
 	Remaining int64
 	// Reset is how long until the quota is restored; 0 when not announced.
 	Reset time.Duration
-	// Limit and Window are the server's policy: Limit requests per Window.
-	// Both are 0 when not announced.
+	// Limit and Window are the policy that Remaining is counted against:
+	// Limit requests per Window. Both are 0 when not announced.
 	Limit  int64
 	Window time.Duration
 	// Capacity is the most requests the quota holds, where the server
-	// names it without a window (OpenAI's x-ratelimit-limit-requests,
+	// names it without a window (a RateLimit-Policy without w, the earlier
+	// drafts' RateLimit limit, OpenAI's x-ratelimit-limit-requests,
 	// Anthropic's anthropic-ratelimit-requests-limit); 0 when not
 	// announced.
 	Capacity int64
@@ -98,10 +99,14 @@ const epochThreshold = 1_000_000_000
 // ParseQuota reads a server's rate limit from h, measured from now, in the
 // first of these forms that is present and valid:
 //
-//   - the IETF httpapi draft's structured fields, RateLimit
-//     (`"default";r=50;t=30`: r remaining, t seconds to reset) and
-//     RateLimit-Policy (`"default";q=100;w=60`: q requests per w seconds);
-//     with several policies, the most restrictive counts;
+//   - the IETF httpapi draft's structured fields (as of
+//     draft-ietf-httpapi-ratelimit-headers-11): RateLimit, a List of items
+//     such as `"burst";r=50;t=30` (r left under the policy "burst", to
+//     spend within t seconds), and RateLimit-Policy, a List of items such
+//     as `"burst";q=100;w=60` (q per w seconds, counted in the unit qu,
+//     "requests" by default); or else the RateLimit Dictionary of
+//     draft-07 and before (`limit=100, remaining=50, reset=50`), with the
+//     RateLimit-Policy item whose Integer is its limit (`100;w=60`);
 //   - the earlier drafts' RateLimit-Remaining and RateLimit-Reset;
 //   - X-RateLimit-Remaining and X-RateLimit-Reset (seconds, or a Unix time
 //     as GitHub sends it);
@@ -118,11 +123,27 @@ const epochThreshold = 1_000_000_000
 // paces a host by the first three forms only: the LLM APIs' quotas are per
 // model, which the URL does not name.
 //
+// Each RateLimit item is read with the RateLimit-Policy item of its name,
+// which gives Limit and Window (or, without w, Capacity); an item that
+// names no announced policy still counts, with neither, as the draft has
+// servers announce no policy if they choose. An item whose policy counts
+// another unit than requests ("content-bytes", "concurrent-requests", one
+// this package does not know, or a qu that is not a String) says nothing
+// of the requests that may be sent, and is not read. The client is to keep
+// within every item, and the one that leaves it the least is read: the
+// fewest left, and of as few, the one with the longest until its reset.
+//
+// The draft's fields are read as RFC 9651 has it: a field sent on several
+// lines is one List, parameters not named above (pk, a vendor's) are
+// skipped whatever their type, and a field that is not a well-formed List,
+// or longer than 4 KiB, is ignored whole; only its first 32 items are
+// read. A RateLimit-Policy so ignored announces no policy.
+//
 // ok is false when no form has a valid remaining count. Malformed values are
 // ignored, never guessed at; numbers saturate rather than overflow; a reset
 // in the past counts as none.
 func ParseQuota(h http.Header, now time.Time) (q Quota, ok bool) {
-	if q, ok = parseQuotaFields(h.Get("RateLimit"), h.Get("RateLimit-Policy")); ok {
+	if q, ok = parseQuotaFields(h); ok {
 		q.Source = QuotaStructured
 		return q, true
 	}
@@ -229,39 +250,69 @@ func hasQuotaFields(h http.Header) bool {
 	return false
 }
 
-// parseQuotaFields reads the structured RateLimit and RateLimit-Policy
-// fields. Of several quotas the one with the fewest requests left counts; of
-// several policies the one with the lowest rate.
-func parseQuotaFields(limit, policy string) (q Quota, ok bool) {
-	if len(limit) > maxQuotaField || len(policy) > maxQuotaField {
-		// No server needs this much to say its quota: a field this long
-		// is malformed, and reading it would cost the client far more
-		// than net/http spent receiving it.
+// parseQuotaFields reads the RateLimit and RateLimit-Policy fields as
+// ParseQuota says: the current draft's Lists of named items, or else the
+// earlier drafts' Dictionary.
+func parseQuotaFields(h http.Header) (q Quota, ok bool) {
+	limit, okL := quotaField(h, "Ratelimit")
+	if !okL {
 		return Quota{}, false
 	}
-	for _, item := range sfItems(limit) {
-		r, okR := item["r"]
-		if !okR {
+	policy, okP := quotaField(h, "Ratelimit-Policy")
+	if !okP {
+		policy = "" // malformed, and only informative: ignored
+	}
+	var ls, ps [maxQuotaItems]sfMember
+	nl := sfMembers(limit, [3]string{"r", "t"}, ls[:])
+	np := sfMembers(policy, [3]string{"q", "w", "qu"}, ps[:])
+	for _, l := range ls[:nl] {
+		r, okR := l.params[0].integer()
+		t, okT := l.params[1].integer()
+		if !okR || !okT && l.params[1].kind != sfNone || l.name.kind != sfString && l.name.kind != sfToken {
+			continue // malformed: no r, or not a count
+		}
+		var pol *sfMember
+		for i := range ps[:np] {
+			if ps[i].name == l.name {
+				pol = &ps[i] // of two policies of one name, the first
+				break
+			}
+		}
+		if pol != nil && !requestsUnit(pol.params[2]) {
+			continue // r counts something else than requests
+		}
+		r, reset := min(r, maxQuotaValue), seconds(t)
+		if ok && (r > q.Remaining || r == q.Remaining && reset <= q.Reset) {
 			continue
 		}
-		t := item["t"]
-		if !ok || r < q.Remaining {
-			q.Remaining, q.Reset, ok = r, seconds(t), true
+		q, ok = Quota{Remaining: r, Reset: reset}, true
+		if pol != nil {
+			q.Limit, q.Window, q.Capacity = policyRate(pol.params[0], pol.params[1])
 		}
 	}
 	if !ok {
-		return Quota{}, false
-	}
-	for _, item := range sfItems(policy) {
-		n, w := item["q"], item["w"]
-		if n <= 0 || w <= 0 {
-			continue
-		}
-		if q.Limit == 0 || float64(n)/float64(w) < float64(q.Limit)/q.Window.Seconds() {
-			q.Limit, q.Window = n, seconds(w)
-		}
+		return parseQuotaDict(limit, ps[:np])
 	}
 	return q, true
+}
+
+// quotaField returns the lines of h's field key (canonical) as one value,
+// joined as RFC 9110 §5.3 joins a list's lines; false when they hold more
+// than maxQuotaField bytes in all. No server needs this much to say its
+// quota: a field this long is malformed, and reading it would cost the
+// client far more than net/http spent receiving it.
+func quotaField(h http.Header, key string) (string, bool) {
+	lines := h[key]
+	if len(lines) == 1 {
+		return lines[0], len(lines[0]) <= maxQuotaField
+	}
+	size := 0
+	for _, l := range lines {
+		if size += len(l) + len(", "); size > maxQuotaField+len(", ") {
+			return "", false
+		}
+	}
+	return strings.Join(lines, ", "), true
 }
 
 // maxQuotaField and maxQuotaItems bound what a quota field may hold to be
@@ -271,60 +322,63 @@ const (
 	maxQuotaItems = 32
 )
 
-// sfItems splits a structured-field list (RFC 9651) into its items'
-// integer parameters, the only part of a quota field that matters here.
-// An item that is not well formed is left out whole, and so are the items
-// past maxQuotaItems.
-func sfItems(v string) []map[string]int64 {
-	var items []map[string]int64
-	for _, member := range splitOutsideQuotes(v, ',') {
-		if len(items) == maxQuotaItems {
-			break
-		}
-		params := splitOutsideQuotes(member, ';')
-		if len(params) == 0 || strings.TrimSpace(params[0]) == "" {
-			continue
-		}
-		item := map[string]int64{}
-		valid := true
-		for _, p := range params[1:] {
-			key, val, found := strings.Cut(strings.TrimSpace(p), "=")
-			n, okN := parseQuotaInt(val)
-			if !found || key == "" || !okN {
-				valid = false
-				break
-			}
-			item[key] = n
-		}
-		if valid {
-			items = append(items, item)
-		}
-	}
-	return items
+// requestsUnit reports whether a policy whose qu parameter is qu counts
+// requests: its unit "requests" (the default) or, as the draft's registry
+// spells it, "request". Any other unit, one this package does not know,
+// or a qu that is not a String, is not a count of requests.
+func requestsUnit(qu sfItem) bool {
+	return qu.kind == sfNone || qu.raw == `"requests"` || qu.raw == `"request"`
 }
 
-// splitOutsideQuotes splits v at sep where sep is not inside a quoted
-// string. An unterminated quote makes the rest one part.
-func splitOutsideQuotes(v string, sep byte) []string {
-	var parts []string
-	quoted, escaped, start := false, false, 0
-	for i := 0; i < len(v); i++ {
-		switch c := v[i]; {
-		case escaped:
-			escaped = false
-		case quoted && c == '\\':
-			escaped = true
-		case c == '"':
-			quoted = !quoted
-		case !quoted && c == sep:
-			parts = append(parts, v[start:i])
-			start = i + 1
+// policyRate reads a policy's q and w parameters: q requests per w
+// seconds, or, without w, a capacity of q. A malformed or zero q or w
+// gives neither.
+func policyRate(qv, wv sfItem) (limit int64, window time.Duration, capacity int64) {
+	n, okQ := qv.integer()
+	w, okW := wv.integer()
+	switch {
+	case !okQ || n == 0:
+	case okW && w > 0:
+		return min(n, maxQuotaValue), seconds(w), 0
+	case wv.kind == sfNone:
+		return 0, 0, min(n, maxQuotaValue)
+	}
+	return 0, 0, 0
+}
+
+// parseQuotaDict reads the RateLimit Dictionary of draft-07 and before
+// (`limit=100, remaining=50, reset=50`), its window from the policy whose
+// Integer is the limit (`100;w=60`); without one, the limit is a Capacity.
+// A key of the three with a value that is not an Integer of at least 0
+// makes the field malformed.
+func parseQuotaDict(limit string, policies []sfMember) (Quota, bool) {
+	var f [3]sfItem // limit, remaining, reset
+	if !sfParse(limit, true, func(_ int, key string, it sfItem) {
+		switch key {
+		case "limit":
+			f[0] = it
+		case "remaining":
+			f[1] = it
+		case "reset":
+			f[2] = it
+		}
+	}, nil) {
+		return Quota{}, false
+	}
+	n, okN := f[0].integer()
+	r, okR := f[1].integer()
+	t, okT := f[2].integer()
+	if !okR || !okN && f[0].kind != sfNone || !okT && f[2].kind != sfNone {
+		return Quota{}, false
+	}
+	q := Quota{Remaining: min(r, maxQuotaValue), Reset: seconds(t), Capacity: min(n, maxQuotaValue)}
+	for _, p := range policies {
+		if w, okW := p.params[1].integer(); p.name.kind == sfInteger && p.name.n == n && n > 0 && okW && w > 0 {
+			q.Limit, q.Window, q.Capacity = q.Capacity, seconds(w), 0
+			break
 		}
 	}
-	if strings.TrimSpace(v[start:]) != "" || len(parts) > 0 {
-		parts = append(parts, v[start:])
-	}
-	return parts
+	return q, true
 }
 
 // seconds converts a count of seconds from a quota field to a duration,

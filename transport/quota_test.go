@@ -24,10 +24,10 @@ func TestParseQuota(t *testing.T) {
 	}{
 		{"draft fields", http.Header{"Ratelimit": {`"default";r=50;t=30`}, "Ratelimit-Policy": {`"default";q=100;w=60`}},
 			transport.Quota{Remaining: 50, Reset: 30 * time.Second, Limit: 100, Window: time.Minute, Source: transport.QuotaStructured}, true},
-		{"draft, the fewest left and the lowest rate count", http.Header{
+		{"draft, the fewest left count, with the policy they name", http.Header{
 			"Ratelimit":        {`"burst";r=9;t=1, "day";r=4000;t=3600`},
 			"Ratelimit-Policy": {`"burst";q=10;w=1, "day";q=5000;w=86400`}},
-			transport.Quota{Remaining: 9, Reset: time.Second, Limit: 5000, Window: 86400 * time.Second, Source: transport.QuotaStructured}, true},
+			transport.Quota{Remaining: 9, Reset: time.Second, Limit: 10, Window: time.Second, Source: transport.QuotaStructured}, true},
 		{"draft, token names and a comma in a quoted name", http.Header{"Ratelimit": {`"a,b";r=3;t=2`}},
 			transport.Quota{Remaining: 3, Reset: 2 * time.Second, Source: transport.QuotaStructured}, true},
 		{"draft, a malformed item is left out whole", http.Header{"Ratelimit": {`"x";r=-1;t=5, "y";r=7;t=5`}},
