@@ -42,6 +42,9 @@
 //
 // The key comes from the idempotency-key metadata entry, or from the
 // request itself (ServerOptions.Key: the request_id field of a Pay call).
+// It belongs to its caller: by default keys are scoped by the caller's
+// credentials (CallerScope), so a stored answer is replayed only to the
+// caller who caused it, and set-cookie metadata is never stored.
 // A handler fences an effect outside the store with idempotency.Confirm, as
 // an HTTP handler does, and writes through sqlstore.Tx when the store is
 // sqlstore's.
