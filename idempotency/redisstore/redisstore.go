@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -21,11 +22,19 @@ import (
 // (Begin, Complete), a replay one. A record is one Redis key, so it lives in
 // one hash slot and the store works with Redis Cluster.
 //
+// Redis must not evict its records: a Store refuses a server whose
+// maxmemory-policy is not noeviction (see Open and New).
+//
 // It implements idempotency.Extender (idempotency.Confirm's fence), and is
 // safe for concurrent use.
 type Store struct {
-	rdb    redis.UniversalClient
-	prefix string
+	rdb           redis.UniversalClient
+	prefix        string
+	allowEviction bool
+	logger        *slog.Logger // nil: slog.Default() when it logs
+	// checked is set once the servers' maxmemory-policy has passed (see
+	// verify).
+	checked atomic.Bool
 	// reloaded is when a Cluster client's slots were last reloaded, in
 	// Unix ns (see heal).
 	reloaded atomic.Int64
@@ -39,11 +48,57 @@ var (
 // New returns a Store that keeps its records in rdb under keys that start
 // with prefix (say "idem:"), so that they stay apart from the rest of the
 // database. It panics if rdb is nil.
+//
+// New does no I/O, so that a service may start while Redis is down; its
+// Store makes Open's check of the maxmemory-policy, with Options' zero
+// value, on its first Begin instead (one more round trip, once), and on
+// each Begin until the check passes. While a node's policy may evict
+// records, Begin fails with an error that wraps ErrEvictionPolicy, which
+// idempotency.Middleware answers 503 (nothing runs); the Store serves as
+// soon as the policy is noeviction, with no restart. A node that refuses
+// CONFIG is accepted with a warning to slog.Default(). To learn of a wrong
+// policy at start, or to set Options, use Open.
 func New(rdb redis.UniversalClient, prefix string) *Store {
 	if rdb == nil {
 		panic("redisstore: nil client")
 	}
 	return &Store{rdb: rdb, prefix: prefix}
+}
+
+// Open returns a Store as New does, once it has checked that Redis will
+// not evict the Store's records: it reads CONFIG GET maxmemory* from the
+// server (a Cluster client: from every master and every replica it knows,
+// since a replica becomes a master at failover; a Ring: from every live
+// shard; a Sentinel failover client: from the master of the moment).
+//
+//   - maxmemory-policy noeviction on every node: the Store.
+//   - any other policy on any node: an error that wraps ErrEvictionPolicy
+//     and names the nodes, their policies and the fix (CONFIG SET
+//     maxmemory-policy noeviction), unless o.AllowEviction, which logs a
+//     warning instead. The store's records carry a TTL, so the volatile-*
+//     policies may evict them as well as the allkeys-* ones. It refuses even
+//     with maxmemory 0 (no limit, so nothing is evicted yet): CONFIG SET
+//     maxmemory can set a limit at any time, and nothing would check again.
+//   - a node that refuses CONFIG (renamed or disabled, as on most managed
+//     Redis services, or NOPERM under an ACL): a warning to o.Logger per
+//     node, and the Store. Its policy is then yours to keep at noeviction
+//     (a managed service's parameter group).
+//   - a node that cannot be reached, or answers LOADING, BUSY, NOAUTH and
+//     the like: that error (a Cluster replica: a warning), so that nothing
+//     goes unchecked; New starts without Redis.
+//
+// The check is made once: a policy changed later, or a node added to a
+// Cluster or promoted by Sentinel later, is not seen. Keep noeviction in
+// every node's configuration.
+func Open(ctx context.Context, rdb redis.UniversalClient, prefix string, o Options) (*Store, error) {
+	if rdb == nil {
+		return nil, errors.New("redisstore: nil client")
+	}
+	s := &Store{rdb: rdb, prefix: prefix, allowEviction: o.AllowEviction, logger: o.Logger}
+	if err := s.verify(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // begin returns the record if there is one, unless the owner holds it in
@@ -88,6 +143,11 @@ return 1
 
 // Begin implements idempotency.Store.
 func (s *Store) Begin(ctx context.Context, key string, r idempotency.Record, lease time.Duration) (idempotency.Record, bool, error) {
+	if !s.checked.Load() {
+		if err := s.verify(ctx); err != nil {
+			return idempotency.Record{}, false, err
+		}
+	}
 	v, err := begin.Run(ctx, s.rdb, []string{s.prefix + key}, r.Owner, r.Fingerprint, millis(lease)).StringSlice()
 	if err != nil {
 		s.heal(ctx)

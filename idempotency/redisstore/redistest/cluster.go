@@ -75,7 +75,11 @@ func LaunchCluster(masters, replicas int) (*Cluster, error) {
 			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000",
 			"--cluster-port", busPort,
 			// A replica that has not synchronised cannot take over: sync at once.
-			"--repl-diskless-sync-delay", "0"}}
+			"--repl-diskless-sync-delay", "0",
+			// A node lists a replica in CLUSTER SLOTS, where clients learn
+			// of replicas, once its replication offset is not 0: the
+			// master's pings move it, every 10 s by default.
+			"--repl-ping-replica-period", "1"}}
 		c.Nodes = append(c.Nodes, s)
 		if err := s.Restart(); err != nil {
 			c.Remove()

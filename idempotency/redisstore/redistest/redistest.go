@@ -37,10 +37,11 @@ type Server struct {
 
 // Start launches a redis-server (persistent in dir, unless dir is "") and
 // stops it when the test ends. It fails the test if the server cannot
-// start.
-func Start(t testing.TB, dir string) *Server {
+// start. args are more of redis-server's options, after the package's own
+// (a later option wins): "--maxmemory-policy", "allkeys-lru".
+func Start(t testing.TB, dir string, args ...string) *Server {
 	t.Helper()
-	s, err := Launch(dir)
+	s, err := Launch(dir, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,9 +49,10 @@ func Start(t testing.TB, dir string) *Server {
 	return s
 }
 
-// Launch starts a redis-server (persistent in dir, unless dir is "") and
-// waits until it answers PING. The caller must Kill it.
-func Launch(dir string) (*Server, error) {
+// Launch starts a redis-server (persistent in dir, unless dir is "") with
+// args as more options, as Start does, and waits until it answers PING.
+// The caller must Kill it.
+func Launch(dir string, args ...string) (*Server, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, fmt.Errorf("redistest: redis-server is not installed (apt-get install redis-server): %w", err)
@@ -69,6 +71,7 @@ func Launch(dir string) (*Server, error) {
 	} else {
 		s.args = append(s.args, "--dir", dir, "--appendonly", "yes", "--appendfsync", "always")
 	}
+	s.args = append(s.args, args...)
 	return s, s.Restart()
 }
 
