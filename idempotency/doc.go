@@ -22,6 +22,13 @@
 //     request still holds its key and extends the lease.
 //   - The Problem constants name the RFC 9457 problem+json answers.
 //
+// A key belongs to its caller: by default keys are scoped by the
+// credentials a request carries (CallerScope), so that a stored answer is
+// replayed only to the caller who caused it, and Set-Cookie is never
+// stored. Options.Scope scopes them otherwise (a tenant, the account your
+// authentication found; OneScope for one namespace). ParseKey reads a key
+// bare or as the IETF draft's quoted string.
+//
 // A request that takes a key holds it with a lease (Options.Lease). If its
 // instance dies or stalls past the lease, a duplicate runs the handler again
 // and the stale run can no longer store or release anything: a Store
