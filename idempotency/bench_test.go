@@ -12,8 +12,9 @@ import (
 )
 
 // BenchmarkMiddleware is the cost of the middleware per keyed POST, over the
-// bare handler, with no network: a first request (a new key: fingerprint,
-// lease, run, store) and a replay (a known key: fingerprint, lookup, copy).
+// bare handler, with no network: a first request (a new key: the caller's
+// scope, fingerprint, lease, run, store) and a replay (a known key: scope,
+// fingerprint, lookup, copy), each from a caller with a bearer token.
 //
 //	go test -run '^$' -bench Middleware -benchmem -count 6 ./idempotency
 func BenchmarkMiddleware(b *testing.B) {
@@ -28,6 +29,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; b.Loop(); i++ {
 			req := httptest.NewRequest(http.MethodPost, "/charges", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer sk_test_4eC39HqLyjWDarjtT1zdp7dc") // the caller's scope
 			if k := key(i); k != "" {
 				req.Header.Set("Idempotency-Key", k)
 			}

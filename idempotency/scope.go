@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"hash"
 	"net/http"
 	"strconv"
 )
@@ -38,20 +37,17 @@ var credentialHeaders = [...]string{"Authorization", "Cookie", "X-Api-Key"}
 // scope by the account it found instead.
 func CallerScope(secret []byte) func(*http.Request) string {
 	return func(r *http.Request) string {
-		var cert []byte
-		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-			cert = r.TLS.PeerCertificates[0].Raw
-		}
-		var parts [][]byte
+		var stack [512]byte
+		parts := stack[:0]
 		for _, name := range credentialHeaders {
-			for _, v := range r.Header.Values(name) {
-				parts = append(parts, []byte(name), []byte(v))
+			for _, v := range r.Header[name] {
+				parts = appendPart(appendPart(parts, name), v)
 			}
 		}
-		if cert != nil {
-			parts = append(parts, []byte("tls"), cert)
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			parts = appendPart(appendPart(parts, "tls"), r.TLS.PeerCertificates[0].Raw)
 		}
-		return ScopeOf(secret, parts...)
+		return scopeSum(secret, parts)
 	}
 }
 
@@ -66,21 +62,34 @@ func OneScope(*http.Request) string { return "" }
 // it is set, SHA-256 otherwise), 22 characters of URL-safe base64. It is
 // what CallerScope and rtgrpc's caller scope return.
 func ScopeOf(secret []byte, credentials ...[]byte) string {
-	if len(credentials) == 0 {
+	var stack [512]byte
+	parts := stack[:0]
+	for _, c := range credentials {
+		parts = appendPart(parts, c)
+	}
+	return scopeSum(secret, parts)
+}
+
+// appendPart appends a part of a caller's credentials, framed by its
+// length, so that no two lists of parts read the same.
+func appendPart[T string | []byte](b []byte, part T) []byte {
+	b = strconv.AppendInt(b, int64(len(part)), 10)
+	b = append(b, ':')
+	return append(b, part...)
+}
+
+// scopeSum is the scope of the framed parts: "" for none.
+func scopeSum(secret, parts []byte) string {
+	if len(parts) == 0 {
 		return ""
 	}
-	var h hash.Hash
+	var sum [sha256.Size]byte
 	if secret != nil {
-		h = hmac.New(sha256.New, secret)
+		h := hmac.New(sha256.New, secret)
+		h.Write(parts)
+		h.Sum(sum[:0])
 	} else {
-		h = sha256.New()
-		h.Write([]byte("rtchain idempotency caller\x00"))
+		sum = sha256.Sum256(append(parts, "\x00rtchain idempotency caller"...))
 	}
-	for _, c := range credentials {
-		h.Write([]byte(strconv.Itoa(len(c))))
-		h.Write([]byte{':'})
-		h.Write(c)
-	}
-	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
