@@ -87,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.n, "n", 0, "number of calls (default 200 for the embedded server, 10 with -url)")
 	fs.IntVar(&cfg.c, "c", 8, "calls in flight at once")
 	fs.Float64Var(&cfg.rate, "rate", 0, "client rate limit in requests per second, per attempt (0: none)")
-	fs.IntVar(&cfg.retries, "retries", 3, "retries after the first attempt (0 or -1: none)")
+	fs.IntVar(&cfg.retries, "retries", 3, "retries after the first attempt (0 or -1: none; in transport.RetryPolicy, MaxRetries 0 means the default, 3, and -1 none)")
 	fs.DurationVar(&cfg.timeout, "timeout", 10*time.Second, "bound on each call, retries included")
 	fs.DurationVar(&cfg.perTryTimeout, "per-try-timeout", 0,
 		"bound on each attempt until its response headers: "+embeddedPerTryTimeout.String()+" by default, "+

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/time/rate"
@@ -55,6 +56,18 @@ func newChain(cfg *config, base http.RoundTripper, s *stats, stderr io.Writer) *
 	return transport.NewClientWith(o)
 }
 
+// retriesAllowed says what -retries lets this run do.
+func retriesAllowed(n int) string {
+	switch {
+	case n <= 0:
+		return "this run allows none (-retries " + strconv.Itoa(n) + ")"
+	case n == 1:
+		return "this run allows 1 (-retries 1)"
+	default:
+		return "this run allows " + strconv.Itoa(n)
+	}
+}
+
 func newStats(name string) *stats { return &stats{Name: name, Retries: map[string]int{}} }
 
 // runEmbedded sends the workload through the chain and through a bare
@@ -63,9 +76,9 @@ func runEmbedded(ctx context.Context, cfg *config, stdout, stderr io.Writer, tty
 	if !cfg.json {
 		fmt.Fprintf(stdout, "%d calls (1 in 5 a POST /pay), %d at a time, against a flaky server on loopback (-seed %d):\n"+
 			"GETs meet 503s, resets, 2s stalls and 429 Retry-After; some payments are made but their answer lost.\n"+
-			"A call's first attempts fail 1 time in 5, at most 3 in a row, so 3 retries always suffice.\n"+
+			"A call's first attempts fail 1 time in 5, at most 3 in a row, so 3 retries always suffice; %s.\n"+
 			"The chain is NewClient's, with Idempotency-Keys on, a %v per-try timeout and a retry budget of %.0f%% of calls.\n\n",
-			cfg.n, cfg.c, cfg.seed, cfg.perTryTimeout, embeddedBudget*100)
+			cfg.n, cfg.c, cfg.seed, retriesAllowed(cfg.retries), cfg.perTryTimeout, embeddedBudget*100)
 	}
 	pay, err := startPayments(stderr)
 	if err != nil {
