@@ -8,7 +8,12 @@ import (
 
 // The server half's snippets (docs/server.md), compiled; see
 // transport/docs_snippets_test.go.
-var _ = pay
+var _, _ = pay, snippetMemory
+
+func snippetMemory() {
+	mw := idempotency.Middleware(idempotency.Options{}) // in memory; POST and PATCH; keys optional, scoped by caller
+	http.Handle("/pay", mw(http.HandlerFunc(pay)))
+}
 
 const amount = 10
 

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"; or _ "modernc.org/sqlite" for "sqlite"
+
 	"github.com/rtchain/rtchain/idempotency"
 	"github.com/rtchain/rtchain/idempotency/sqlstore"
 )
