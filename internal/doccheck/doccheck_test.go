@@ -5,8 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -114,4 +116,62 @@ func ExampleSnippets() {
 	}
 	// Output:
 	// 3 [github.com/rtchain/rtchain/transport] [client := transport.NewClient()]
+}
+
+// repoURL is a link into this repository's tree, as Go code and problem
+// documents give it: a path, and maybe a heading.
+var repoURL = regexp.MustCompile("https://github\\.com/rtchain/rtchain/(?:blob|tree)/main/([^\\s\"'`)#>]+)(?:#([a-z0-9-]*))?")
+
+// Every link into the repository, from Go code (problem types among them)
+// or from the docs, names a file that exists and, where it names a
+// heading, a heading of that file.
+func TestRepositoryURLsResolve(t *testing.T) {
+	sources := goFiles(t)
+	for page, md := range pages(t) {
+		sources[page] = md
+	}
+	seen := 0
+	for name, text := range sources {
+		for _, m := range repoURL.FindAllStringSubmatch(text, -1) {
+			seen++
+			target := filepath.Join(root, filepath.FromSlash(m[1]))
+			if info, err := os.Stat(target); err == nil && info.IsDir() {
+				if m[2] == "" {
+					continue // a folder
+				}
+				target = filepath.Join(target, "README.md") // what GitHub shows of a folder
+			}
+			b, err := os.ReadFile(target)
+			if !assert.NoError(t, err, "%s links to %s", name, m[0]) || m[2] == "" {
+				continue
+			}
+			assert.Contains(t, headingAnchors(string(b)), m[2], "%s links to a heading %s doesn't have", name, m[1])
+		}
+	}
+	assert.Positive(t, seen, "the problem types at least link into the tree")
+	assert.Equal(t, map[string]bool{"key-in-use": true, "the-ietf-draft-and-where-it-departs": true},
+		headingAnchors("### key-in-use\n## The IETF draft, and where it departs\ntext"))
+}
+
+// headingAnchors returns the anchors GitHub makes of a Markdown file's
+// headings: lower case, spaces as hyphens, other punctuation dropped.
+func headingAnchors(md string) map[string]bool {
+	out := map[string]bool{}
+	for _, line := range strings.Split(md, "\n") {
+		if !strings.HasPrefix(line, "#") {
+			continue
+		}
+		title := strings.ToLower(strings.TrimSpace(strings.TrimLeft(line, "#")))
+		var b strings.Builder
+		for _, r := range title {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		out[b.String()] = true
+	}
+	return out
 }
