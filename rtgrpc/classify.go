@@ -34,7 +34,8 @@ type verdict struct {
 
 // classify applies the rules to an attempt that failed with st, whose
 // trailer is md; perTry reports that the attempt's own timeout fired (not
-// the caller's deadline), and mayRepeat that the method may be sent twice.
+// the caller's deadline), and mayRepeat that the call may be sent again:
+// it never left the client, or its method may be sent twice.
 func (c *client) classify(st *status.Status, md metadata.MD, perTry, mayRepeat bool) verdict {
 	wait, hasWait, stop := pushback(md)
 	if stop {
@@ -87,9 +88,16 @@ func pushback(md metadata.MD) (wait time.Duration, ok, stop bool) {
 // safeMethods caches what the descriptors say of each method.
 var safeMethods sync.Map // full method → bool
 
-// declaredIdempotent reports whether fullMethod's descriptor, among the
+// healthService is the standard health protocol's service. Its methods
+// (Check, List, Watch) only read a server's health, but health.proto
+// declares no idempotency_level, so that its descriptor alone would leave a
+// health check that met Unavailable unretried.
+const healthService = "grpc.health.v1.Health"
+
+// knownIdempotent reports whether fullMethod may be sent twice by what is
+// known of it: it is the health protocol's, or its descriptor, among the
 // registered files, declares it IDEMPOTENT or NO_SIDE_EFFECTS.
-func declaredIdempotent(fullMethod string) bool {
+func knownIdempotent(fullMethod string) bool {
 	if v, ok := safeMethods.Load(fullMethod); ok {
 		return v.(bool)
 	}
@@ -102,6 +110,9 @@ func lookupIdempotent(fullMethod string) bool {
 	svc, name, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
 	if !ok {
 		return false
+	}
+	if svc == healthService && name != "" {
+		return true
 	}
 	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
 	if err != nil {

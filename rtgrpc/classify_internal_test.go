@@ -41,20 +41,24 @@ func init() {
 	}
 }
 
-func TestDeclaredIdempotent(t *testing.T) {
+func TestKnownIdempotent(t *testing.T) {
 	for method, want := range map[string]bool{
-		"/rtgrpc.test.Levels/Get":   true,
-		"/rtgrpc.test.Levels/Put":   true,
-		"/rtgrpc.test.Levels/Pay":   false,
-		"/rtgrpc.test.Levels/Plain": false,
-		"/rtgrpc.test.Levels/None":  false,
-		"/no.Such/Service":          false,
-		"malformed":                 false,
+		"/grpc.health.v1.Health/Check":  true, // health.proto declares nothing
+		"/grpc.health.v1.Health/Watch":  true,
+		"/grpc.health.v1.Health/":       false,
+		"/grpc.health.v1.Healthy/Check": false,
+		"/rtgrpc.test.Levels/Get":       true,
+		"/rtgrpc.test.Levels/Put":       true,
+		"/rtgrpc.test.Levels/Pay":       false,
+		"/rtgrpc.test.Levels/Plain":     false,
+		"/rtgrpc.test.Levels/None":      false,
+		"/no.Such/Service":              false,
+		"malformed":                     false,
 	} {
-		if got := declaredIdempotent(method); got != want {
+		if got := knownIdempotent(method); got != want {
 			t.Errorf("%s: %v, want %v", method, got, want)
 		}
-		if got := declaredIdempotent(method); got != want {
+		if got := knownIdempotent(method); got != want {
 			t.Errorf("%s, cached: %v, want %v", method, got, want)
 		}
 	}

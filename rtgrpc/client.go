@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/rtchain/rtchain/transport"
@@ -29,9 +30,16 @@ func newClient(o ClientOptions) *client {
 // UnaryClientInterceptor returns an interceptor that retries unary calls
 // by rtchain's contract, written for gRPC:
 //
+//   - A call that never left the client (no connection could be had, as
+//     when the server's port refuses connections; grpc-go failed it before
+//     it opened a stream) is retried whatever the method, when it ended
+//     Unavailable, or DeadlineExceeded by the attempt's own timeout.
 //   - Unavailable is retried if the method may be sent twice: its
-//     descriptor says IDEMPOTENT or NO_SIDE_EFFECTS, o.Idempotent says so,
-//     or the call carries an idempotency-key (o.IdempotencyKeys sets one).
+//     descriptor says IDEMPOTENT or NO_SIDE_EFFECTS, it is the health
+//     protocol's (grpc.health.v1.Health), o.Idempotent says so, or the call
+//     carries an idempotency-key (o.IdempotencyKeys sets one). gRPC answers
+//     Unavailable also when a connection broke after the request went out,
+//     so the code alone does not say that the server did nothing.
 //   - DeadlineExceeded is retried, under the same condition, only when the
 //     attempt's own timeout (o.PerTryTimeout) fired: never the caller's
 //     deadline.
@@ -48,7 +56,9 @@ func newClient(o ClientOptions) *client {
 //
 // Waits are full-jitter backoff, end before the caller's deadline or not
 // at all, and retries come out of a budget per target (a refusal that names
-// its wait spends none). Retries carry grpc-previous-rpc-attempts.
+// its wait spends none). Retries carry grpc-previous-rpc-attempts. The
+// interceptor learns the call's peer and trailer through call options:
+// interceptors chained inside it must pass the call options on.
 func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 	c := newClient(o)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
@@ -71,9 +81,11 @@ func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 				actx = metadata.AppendToOutgoingContext(actx, "grpc-previous-rpc-attempts", strconv.Itoa(attempt-1))
 			}
 			a := attempts.Get().(*attemptOpts)
-			a.opts = append(append(a.opts[:0], opts...), a.trailerOpt)
+			a.opts = append(append(a.opts[:0], opts...), a.trailerOpt, a.peerOpt)
 			err := invoker(actx, method, req, reply, cc, a.opts...)
-			trailer := a.trailer
+			// grpc-go names the peer only once it has opened a stream on a
+			// connection to it: without one, nothing of the call was sent.
+			trailer, neverSent := a.trailer, a.peer.Addr == nil
 			a.reset()
 			perTry := ownDeadline && ctx.Err() == nil &&
 				(errors.Is(actx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded)
@@ -81,7 +93,7 @@ func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 			if err == nil {
 				return nil
 			}
-			if !c.again(ctx, method, target, attempt, status.Convert(err), trailer, perTry, c.mayRepeat(ctx, method)) {
+			if !c.again(ctx, method, target, attempt, status.Convert(err), trailer, perTry, neverSent || c.mayRepeat(ctx, method)) {
 				return err
 			}
 		}
@@ -103,32 +115,38 @@ func (c *client) prepare(ctx context.Context) context.Context {
 // or the method is idempotent. It is asked after a failure only, so that
 // the success path reads no metadata.
 func (c *client) mayRepeat(ctx context.Context, method string) bool {
-	if declaredIdempotent(method) || (c.o.Idempotent != nil && c.o.Idempotent(method)) {
+	if knownIdempotent(method) || (c.o.Idempotent != nil && c.o.Idempotent(method)) {
 		return true
 	}
 	md, _ := metadata.FromOutgoingContext(ctx)
 	return len(md.Get(KeyMetadata)) > 0
 }
 
-// attemptOpts are an attempt's call options: the caller's, and one that
-// asks for the trailer (a pushback is there). They are pooled, so that the
-// success path allocates nothing of its own.
+// attemptOpts are an attempt's call options: the caller's, one that asks
+// for the trailer (a pushback is there), and one that asks for the peer
+// (grpc-go names it only when the attempt opened a stream: without one, the
+// call never left the client). They are pooled, so that the success path
+// allocates nothing of its own.
 type attemptOpts struct {
 	trailer    metadata.MD
+	peer       peer.Peer
 	trailerOpt grpc.CallOption
+	peerOpt    grpc.CallOption
 	opts       []grpc.CallOption
 }
 
 var attempts = sync.Pool{New: func() any {
 	a := &attemptOpts{}
 	a.trailerOpt = grpc.Trailer(&a.trailer)
+	a.peerOpt = grpc.Peer(&a.peer)
 	return a
 }}
 
-// reset forgets the attempt's trailer and the caller's options, and puts a
-// back in the pool.
+// reset forgets the attempt's trailer, peer and the caller's options, and
+// puts a back in the pool.
 func (a *attemptOpts) reset() {
 	a.trailer = nil
+	a.peer = peer.Peer{}
 	clear(a.opts)
 	a.opts = a.opts[:0]
 	attempts.Put(a)

@@ -11,14 +11,19 @@
 // sheds what the server cannot serve in time with overload's Limiter, before
 // UnaryServerInterceptor takes a key.
 //
-// The client retries Unavailable, and DeadlineExceeded when the attempt's
-// own timeout fired, only for a method that may be sent twice (its
-// descriptor's idempotency_level, ClientOptions.Idempotent, or an
-// idempotency-key on the call); a refusal (ResourceExhausted, or any of
-// Unavailable, Aborted and ResourceExhausted with grpc-retry-pushback-ms)
-// for any method; nothing else. Server-streaming calls are retried only
-// before their first message; client-streaming and bidirectional calls are
-// never retried.
+// The client retries a call that never left it (no connection could be
+// had, as when the server's port refuses: grpc-go opened no stream) for any
+// method, when it ended Unavailable, or DeadlineExceeded by the attempt's
+// own timeout; a refusal (ResourceExhausted, or any of Unavailable, Aborted
+// and ResourceExhausted with grpc-retry-pushback-ms) for any method;
+// Unavailable, and DeadlineExceeded when the attempt's own timeout fired,
+// only for a method that may be sent twice (its descriptor's
+// idempotency_level, the health protocol's methods,
+// ClientOptions.Idempotent, or an idempotency-key on the call), since gRPC
+// also ends a call Unavailable when its connection broke after the request
+// went out; nothing else. Server-streaming calls are retried only before
+// their first message; client-streaming and bidirectional calls only while
+// they cannot be opened.
 //
 // The server's answers:
 //
@@ -41,7 +46,7 @@
 //	                                           and nothing of the run is sent
 //
 // The key comes from the idempotency-key metadata entry, or from the
-// request itself (ServerOptions.Key: the request_id field of a Pay call).
+// request itself (ServerOptions.Key: a request_id field, say).
 // It belongs to its caller: by default keys are scoped by the caller's
 // credentials (CallerScope), so a stored answer is replayed only to the
 // caller who caused it, and set-cookie metadata is never stored.

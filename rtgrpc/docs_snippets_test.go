@@ -13,12 +13,12 @@ import (
 
 // The snippets of docs/grpc.md, compiled; see
 // transport/docs_snippets_test.go.
-var _, _ = snippetServer, snippetClient
+var _, _, _ = snippetServer, snippetClient, snippetMigration
 
 func snippetServer(store idempotency.Store) *grpc.Server {
 	opts := rtgrpc.ServerOptions{
 		Store: store, // memory, redisstore or sqlstore: the HTTP middleware's store
-		// The key is the request's own request_id, as the seed's Pay has it.
+		// The key is a field of the request itself: its request_id.
 		Key: func(_ context.Context, req any) string {
 			if r, ok := req.(interface{ GetRequestId() string }); ok {
 				return r.GetRequestId()
@@ -36,4 +36,16 @@ func snippetClient(creds credentials.TransportCredentials) (*grpc.ClientConn, er
 		grpc.WithUnaryInterceptor(rtgrpc.UnaryClientInterceptor(retry)),
 		grpc.WithStreamInterceptor(rtgrpc.StreamClientInterceptor(retry)))
 	return cc, err
+}
+
+func snippetMigration() rtgrpc.ClientOptions {
+	// Before: retry.UnaryClientInterceptor(retry.WithMax(3),
+	//	retry.WithBackoff(retry.BackoffExponential(100*time.Millisecond)), retry.WithPerRetryTimeout(5*time.Second))
+	retry := rtgrpc.ClientOptions{
+		MaxRetries:    2,               // WithMax(3) is 3 attempts: the first and 2 retries
+		PerTryTimeout: 5 * time.Second, // WithPerRetryTimeout(5s)
+		// GetPayment only reads; say so here if its .proto does not.
+		Idempotent: func(method string) bool { return method == "/payments.v1.Payments/GetPayment" },
+	}
+	return retry
 }

@@ -34,15 +34,18 @@ type ClientOptions struct {
 	MaxPushback time.Duration
 	// PerTryTimeout bounds each attempt of a unary call; an attempt that
 	// runs out is retried (DeadlineExceeded), within the caller's
-	// deadline, if the method may be sent twice. 0 means none.
+	// deadline, if the method may be sent twice or the attempt never left
+	// the client (it was still waiting for a connection). 0 means none.
 	PerTryTimeout time.Duration
 	// Budget bounds retries to a share of calls, per target (the
 	// ClientConn's). Its zero value means transport's defaults.
 	Budget transport.RetryBudget
 	// Idempotent reports whether fullMethod ("/pkg.Service/Method") may be
-	// sent twice, beside what its descriptor says (the idempotency_level
-	// option, IDEMPOTENT or NO_SIDE_EFFECTS). nil means the descriptor
-	// alone.
+	// sent twice, beside what is known of it: its descriptor's
+	// idempotency_level option (IDEMPOTENT or NO_SIDE_EFFECTS), and the
+	// health protocol's methods (grpc.health.v1.Health), which only read.
+	// nil means those alone. A call that never left the client is sent
+	// again whatever this says.
 	Idempotent func(fullMethod string) bool
 	// IdempotencyKeys puts an idempotency-key metadata entry on each call
 	// that has none, the same on every attempt, so that any method may be
@@ -56,7 +59,10 @@ type ClientOptions struct {
 	// OnRetry, when set, is told of each retry before its wait.
 	OnRetry func(RetryEvent)
 	// OnGiveUp, when set, is told when a retryable failure is not retried
-	// (a limit was reached), and why.
+	// because a limit was reached (MaxRetries, the budget, a pushback over
+	// MaxPushback, the caller's deadline), and which. A failure the rules
+	// do not retry (an Unavailable to a method that may have acted) is no
+	// give-up: it is returned without an event.
 	OnGiveUp func(GiveUpEvent)
 }
 

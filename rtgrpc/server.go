@@ -33,8 +33,8 @@ type ServerOptions struct {
 	// means idempotency.NewMemoryStore(0, 0). A TxStore (sqlstore) runs
 	// the handler in its transaction, and answers after the commit.
 	Store idempotency.Store
-	// Key returns a request's key from the request itself (the seed's
-	// req.RequestId), "" for none. nil, or "", means the idempotency-key
+	// Key returns a request's key from the request itself (a request_id
+	// field, say), "" for none. nil, or "", means the idempotency-key
 	// metadata entry.
 	Key func(ctx context.Context, req any) string
 	// Scope returns the namespace of a request's key (a tenant), so that

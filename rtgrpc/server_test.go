@@ -113,7 +113,7 @@ func TestServerRequiredAndKeyFromRequest(t *testing.T) {
 	s := &svc{unary: charged}
 	addr := serve(t, s, grpc.UnaryInterceptor(rtgrpc.UnaryServerInterceptor(rtgrpc.ServerOptions{
 		Required: true,
-		// The seed's request_id: here, the payload's type field stands in.
+		// A request_id field of the request: here, response_size stands in.
 		Key: func(_ context.Context, req any) string {
 			if r, ok := req.(*testpb.SimpleRequest); ok && r.GetResponseSize() > 0 {
 				return "req-" + string(rune('0'+r.GetResponseSize()))

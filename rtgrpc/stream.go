@@ -15,34 +15,52 @@ import (
 // StreamClientInterceptor returns an interceptor that retries
 // server-streaming calls by the rules of UnaryClientInterceptor, and only
 // before the first message arrives (the commit point): once the caller has
-// a message, a failure is the caller's, never replayed. Client-streaming
-// and bidirectional calls pass through untouched: what the caller sent
+// a message, a failure is the caller's, never replayed. A stream of any
+// kind that could not be opened (grpc-go had no connection to open it on)
+// sent nothing: it is opened again whatever the method, by the rules for a
+// call that never left the client. Once open, client-streaming and
+// bidirectional calls are the caller's, untouched: what the caller sent
 // cannot be sent again by the interceptor. PerTryTimeout does not apply to
 // streams.
 func StreamClientInterceptor(o ClientOptions) grpc.StreamClientInterceptor {
 	c := newClient(o)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+		target := cc.Target()
 		if desc.ClientStreams || !desc.ServerStreams {
-			return streamer(ctx, desc, cc, method, opts...)
+			c.budget.Call(target)
+			cs, _, err := c.open(ctx, desc, cc, method, target, streamer, opts, 1)
+			return cs, err
 		}
 		ctx = c.prepare(ctx)
 		mayRepeat := c.mayRepeat(ctx, method)
-		target := cc.Target()
 		c.budget.Call(target)
 		ctx, cancel := context.WithCancel(ctx)
-		s := &retryStream{c: c, ctx: ctx, cancel: cancel, desc: desc, cc: cc, method: method,
-			streamer: streamer, opts: opts, target: target, mayRepeat: mayRepeat, attempt: 1}
-		for {
-			cs, err := streamer(ctx, desc, cc, method, opts...)
-			if err == nil {
-				s.cur = cs
-				return s, nil
-			}
-			if !c.again(ctx, method, target, s.attempt, status.Convert(err), nil, false, mayRepeat) {
-				cancel()
-				return nil, err
-			}
-			s.attempt++
+		cs, attempt, err := c.open(ctx, desc, cc, method, target, streamer, opts, 1)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		return &retryStream{c: c, ctx: ctx, cancel: cancel, desc: desc, cc: cc, method: method,
+			streamer: streamer, opts: opts, target: target, mayRepeat: mayRepeat, cur: cs, attempt: attempt}, nil
+	}
+}
+
+// open opens a stream as attempt, and again while it cannot be opened and
+// the rules allow: grpc-go returns an error from opening a stream only when
+// it had none to send on, so nothing of the call left the client. It
+// returns the stream and the attempt that opened it.
+func (c *client) open(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method, target string, streamer grpc.Streamer, opts []grpc.CallOption, attempt int) (grpc.ClientStream, int, error) {
+	for ; ; attempt++ {
+		actx := ctx
+		if attempt > 1 {
+			actx = metadata.AppendToOutgoingContext(ctx, "grpc-previous-rpc-attempts", strconv.Itoa(attempt-1))
+		}
+		cs, err := streamer(actx, desc, cc, method, opts...)
+		if err == nil {
+			return cs, attempt, nil
+		}
+		if !c.again(ctx, method, target, attempt, status.Convert(err), nil, false, true) {
+			return nil, attempt, err
 		}
 	}
 }
@@ -126,30 +144,27 @@ func (s *retryStream) RecvMsg(m any) error {
 // A send that fails is not an answer: the next RecvMsg says what the
 // stream ended with, and the rules apply to that.
 func (s *retryStream) restart() error {
-	for {
-		s.mu.Lock()
-		s.attempt++
-		attempt := s.attempt
-		sent, closed := append([]any(nil), s.sent...), s.closed
-		s.mu.Unlock()
-		ctx := metadata.AppendToOutgoingContext(s.ctx, "grpc-previous-rpc-attempts", strconv.Itoa(attempt-1))
-		cs, err := s.streamer(ctx, s.desc, s.cc, s.method, s.opts...)
-		if err == nil {
-			for _, m := range sent {
-				if cs.SendMsg(m) != nil {
-					break
-				}
-			}
-			if closed {
-				_ = cs.CloseSend()
-			}
-			s.mu.Lock()
-			s.cur = cs
-			s.mu.Unlock()
-			return nil
-		}
-		if !s.c.again(s.ctx, s.method, s.target, attempt, status.Convert(err), nil, false, s.mayRepeat) {
-			return err
+	s.mu.Lock()
+	next := s.attempt + 1
+	sent, closed := append([]any(nil), s.sent...), s.closed
+	s.mu.Unlock()
+	cs, attempt, err := s.c.open(s.ctx, s.desc, s.cc, s.method, s.target, s.streamer, s.opts, next)
+	s.mu.Lock()
+	s.attempt = attempt
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, m := range sent {
+		if cs.SendMsg(m) != nil {
+			break
 		}
 	}
+	if closed {
+		_ = cs.CloseSend()
+	}
+	s.mu.Lock()
+	s.cur = cs
+	s.mu.Unlock()
+	return nil
 }
