@@ -61,7 +61,7 @@ type grpcPeer struct {
 }
 
 // The peers: rtgrpc's defaults (and with keys, against its server
-// interceptor), go-grpc-middleware v2's retry (3 retries of Unavailable
+// interceptor), go-grpc-middleware v2's retry (WithMax(3): 3 attempts, 2 retries, of Unavailable
 // and ResourceExhausted, its default backoff), and grpc-go's own retry
 // (service config: 4 attempts, retryThrottling as gRFC A6 suggests).
 func grpcPeers() []grpcPeer {
