@@ -13,6 +13,12 @@
 // separated), leaving the others as they are:
 //
 //	cd bench && go run ./cmd/figures -only overload
+//
+// The text of every chart is laid out for the widest font a reader's
+// browser may draw it in (widetext.go), and an SVG chart in which a text
+// would still reach past the canvas, cross the data or another text is not
+// written (fit.go); the test TestCommittedChartsFit checks the committed
+// ones the same way.
 package main
 
 import (

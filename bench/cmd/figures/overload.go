@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -33,13 +32,13 @@ var overloadClientOrder = []string{"bare", "rtchain NewClient", "failsafehttp", 
 // per server (rows) and overload factor (columns), a line per client, with
 // the most that could be served and the end of the overload marked. Its
 // stamp is the run's own (the data says when, where and at which commit).
-func overloadChart(dir, path, format string) error {
+func overloadChart(dir, format string) (vg.CanvasWriterTo, error) {
 	var d figures.Overload
 	if err := figures.Load(dir, "overload", &d); err != nil {
-		return err
+		return nil, err
 	}
 	if len(d.Phases) == 0 || d.BinMs <= 0 || d.ServiceMs <= 0 {
-		return fmt.Errorf("no workload in the data")
+		return nil, fmt.Errorf("no workload in the data")
 	}
 	capacity := float64(d.Slots) * 1000 / d.ServiceMs
 	var servers []string
@@ -49,7 +48,7 @@ func overloadChart(dir, path, format string) error {
 		}
 	}
 	if len(servers) == 0 {
-		return fmt.Errorf("no rows in the data")
+		return nil, fmt.Errorf("no rows in the data")
 	}
 	clients := slices.Clone(overloadClientOrder)
 	for _, r := range d.Rows {
@@ -60,38 +59,13 @@ func overloadChart(dir, path, format string) error {
 
 	const width = 10 * vg.Inch
 	tileH := 1.9 * vg.Inch
-	header := fitText(overloadTitle(d, capacity), font.From(plot.DefaultFont, 11), width-vg.Points(60))
-	stamp := fitText([]string{overloadStamp(d)}, font.From(plot.DefaultFont, 9), width-vg.Points(60))
+	header := fitText(overloadTitle(d, capacity), plotFont(11), width-vg.Points(60))
+	stamp := fitText([]string{overloadStamp(d)}, plotFont(9), width-vg.Points(60))
 	headerH := textHeight(header) + textHeight(stamp) + vg.Points(8)
-	shown := 0
-	for _, c := range clients {
-		if overloadHasClient(d, c) {
-			shown++
-		}
-	}
-	legendH := vg.Points(11)*vg.Length(max(shown, 2)) + vg.Points(6)
-	height := headerH + legendH + vg.Length(len(servers))*tileH
-	cw, err := vgdraw.NewFormattedCanvas(width, height, format)
-	if err != nil {
-		return err
-	}
-	dc := vgdraw.New(cw)
-
-	y := dc.Max.Y - vg.Points(4)
-	for _, block := range []textBlock{header, stamp} {
-		for _, line := range block.lines {
-			dc.FillText(block.style, vg.Point{X: dc.Center().X, Y: y}, line)
-			y -= block.style.Height(line)
-		}
-	}
 
 	// The legend: the clients on the left, the reference lines on the right.
 	lines := map[string]vgdraw.LineStyle{}
-	left, right := plot.NewLegend(), plot.NewLegend()
-	for _, l := range []*plot.Legend{&left, &right} {
-		l.Top, l.Left = true, true
-		l.TextStyle.Font.Size = vg.Points(10)
-	}
+	left, right := newLegend(), newLegend()
 	for i, c := range clients {
 		lines[c] = vgdraw.LineStyle{Color: plotutil.Color(i), Width: vg.Points(1.5), Dashes: plotutil.Dashes(i)}
 		if overloadHasClient(d, c) {
@@ -102,6 +76,22 @@ func overloadChart(dir, path, format string) error {
 	end := vgdraw.LineStyle{Color: color.RGBA{R: 200, A: 255}, Width: vg.Points(1), Dashes: []vg.Length{vg.Points(1), vg.Points(2)}}
 	right.Add(fmt.Sprintf("the most that could be served: min(offered, capacity %.0f/s)", capacity), legendLine(ideal))
 	right.Add(fmt.Sprintf("end of the overload (%.0f s)", d.Phases[0].Seconds), legendLine(end))
+	legendH := max(legendHeight(&left), legendHeight(&right)) + vg.Points(8)
+
+	height := headerH + legendH + vg.Length(len(servers))*tileH
+	cw, err := vgdraw.NewFormattedCanvas(width, height, format)
+	if err != nil {
+		return nil, err
+	}
+	dc := vgdraw.New(cw)
+
+	y := dc.Max.Y - vg.Points(4)
+	for _, block := range []textBlock{header, stamp} {
+		for _, line := range block.lines {
+			dc.FillText(block.style, vg.Point{X: dc.Center().X, Y: y}, line)
+			y -= block.style.Height(line)
+		}
+	}
 	legendTop := y - vg.Points(4)
 	left.Draw(vgdraw.Crop(dc, vg.Points(60), 0, 0, legendTop-dc.Max.Y))
 	right.Draw(vgdraw.Crop(dc, width/2, 0, 0, legendTop-dc.Max.Y))
@@ -113,9 +103,19 @@ func overloadChart(dir, path, format string) error {
 		for j, load := range overloadLoads {
 			p, err := overloadTile(d, server, load, capacity, lines, ideal, end)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			plots[i][j] = p
+		}
+		// Titles of a row as many lines high, the shorter ones pushed down
+		// to their plot: plot.Align lays out rows whose titles differ in
+		// height past the top of its canvas.
+		most := 0
+		for _, p := range plots[i] {
+			most = max(most, strings.Count(p.Title.Text, "\n"))
+		}
+		for _, p := range plots[i] {
+			p.Title.Text = strings.Repeat("\n", most-strings.Count(p.Title.Text, "\n")) + p.Title.Text
 		}
 	}
 	tiles := vgdraw.Tiles{Rows: len(servers), Cols: len(overloadLoads), PadX: vg.Points(12), PadY: vg.Points(8),
@@ -127,22 +127,14 @@ func overloadChart(dir, path, format string) error {
 			plots[i][j].Draw(canvases[i][j])
 		}
 	}
-
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := cw.WriteTo(f); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return cw, nil
 }
 
 // overloadTile is one server at one overload factor: goodput over time,
 // a line per client.
 func overloadTile(d figures.Overload, server string, load, capacity float64, lines map[string]vgdraw.LineStyle, ideal, end vgdraw.LineStyle) (*plot.Plot, error) {
 	p := plot.New()
+	useWideText(p)
 	p.Title.Text = fmt.Sprintf("%s, offered %g× capacity", server, load)
 	var behind []string
 	for _, r := range d.Rows {
@@ -239,7 +231,7 @@ type textBlock struct {
 // fitText wraps each paragraph at spaces so that no line is wider than
 // width.
 func fitText(paragraphs []string, f font.Font, width vg.Length) textBlock {
-	b := textBlock{style: text.Style{Color: color.Black, Font: f, Handler: plot.DefaultTextHandler,
+	b := textBlock{style: text.Style{Color: color.Black, Font: f, Handler: wideHandler,
 		XAlign: vgdraw.XCenter, YAlign: vgdraw.YTop}}
 	for _, para := range paragraphs {
 		line := ""
