@@ -147,10 +147,30 @@ func (a *attempt) discard(limit int64, timeout time.Duration) {
 }
 
 // deliver returns the attempt's outcome to the caller: the response, or the
-// error wrapped with the attempt count.
-func (a *attempt) deliver(n int) (*http.Response, error) {
+// error wrapped with the attempt count. ctx is the call's.
+func (a *attempt) deliver(ctx context.Context, n int) (*http.Response, error) {
 	if a.resp == nil {
-		return nil, &RetryError{Attempts: n, Err: a.err}
+		err, ended := endedBy(ctx, a.err)
+		return nil, &RetryError{Attempts: n, Err: err, ended: ended}
 	}
 	return a.resp, nil
+}
+
+// endedBy reports whether the call's context ended the call that ended on
+// err, and returns err as the caller should see it: when Timeouts ended the
+// context, its error in place of the context's bare one (as HTTP/2 and a
+// wait return it), so that the call says which bound it met. A deadline
+// that has passed counts as ended before the context says so:
+// http.Client.Timeout cancels the request (Request.Cancel) on a timer of
+// its own at the same moment.
+func endedBy(ctx context.Context, err error) (error, bool) {
+	cerr := ctx.Err()
+	if cerr == nil {
+		deadline, ok := ctx.Deadline()
+		return err, ok && !time.Now().Before(deadline)
+	}
+	if te, ok := context.Cause(ctx).(*timeoutError); ok && err == cerr {
+		return te, true
+	}
+	return err, true
 }

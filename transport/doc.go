@@ -10,6 +10,10 @@
 //
 //   - NewClient returns an *http.Client over the default chain;
 //     NewClientWith configures it (ClientOptions).
+//   - Timeouts(TimeoutOptions) is the layer of NewClient's two timeouts,
+//     for a chain stacked with Chain: a call until its response begins
+//     (ErrResponseTimeout) and a body that stops moving (ErrBodyStalled).
+//     docs/timeouts.md tells every timeout apart.
 //   - Chain stacks middleware over a base RoundTripper (by default
 //     DefaultPooledTransport); the first middleware is the outermost.
 //     Anything outside Retry runs once per call, anything inside once per
@@ -17,7 +21,8 @@
 //   - Each middleware has one constructor, which takes its options struct
 //     (the zero value means the documented defaults): Retry(RetryPolicy),
 //     Breaker(BreakerOptions), RateLimit(RateLimitOptions),
-//     Logging(LogOptions), Headers(HeaderOptions), Hedge(HedgeOptions);
+//     Logging(LogOptions), Headers(HeaderOptions), Hedge(HedgeOptions),
+//     Timeouts(TimeoutOptions);
 //     IdempotencyKeys() has none.
 //   - Hedge sends a second attempt after a delay (fixed, or the host's
 //     percentile) and returns the first good answer: off unless its Delay
@@ -28,7 +33,8 @@
 //     ServerSaysRetry (x-should-retry), IsTransientError, ParseRetryAfter.
 //     A Classifier (or Check) overrides them; a Backoff
 //     replaces the full jitter. RetryError is the error of a call that ended
-//     on an error; ErrPerTryTimeout marks an attempt cut by
+//     on an error, and Attempts(resp) the count of one that ended on a
+//     response; ErrPerTryTimeout marks an attempt cut by
 //     RetryPolicy.PerTryTimeout, whose clock Chain runs just above the base.
 //     RetryBudget (on by default) bounds retries to a share of calls per
 //     host; RetryPolicy.Hosts fails retries over to equivalent instances.
@@ -63,7 +69,8 @@
 //     flight to each host by a limit learned from their latency, for a
 //     server that does not shed its own load.
 //   - Logging logs calls and retries through log/slog, with secrets
-//     redacted (Redacted, RedactURL).
+//     redacted (Redacted, RedactURL); RedactError redacts the URL that the
+//     error of a call quotes, for logging it yourself.
 //   - Headers sets static, dynamic and attempt-number header fields on each
 //     attempt; AttemptFromContext tells any middleware inside Retry which
 //     attempt it is handling.

@@ -185,11 +185,13 @@ func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
 	timer := time.NewTimer(t.delay(host))
 	defer timer.Stop()
 	inFlight, sent, lastHost := 1, 1, host
+	ended := 0 // the attempts of the attempts that ended, their retries included
 	var last *hedgeResult
 	for {
 		select {
 		case r := <-c.results:
 			inFlight--
+			ended += attemptsOf(r.resp, r.err)
 			if r.err == nil {
 				t.lat.get(r.host).add(r.took)
 			}
@@ -198,7 +200,7 @@ func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
 				// has ended, the last outcome is the call's (Retry below
 				// has retried each already).
 				c.tr.end(r.n, sent)
-				return c.win(r, last, sent, inFlight)
+				return c.win(r, last, sent, inFlight, ended+inFlight)
 			}
 			if last != nil {
 				c.drop(last)
@@ -267,8 +269,9 @@ func (c *hedgeCall) emit(e HedgeEvent) {
 }
 
 // win returns r, the call's outcome, and has the other attempts cancelled
-// and their responses closed in the background.
-func (c *hedgeCall) win(r hedgeResult, last *hedgeResult, sent, inFlight int) (*http.Response, error) {
+// and their responses closed in the background. attempts is how many the
+// call sent, counted as hedgeTrace.end counts them.
+func (c *hedgeCall) win(r hedgeResult, last *hedgeResult, sent, inFlight, attempts int) (*http.Response, error) {
 	if last != nil && last.n != r.n {
 		c.drop(last)
 	}
@@ -291,6 +294,9 @@ func (c *hedgeCall) win(r hedgeResult, last *hedgeResult, sent, inFlight int) (*
 	if r.err != nil {
 		mine()
 		return nil, r.err
+	}
+	if sent > 1 {
+		setAttempts(r.resp, c.orig, attempts)
 	}
 	// The winner's context lives until its body is closed.
 	r.resp.Body = &cancelOnClose{ReadCloser: r.resp.Body, cancel: mine}

@@ -22,7 +22,9 @@ import (
 // Breaker counts like any other timeout of the transport.
 
 // ErrPerTryTimeout is matched (errors.Is) by the error of an attempt that
-// RetryPolicy.PerTryTimeout cut short. So is context.DeadlineExceeded.
+// RetryPolicy.PerTryTimeout cut short. So is context.DeadlineExceeded, as
+// by net/http's own timeouts: whether your own deadline passed is told by
+// your context's Err, which this timeout never sets (see docs/timeouts.md).
 var ErrPerTryTimeout = errors.New("transport: per-try timeout")
 
 type perTryTimeoutError struct{ d time.Duration }

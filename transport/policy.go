@@ -26,8 +26,12 @@ const (
 //
 // A policy is copied by Retry; changing it afterwards has no effect.
 type RetryPolicy struct {
-	// MaxRetries is the number of retries after the first attempt.
-	// 0 means DefaultMaxRetries; a negative value disables retries.
+	// MaxRetries is how many times a call may be sent again after its
+	// first attempt: 3 means at most 4 attempts. Its zero value is not
+	// "none" but DefaultMaxRetries (3), so that RetryPolicy{} retries; to
+	// send every call once, with no retry, set it to a negative value
+	// (-1).
+	//
 	// Retries of a 429 whose Retry-After asks for a second or more do not
 	// count: the server is throttling, not failing, and said when to come
 	// back. Their waits add up to MaxRetryAfter at most in one call.

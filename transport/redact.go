@@ -248,7 +248,8 @@ func scrub(s string, secrets []string) string {
 // values of secret query parameters replaced by Redacted, by the default
 // rules plus names), and a function that removes u's secrets, in every
 // encoding, from another string: an error message or a header that quotes
-// the URL. It is for output that Logging does not write, such as a report.
+// the URL. It is for output that Logging does not write, such as a report;
+// for the error of a call, which quotes its URL, RedactError does the whole.
 func RedactURL(u *url.URL, names ...string) (redacted string, scrubbed func(string) string) {
 	s, secrets := newRedactor(names).url(u)
 	return s, func(v string) string { return scrub(v, secrets) }

@@ -33,10 +33,13 @@ import (
 // the context's deadline, ends the call at once with the last outcome as it
 // came. A wait ends early, with the context's error, if the context ends.
 //
-// When the call ends on a response, that response is returned untouched,
-// body unread, with a nil error. When it ends on an error, the error is a
-// *RetryError. Each failed response is drained (bounded in bytes and time)
-// and closed before the next attempt, so its connection is reused.
+// When the call ends on a response, that response is returned as it came,
+// body unread, with a nil error; Attempts(resp) says how many attempts
+// were sent (for a retried call, resp.Request is a copy of the last
+// attempt's request that carries the count). When it ends on an error, the
+// error is a *RetryError. Each failed response is drained (bounded in bytes
+// and time) and closed before the next attempt, so its connection is
+// reused.
 //
 // The caller's request is never modified: an attempt that needs its own
 // body or context is a clone. The caller's body is closed exactly once.
@@ -190,8 +193,9 @@ type call struct {
 
 // end delivers attempt n's outcome and reports the end of the call.
 func (c *call) end(a *attempt, n int) (*http.Response, error) {
-	resp, err := a.deliver(n)
+	resp, err := a.deliver(c.req.Context(), n)
 	if err == nil {
+		setAttempts(resp, c.req, n)
 		resp = c.withResume(resp, n, c.left, c.hb)
 	}
 	c.trace.callEnd(CallEndEvent{Request: c.req, Attempts: n, Response: resp, Err: err})

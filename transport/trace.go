@@ -319,13 +319,25 @@ type RetryError struct {
 	// Attempts is how many attempts were sent (1 when none was retried).
 	Attempts int
 	// Err is the last attempt's error, or the context's error when the
-	// call's context ended during a wait.
+	// call's context ended during a wait (under Timeouts, the error that
+	// matches ErrResponseTimeout).
 	Err error
+
+	ended bool // the call's context ended the call
 }
 
-// Error says how many attempts were made and what the last one ended with.
+// Error says how many attempts were made and what the last one ended with:
+// "transport: after 4 attempts: EOF". A call that its context ended (the
+// caller's deadline or cancellation, http.Client.Timeout, Timeouts) reads
+// as that end alone ("context deadline exceeded"), as it would without
+// Retry: the count is in Attempts. Under http.Client.Timeout, net/http
+// may keep only the text of the error, which therefore claims no attempts
+// that errors.As could not find.
 func (e *RetryError) Error() string {
-	if e.Attempts == 1 {
+	switch {
+	case e.ended:
+		return e.Err.Error()
+	case e.Attempts == 1:
 		return "transport: after 1 attempt: " + e.Err.Error()
 	}
 	return fmt.Sprintf("transport: after %d attempts: %v", e.Attempts, e.Err)

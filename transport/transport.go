@@ -161,19 +161,23 @@ type ClientOptions struct {
 	Headers HeaderOptions
 	// Timeout bounds a call until its response headers arrive, retries
 	// and their waits included; a call that meets it fails with an error
-	// that wraps ErrResponseTimeout. It does not bound the response body,
-	// which BodyStallTimeout watches instead. 0 means DefaultClientTimeout;
-	// a negative value means none. (The client's http.Client.Timeout is
-	// left at 0: it would cut a download that is still arriving. Set it on
-	// the returned client to bound whole calls, bodies included.)
+	// that matches ErrResponseTimeout. It is TimeoutOptions.Response of
+	// the Timeouts layer, which a chain stacked with Chain can have too.
+	// It does not bound the response body, which BodyStallTimeout watches
+	// instead. 0 means DefaultClientTimeout; a negative value means none.
+	// (The client's http.Client.Timeout is left at 0: it would cut a
+	// download that is still arriving. Set it on the returned client to
+	// bound whole calls, bodies included.) docs/timeouts.md tells every
+	// timeout apart.
 	Timeout time.Duration
 	// BodyStallTimeout bounds how long a Read of a response body may wait
-	// without a byte; such a Read fails with an error that wraps
-	// ErrBodyStalled. Time between Reads, which is the caller's, does not
-	// count. A stalled Read is ended by cancelling the call's context when
-	// Timeout is set, or else by closing the body, which net/http's
-	// transports allow while a Read waits (a Base of your own must too).
-	// 0 means DefaultBodyStallTimeout; a negative value means none.
+	// without a byte; such a Read fails with an error that matches
+	// ErrBodyStalled (TimeoutOptions.BodyStall of the Timeouts layer).
+	// Time between Reads, which is the caller's, does not count. A stalled
+	// Read is ended by cancelling the call's context when Timeout is set,
+	// or else by closing the body, which net/http's transports allow while
+	// a Read waits (a Base of your own must too). 0 means
+	// DefaultBodyStallTimeout; a negative value means none.
 	BodyStallTimeout time.Duration
 }
 
@@ -197,9 +201,9 @@ func NewClient() *http.Client {
 }
 
 // NewClientWith returns an *http.Client over the default chain as o
-// configures it, in this order, outermost first: Logging, the timeouts,
-// IdempotencyKeys, Hedge, Retry, Breaker, Limit, RateLimit, Headers, o.Base; a layer with
-// nothing to do is left out (see ClientOptions).
+// configures it, in this order, outermost first: Logging, Timeouts,
+// IdempotencyKeys, Hedge, Retry, Breaker, Limit, RateLimit, Headers,
+// o.Base; a layer with nothing to do is left out (see ClientOptions).
 func NewClientWith(o ClientOptions) *http.Client {
 	var mws []Middleware
 	if l := o.Log.Logger; l != nil {
@@ -214,12 +218,7 @@ func NewClientWith(o ClientOptions) *http.Client {
 			o.Breaker.OnStateChange = LogBreakerChanges(l)
 		}
 	}
-	response, stall := orNone(o.Timeout, DefaultClientTimeout), orNone(o.BodyStallTimeout, DefaultBodyStallTimeout)
-	if response > 0 || stall > 0 {
-		mws = append(mws, func(next http.RoundTripper) http.RoundTripper {
-			return &timeoutTransport{next: wrapped("timeouts", next), response: response, stall: stall}
-		})
-	}
+	mws = append(mws, Timeouts(TimeoutOptions{Response: o.Timeout, BodyStall: o.BodyStallTimeout}))
 	if o.IdempotencyKeys {
 		mws = append(mws, IdempotencyKeys())
 	}
