@@ -3,12 +3,8 @@ package transport_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"sync/atomic"
-	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/rtchain/rtchain/transport"
 )
@@ -17,26 +13,12 @@ import (
 // (internal/doccheck) finds each snippet's lines, in order, in a file like
 // this one, so that a snippet that would not compile fails CI. Edit a
 // snippet here and in its page together.
-var _ = []any{snippetQuickStart, snippetStack, snippetOutcome, snippetTrace}
+var _ = []any{snippetQuickStart, snippetOutcome, snippetTrace}
 
 func snippetQuickStart() (*http.Response, error) {
 	client := transport.NewClient() // the default chain, quiet; 30s for a response to begin, 30s for a stalled body
 	resp, err := client.Get("https://api.example.com/things")
 	return resp, err
-}
-
-func snippetStack() *http.Client {
-	client := &http.Client{
-		Transport: transport.Chain(nil, // nil: transport.DefaultPooledTransport()
-			transport.Logging(transport.LogOptions{Logger: slog.Default()}),
-			transport.IdempotencyKeys(), // only for servers that honour Idempotency-Key
-			transport.Retry(transport.RetryPolicy{PerTryTimeout: 2 * time.Second}),
-			transport.RateLimit(transport.RateLimitOptions{Limiter: rate.NewLimiter(50, 10)}),
-			transport.Headers(transport.HeaderOptions{Static: http.Header{"User-Agent": {"myapp/1.2"}}}),
-		),
-		Timeout: 30 * time.Second, // a whole call, body included: retries and their waits stay inside this
-	}
-	return client
 }
 
 func snippetOutcome(client *http.Client, req *http.Request) error {
