@@ -24,3 +24,13 @@ func snippetOptions() *http.Client {
 	})
 	return client
 }
+
+// The logging snippet of docs/observability.md, compiled.
+var _ = snippetLogging
+
+func snippetLogging() *http.Client {
+	client := transport.NewClientWith(transport.ClientOptions{
+		Log: transport.LogOptions{Logger: slog.Default()}, // LogHeaders, Redact, RedactPath: more, or other, secrets
+	})
+	return client
+}

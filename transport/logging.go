@@ -40,8 +40,9 @@ type LogOptions struct {
 // back when it did, error) and, when Retry is inside
 // it, one record per retry (attempt, reason, wait, whether the wait came from
 // Retry-After) and per limit that stopped one. Levels follow the outcome:
-// Debug for success, Info for 4xx and retries, Warn for 5xx, Error for
-// errors. Secrets are redacted (see LogOptions.Redact). It learns of retries
+// Debug for success at the first try, Info for retries, for a success
+// after them (so that a log at Info tells how the retries ended) and for
+// 4xx, Warn for 5xx, Error for errors. Secrets are redacted (see LogOptions.Redact). It learns of retries
 // through the call's Trace (see WithTrace).
 //
 // When the logger has no level enabled, Logging costs nothing: it passes the
@@ -95,6 +96,9 @@ func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := t.next.RoundTrip(req.WithContext(WithTrace(ctx, &c.Trace)))
 	level := callLevel(resp, err)
+	if level < retryLevel && c.attempts > 1+c.hedges {
+		level = retryLevel // its retries were logged: so is how it ended
+	}
 	if l.Enabled(ctx, level) {
 		t.logCall(ctx, l, level, req, resp, err, c, time.Since(start))
 	}

@@ -68,13 +68,32 @@ func TestLoggingRecordsCallsAndRetries(t *testing.T) {
 
 	call := recs[2]
 	assert.Equal(t, "http call", call["msg"])
-	assert.Equal(t, "DEBUG", call["level"])
+	assert.Equal(t, "INFO", call["level"], "a success after retries is told where the retries were")
 	assert.Equal(t, "GET", call["method"])
 	assert.Equal(t, srv.URL+"/things", call["url"])
 	assert.Equal(t, float64(200), call["status"])
 	assert.Equal(t, float64(3), call["attempts"])
 	assert.Contains(t, call, "duration")
 	assert.NotContains(t, call, "headers", "headers only when asked")
+}
+
+// At Info, a call's retries and how it ended are both in the log; a
+// success at the first try is not.
+func TestLoggingAtInfoTellsHowRetriesEnded(t *testing.T) {
+	srv := htu.NewServer(t, htu.Unavailable(0), htu.OK("fine"))
+	l, records, _ := jsonLogger(slog.LevelInfo)
+	client := loggingClient(t, transport.LogOptions{Logger: l}, fast(transport.RetryPolicy{}))
+	for range 2 {
+		resp, err := client.Get(srv.URL)
+		require.NoError(t, err)
+		readAll(t, resp)
+	}
+	recs := records(t)
+	require.Len(t, recs, 2, "the second call succeeded at once: nothing at Info")
+	assert.Equal(t, "http retry", recs[0]["msg"])
+	assert.Equal(t, "http call", recs[1]["msg"])
+	assert.Equal(t, float64(200), recs[1]["status"])
+	assert.Equal(t, float64(2), recs[1]["attempts"])
 }
 
 func TestLoggingLevelByOutcome(t *testing.T) {
