@@ -70,7 +70,7 @@ func ExampleLogging() {
 	)}, srv.URL+"/?token=secret")
 	// Output:
 	// level=INFO msg="http retry" method=GET attempt=1 reason="503 Service Unavailable" wait=0s retry_after=true
-	// level=DEBUG msg="http call" method=GET status=200 attempts=2
+	// level=INFO msg="http call" method=GET status=200 attempts=2
 	// 200 X=
 }
 
