@@ -175,3 +175,27 @@ func headingAnchors(md string) map[string]bool {
 	}
 	return out
 }
+
+// Every problem type the server half answers with leads somewhere: each
+// Problem constant of idempotency and overload is a heading of
+// docs/problems.md, the page their ProblemBase names.
+func TestProblemTypesHaveHeadings(t *testing.T) {
+	page, err := os.ReadFile(filepath.Join(root, "docs", "problems.md"))
+	require.NoError(t, err)
+	anchors := headingAnchors(string(page))
+	constant := regexp.MustCompile(`(?m)^\s*(Problem\w+)\s*=\s*"([^"]*)"`)
+	found := 0
+	for _, file := range []string{"idempotency/problem.go", "overload/problem.go"} {
+		src, err := os.ReadFile(filepath.Join(root, file))
+		require.NoError(t, err)
+		for _, m := range constant.FindAllStringSubmatch(string(src), -1) {
+			if m[1] == "ProblemBase" {
+				assert.True(t, strings.HasSuffix(m[2], "/docs/problems.md#"), "%s: ProblemBase %q", file, m[2])
+				continue
+			}
+			found++
+			assert.True(t, anchors[m[2]], "%s: %s (%q) has no heading in docs/problems.md", file, m[1], m[2])
+		}
+	}
+	assert.GreaterOrEqual(t, found, 11, "the constants were found")
+}
