@@ -42,9 +42,9 @@ type MemoryStore struct {
 
 	mu      sync.Mutex
 	records map[string]*memEntry
-	expiry  expiryHeap // every record, soonest expiry first
+	expiry  indexed[*memEntry] // every record, soonest expiry first
 	scopes  map[string]*memScope
-	largest scopeHeap // every scope holding a record, largest share first
+	largest indexed[*memScope] // every scope holding a record, largest share first
 	bytes   int64
 }
 
@@ -74,7 +74,8 @@ func NewMemoryStore(maxKeys int, maxBytes int64) *MemoryStore {
 		maxBytes = DefaultMemoryMaxBytes
 	}
 	return &MemoryStore{maxKeys: maxKeys, maxBytes: maxBytes, now: time.Now,
-		records: map[string]*memEntry{}, scopes: map[string]*memScope{}}
+		records: map[string]*memEntry{}, scopes: map[string]*memScope{},
+		expiry: byExpiry(), largest: byShare()}
 }
 
 // Begin implements Store.

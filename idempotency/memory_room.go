@@ -25,14 +25,14 @@ type memScope struct {
 // drop costs O(log n), and each is of a record that had to go.
 func (s *MemoryStore) makeRoom(now time.Time, scope string, keys int, size int64) bool {
 	for len(s.records)+keys > s.maxKeys || s.bytes+size > s.maxBytes {
-		if len(s.expiry) > 0 && !now.Before(s.expiry[0].expires) {
-			s.remove(s.expiry[0])
+		if s.expiry.Len() > 0 && !now.Before(s.expiry.items[0].expires) {
+			s.remove(s.expiry.items[0])
 			continue
 		}
-		if len(s.largest) == 0 {
+		if s.largest.Len() == 0 {
 			return false
 		}
-		hog := s.largest[0]
+		hog := s.largest.items[0]
 		var asking float64
 		if sc := s.scopes[scope]; sc != nil {
 			asking = s.shareOf(sc.keys+keys, sc.bytes+size)
@@ -101,46 +101,44 @@ func scopeOfKey(key string) string {
 	return key[colon+1 : colon+1+n]
 }
 
-// expiryHeap orders records by expiry, soonest first.
-type expiryHeap []*memEntry
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expires.Before(h[j].expires) }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *expiryHeap) Push(x any) {
-	e := x.(*memEntry)
-	e.index = len(*h)
-	*h = append(*h, e)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
+// indexed is a heap (container/heap) of items that know their place in it,
+// so that one can be fixed or removed where it stands.
+type indexed[T any] struct {
+	items []T
+	less  func(a, b T) bool
+	place func(T) *int
 }
 
-// scopeHeap orders scopes by their share of the store, largest first.
-type scopeHeap []*memScope
+func (h *indexed[T]) Len() int           { return len(h.items) }
+func (h *indexed[T]) Less(i, j int) bool { return h.less(h.items[i], h.items[j]) }
+func (h *indexed[T]) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	*h.place(h.items[i]), *h.place(h.items[j]) = i, j
+}
+func (h *indexed[T]) Push(x any) {
+	*h.place(x.(T)) = len(h.items)
+	h.items = append(h.items, x.(T))
+}
+func (h *indexed[T]) Pop() any {
+	var zero T
+	last := h.items[len(h.items)-1]
+	h.items[len(h.items)-1] = zero
+	h.items = h.items[:len(h.items)-1]
+	return last
+}
 
-func (h scopeHeap) Len() int           { return len(h) }
-func (h scopeHeap) Less(i, j int) bool { return h[i].share > h[j].share }
-func (h scopeHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+// byExpiry orders records by expiry, soonest first.
+func byExpiry() indexed[*memEntry] {
+	return indexed[*memEntry]{
+		less:  func(a, b *memEntry) bool { return a.expires.Before(b.expires) },
+		place: func(e *memEntry) *int { return &e.index },
+	}
 }
-func (h *scopeHeap) Push(x any) {
-	sc := x.(*memScope)
-	sc.index = len(*h)
-	*h = append(*h, sc)
-}
-func (h *scopeHeap) Pop() any {
-	old := *h
-	sc := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return sc
+
+// byShare orders scopes by their share of the store, largest first.
+func byShare() indexed[*memScope] {
+	return indexed[*memScope]{
+		less:  func(a, b *memScope) bool { return a.share > b.share },
+		place: func(sc *memScope) *int { return &sc.index },
+	}
 }
