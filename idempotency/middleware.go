@@ -45,6 +45,7 @@ import (
 //   - A Store that is a TxStore runs the handler in its transaction and
 //     answers after the commit (see TxStore).
 //
+// Each covered request's Outcome goes to Options.OnOutcome, for metrics.
 // Error answers are RFC 9457 problem+json (see ProblemBase). The handler
 // sees the request body intact, read from memory. Middleware panics on
 // negative options.
@@ -72,6 +73,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case len(keys) == 0 && h.o.Required:
 		h.problem(w, http.StatusBadRequest, ProblemMissingKey, h.o.Header+" is required for "+r.Method, 0)
+		h.report(r, OutcomeMissingKey)
 		return
 	case len(keys) == 0:
 		h.next.ServeHTTP(w, r)
@@ -81,6 +83,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(keys) > 1 || !ok {
 		h.problem(w, http.StatusBadRequest, ProblemInvalidKey,
 			"one key of 1 to "+strconv.Itoa(MaxKeyLength)+" printable ASCII characters, bare or as a structured-field string", 0)
+		h.report(r, OutcomeInvalidKey)
 		return
 	}
 	body, err := readBody(r.Body, h.o.MaxRequestBytes)
@@ -89,17 +92,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, errTooLarge):
 		h.problem(w, http.StatusRequestEntityTooLarge, ProblemBodyTooLarge,
 			"at most "+strconv.FormatInt(h.o.MaxRequestBytes, 10)+" bytes", 0)
+		h.report(r, OutcomeBodyTooLarge)
 		return
 	case errors.As(err, &tooLarge):
 		// An outer http.MaxBytesHandler's limit, not ours: still 413, never
 		// an empty 200 from a handler that did not run.
 		h.problem(w, http.StatusRequestEntityTooLarge, ProblemBodyTooLarge,
 			"at most "+strconv.FormatInt(tooLarge.Limit, 10)+" bytes", 0)
+		h.report(r, OutcomeBodyTooLarge)
 		return
 	case err != nil:
 		// Nothing ran. A client that went away reads nothing of this; any
 		// other reader of the answer learns that its body did not arrive.
 		h.problem(w, http.StatusBadRequest, ProblemUnreadableBody, "the request body could not be read", 0)
+		h.report(r, OutcomeUnreadableBody)
 		return
 	}
 	scope := h.o.Scope(r)
@@ -109,20 +115,38 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil && h.o.FailOpen:
 		h.o.Logger.WarnContext(r.Context(), "idempotency: store failed; running unprotected", "error", err)
-		h.next.ServeHTTP(w, withBody(r.Context(), r, body))
+		h.unprotected(w, r, body)
 		h.abandon(r.Context(), w, key, rec.Owner, err)
 	case err != nil:
 		h.o.Logger.ErrorContext(r.Context(), "idempotency: store failed", "error", err)
 		h.problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
+		h.report(r, OutcomeStoreUnavailable)
 		h.abandon(r.Context(), w, key, rec.Owner, err)
 	case !acquired:
-		h.answer(w, r, existing, rec.Fingerprint)
-	case txn != nil:
-		c := &claim{store: h.o.Store, lease: h.o.Lease, logger: h.o.Logger, key: key, owner: rec.Owner, txn: txn}
-		h.runTx(w, withBody(context.WithValue(r.Context(), claimKey{}, c), r, body), c)
+		h.report(r, h.answer(w, r, existing, rec.Fingerprint))
 	default:
-		c := &claim{store: h.o.Store, lease: h.o.Lease, logger: h.o.Logger, key: key, owner: rec.Owner}
-		h.run(w, withBody(context.WithValue(r.Context(), claimKey{}, c), r, body), key, rec.Owner)
+		c := &claim{store: h.o.Store, lease: h.o.Lease, logger: h.o.Logger, key: key, owner: rec.Owner, txn: txn}
+		h.runReported(w, r, withBody(context.WithValue(r.Context(), claimKey{}, c), r, body), c)
+	}
+}
+
+// unprotected runs the handler without a key, and reports it, whether
+// the handler returns or panics.
+func (h *handler) unprotected(w http.ResponseWriter, r *http.Request, body []byte) {
+	defer h.report(r, OutcomeUnprotected)
+	h.next.ServeHTTP(w, withBody(r.Context(), r, body))
+}
+
+// runReported runs the handler for r, which holds c's key, as run (or
+// runTx, in c's transaction) does, and reports the outcome; a panic of the
+// handler is reported as OutcomeReleased before it goes on.
+func (h *handler) runReported(w http.ResponseWriter, r, hr *http.Request, c *claim) {
+	outcome := OutcomeReleased
+	defer func() { h.report(r, outcome) }()
+	if c.txn != nil {
+		outcome = h.runTx(w, hr, c)
+	} else {
+		outcome = h.run(w, hr, c.key, c.owner)
 	}
 }
 
@@ -137,17 +161,21 @@ func (h *handler) begin(ctx context.Context, key string, rec Record) (existing R
 	return existing, nil, acquired, err
 }
 
-// answer replies to a duplicate from the record that holds its key.
-func (h *handler) answer(w http.ResponseWriter, r *http.Request, existing Record, fp string) {
+// answer replies to a duplicate from the record that holds its key, and
+// returns the outcome.
+func (h *handler) answer(w http.ResponseWriter, r *http.Request, existing Record, fp string) Outcome {
 	resp := existing.Response
 	switch {
 	case existing.Fingerprint != fp:
 		h.problem(w, http.StatusUnprocessableEntity, ProblemKeyReused, "", 0)
+		return OutcomeKeyReused
 	case resp == nil:
 		h.problem(w, http.StatusConflict, ProblemKeyInUse, "", h.o.RetryAfter)
+		return OutcomeInProgress
 	case resp.NotStored:
 		h.problem(w, http.StatusGone, ProblemResponseNotStored,
 			"the original answer was "+strconv.Itoa(resp.Status), 0)
+		return OutcomeNotStored
 	default:
 		dst := w.Header()
 		for k, vs := range resp.Header {
@@ -159,12 +187,13 @@ func (h *handler) answer(w http.ResponseWriter, r *http.Request, existing Record
 		if h.o.OnReplay != nil {
 			h.o.OnReplay(r)
 		}
+		return OutcomeReplayed
 	}
 }
 
-// run runs the handler for the request that holds key, and stores or
-// releases the key by what it answered.
-func (h *handler) run(w http.ResponseWriter, r *http.Request, key, owner string) {
+// run runs the handler for the request that holds key, stores or releases
+// the key by what it answered, and returns the outcome.
+func (h *handler) run(w http.ResponseWriter, r *http.Request, key, owner string) Outcome {
 	cw := &capture{w: w, max: h.o.MaxResponseBytes}
 	ctx := context.WithoutCancel(r.Context())
 	defer func() {
@@ -177,9 +206,18 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request, key, owner string)
 	resp := cw.response()
 	if frees(resp.Status) {
 		h.release(ctx, key, owner)
-		return
+		return OutcomeReleased
 	}
-	h.complete(ctx, key, owner, h.storable(resp))
+	err := h.complete(ctx, key, owner, h.storable(resp))
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		return OutcomeLeaseLost
+	case err != nil:
+		return OutcomeStoreUnavailable
+	case resp.NotStored:
+		return OutcomeResponseTooLarge
+	}
+	return OutcomeFirstRun
 }
 
 // storable is resp as the store keeps it: without the private header

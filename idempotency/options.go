@@ -83,8 +83,20 @@ type Options struct {
 	// OnReplay, when set, is called after a stored response was replayed
 	// to a duplicate request (Idempotent-Replayed: true), with that
 	// request: for metrics (rtotel's Instrumentation.Replayed). It must be
-	// safe for concurrent use.
+	// safe for concurrent use. OnOutcome reports replays too
+	// (OutcomeReplayed), beside every other way a request ends; set one or
+	// the other.
 	OnReplay func(*http.Request)
+	// OnOutcome, when set, is called once for each covered request with a
+	// key (and each without one, when Required), with the request as the
+	// middleware received it and how it ended (the Outcome constants):
+	// for metrics (rtotel's Instrumentation.IdempotencyOutcome). It is
+	// called after the answer was written, on the request's goroutine,
+	// before the store is tidied after a failure; for a handler that
+	// panicked, before the panic goes on. Requests that the middleware
+	// passes through untouched (methods not covered, no key when keys are
+	// optional) are not reported. It must be safe for concurrent use.
+	OnOutcome func(*http.Request, Outcome)
 }
 
 func (o Options) withDefaults() Options {

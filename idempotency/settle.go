@@ -38,14 +38,16 @@ func settle(ctx context.Context, op func(context.Context) error) (tries int, err
 	}
 }
 
-// complete stores the response for key, trying again while the store fails.
-func (h *handler) complete(ctx context.Context, key, owner string, resp *Response) {
+// complete stores the response for key, trying again while the store
+// fails, and returns the last error.
+func (h *handler) complete(ctx context.Context, key, owner string, resp *Response) error {
 	tries, err := settle(ctx, func(ctx context.Context) error {
 		return h.o.Store.Complete(ctx, key, owner, resp, h.o.TTL)
 	})
 	if err != nil {
 		h.o.Logger.ErrorContext(ctx, "idempotency: response not stored", "error", err, "tries", tries)
 	}
+	return err
 }
 
 // release frees key, trying again while the store fails.

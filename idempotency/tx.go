@@ -62,9 +62,10 @@ type Txn interface {
 	Confirm(ctx context.Context) error
 }
 
-// runTx runs the handler for the request that holds key inside txn, and
-// commits or rolls back by what it answered; the answer is sent only after.
-func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) {
+// runTx runs the handler for the request that holds key inside txn,
+// commits or rolls back by what it answered, sends the answer only after,
+// and returns the outcome.
+func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) Outcome {
 	ctx := context.WithoutCancel(r.Context())
 	before := w.Header().Clone()
 	hw := &held{w: w, max: h.o.MaxResponseBytes}
@@ -76,6 +77,7 @@ func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) {
 	}()
 	h.next.ServeHTTP(hw, r.WithContext(c.txn.Context(r.Context())))
 	resp := hw.response()
+	outcome := OutcomeFirstRun
 	var err error
 	switch {
 	case hw.over:
@@ -83,9 +85,10 @@ func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) {
 		resetHeader(w.Header(), before)
 		h.problem(w, http.StatusInternalServerError, ProblemResponseTooLarge,
 			"at most "+strconv.FormatInt(h.o.MaxResponseBytes, 10)+" bytes", 0)
-		return
+		return OutcomeResponseTooLarge
 	case frees(resp.Status):
 		h.rollback(ctx, c.txn)
+		outcome = OutcomeReleased
 	default:
 		cctx, cancel := context.WithTimeout(ctx, storeTimeout)
 		err = c.txn.Commit(cctx, h.storable(resp), h.o.TTL)
@@ -96,15 +99,17 @@ func (h *handler) runTx(w http.ResponseWriter, r *http.Request, c *claim) {
 		h.o.Logger.WarnContext(ctx, "idempotency: lease lost before the commit; rolled back", "error", err)
 		resetHeader(w.Header(), before)
 		h.problem(w, http.StatusConflict, ProblemKeyInUse, "", h.o.RetryAfter)
+		return OutcomeLeaseLost
 	case err != nil:
 		h.o.Logger.ErrorContext(ctx, "idempotency: commit failed", "error", err)
 		resetHeader(w.Header(), before)
 		h.problem(w, http.StatusServiceUnavailable, ProblemStoreUnavailable, "", h.o.RetryAfter)
-	default:
-		resetHeader(w.Header(), resp.Header)
-		w.WriteHeader(resp.Status)
-		_, _ = w.Write(resp.Body)
+		return OutcomeStoreUnavailable
 	}
+	resetHeader(w.Header(), resp.Header)
+	w.WriteHeader(resp.Status)
+	_, _ = w.Write(resp.Body)
+	return outcome
 }
 
 func (h *handler) rollback(ctx context.Context, txn Txn) {

@@ -54,7 +54,22 @@ type ServerOptions struct {
 	// Logger receives store failures. nil means slog.Default().
 	Logger *slog.Logger
 	// OnReplay, when set, is called after a stored answer was replayed.
+	// OnOutcome reports replays too (idempotency.OutcomeReplayed).
 	OnReplay func(ctx context.Context, fullMethod string)
+	// OnOutcome, when set, is called once for each call with a key (and
+	// each without one, when Required), after the handler returned, with
+	// how the call ended: the idempotency.Outcome values, for metrics
+	// (rtotel's RPC.IdempotencyOutcome). Calls without a key that run
+	// unprotected are not reported; a handler's panic is reported
+	// (OutcomeReleased) before it goes on. As for HTTP, but: a request
+	// that does not marshal is OutcomeUnreadableBody; a stored answer
+	// that cannot be read, OutcomeStoreUnavailable; an answer over
+	// MaxResponseBytes, or one that does not marshal, is kept as not
+	// stored, OutcomeResponseTooLarge (its duplicates get
+	// OutcomeNotStored), even with a TxStore; OutcomeBodyTooLarge and
+	// OutcomeUnprotected never happen. It must be safe for concurrent
+	// use.
+	OnOutcome func(ctx context.Context, fullMethod string, outcome idempotency.Outcome)
 }
 
 func (o ServerOptions) withDefaults() ServerOptions {
@@ -97,21 +112,41 @@ func UnaryServerInterceptor(o ServerOptions) grpc.UnaryServerInterceptor {
 type server struct{ o ServerOptions }
 
 func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if s.o.OnOutcome == nil {
+		var out idempotency.Outcome
+		return s.serve(ctx, req, info, handler, &out)
+	}
+	var out idempotency.Outcome // "" for a call let through unkeyed
+	defer func() {
+		if out != "" {
+			s.o.OnOutcome(ctx, info.FullMethod, out)
+		}
+	}()
+	return s.serve(ctx, req, info, handler, &out)
+}
+
+// serve answers the call, and sets *out to its outcome; while the handler
+// runs, to OutcomeReleased, what a panic ends with.
+func (s *server) serve(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler, out *idempotency.Outcome) (any, error) {
 	key, err := s.key(ctx, req)
 	switch {
 	case err != nil:
+		*out = idempotency.OutcomeInvalidKey
 		return nil, err
 	case key == "" && s.o.Required:
+		*out = idempotency.OutcomeMissingKey
 		return nil, status.Error(codes.InvalidArgument, "an idempotency key is required for "+info.FullMethod)
 	case key == "":
 		return handler(ctx, req)
 	}
 	msg, ok := req.(proto.Message)
 	if !ok {
+		*out = idempotency.OutcomeUnreadableBody
 		return nil, status.Error(codes.Internal, "rtgrpc: the request is not a protobuf message")
 	}
 	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(msg)
 	if err != nil {
+		*out = idempotency.OutcomeUnreadableBody
 		return nil, status.Error(codes.Internal, "rtgrpc: the request does not marshal: "+err.Error())
 	}
 	scope := s.o.Scope(ctx)
@@ -121,11 +156,13 @@ func (s *server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 	switch {
 	case err != nil:
 		s.o.Logger.ErrorContext(ctx, "rtgrpc: store failed", "error", err)
+		*out = idempotency.OutcomeStoreUnavailable
 		return nil, s.refuse(ctx, codes.Unavailable, "idempotency store unavailable")
 	case !acquired:
-		return s.answer(ctx, info.FullMethod, existing, rec.Fingerprint)
+		return s.answer(ctx, info.FullMethod, existing, rec.Fingerprint, out)
 	}
-	return s.run(ctx, req, info, handler, storeKey, rec.Owner, txn)
+	*out = idempotency.OutcomeReleased
+	return s.run(ctx, req, info, handler, storeKey, rec.Owner, txn, out)
 }
 
 // key reads the call's key, and refuses a malformed one.
@@ -178,9 +215,9 @@ var released = map[codes.Code]bool{
 
 const storeTimeout = 5 * time.Second
 
-// run runs the handler for the call that holds key, and stores or releases
-// the key by how it ended.
-func (s *server) run(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler, key, owner string, txn idempotency.Txn) (any, error) {
+// run runs the handler for the call that holds key, stores or releases the
+// key by how it ended, and sets *out to the outcome.
+func (s *server) run(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler, key, owner string, txn idempotency.Txn, out *idempotency.Outcome) (any, error) {
 	detached := context.WithoutCancel(ctx)
 	cw := newCapture(ctx, txn != nil)
 	hctx := idempotency.Hold(grpc.NewContextWithServerTransportStream(ctx, cw), s.o.Store, key, owner, s.o.Lease, txn)
@@ -205,18 +242,28 @@ func (s *server) run(ctx context.Context, req any, info *grpc.UnaryServerInfo, h
 		s.o.Logger.ErrorContext(ctx, "rtgrpc: answer not stored", "error", err)
 		resp = &idempotency.Response{Status: statusBase + int(st.Code()), NotStored: true}
 	}
+	*out = idempotency.OutcomeFirstRun
+	if resp.NotStored {
+		*out = idempotency.OutcomeResponseTooLarge
+	}
 	cctx, cancel := context.WithTimeout(detached, storeTimeout)
 	defer cancel()
 	if txn != nil {
 		if err := txn.Commit(cctx, resp, s.o.TTL); err != nil {
 			s.o.Logger.ErrorContext(ctx, "rtgrpc: commit failed", "error", err)
 			if errors.Is(err, idempotency.ErrLeaseLost) {
+				*out = idempotency.OutcomeLeaseLost
 				return nil, s.refuse(ctx, codes.Aborted, "a call with this idempotency key is in progress")
 			}
+			*out = idempotency.OutcomeStoreUnavailable
 			return nil, s.refuse(ctx, codes.Unavailable, "the transaction did not commit")
 		}
 	} else if err := s.o.Store.Complete(cctx, key, owner, resp, s.o.TTL); err != nil {
 		s.o.Logger.ErrorContext(ctx, "rtgrpc: answer not stored", "error", err)
+		*out = idempotency.OutcomeStoreUnavailable
+		if errors.Is(err, idempotency.ErrLeaseLost) {
+			*out = idempotency.OutcomeLeaseLost
+		}
 	}
 	return reply, cw.deliver(herr)
 }
@@ -235,22 +282,28 @@ func (s *server) release(ctx context.Context, key, owner string, txn idempotency
 	}
 }
 
-// answer replies to a duplicate from the record that holds its key.
-func (s *server) answer(ctx context.Context, method string, existing idempotency.Record, fp string) (any, error) {
+// answer replies to a duplicate from the record that holds its key, and
+// sets *out to the outcome.
+func (s *server) answer(ctx context.Context, method string, existing idempotency.Record, fp string, out *idempotency.Outcome) (any, error) {
 	switch resp := existing.Response; {
 	case existing.Fingerprint != fp:
+		*out = idempotency.OutcomeKeyReused
 		return nil, status.Error(codes.FailedPrecondition, "the idempotency key was used with another request")
 	case resp == nil:
+		*out = idempotency.OutcomeInProgress
 		return nil, s.refuse(ctx, codes.Aborted, "a call with this idempotency key is in progress")
 	case resp.NotStored:
+		*out = idempotency.OutcomeNotStored
 		return nil, status.Error(codes.FailedPrecondition,
 			"the call was processed; its answer was too large to keep (code "+codes.Code(resp.Status-statusBase).String()+")")
 	default:
 		reply, err := decode(ctx, resp)
 		if err != nil {
 			s.o.Logger.ErrorContext(ctx, "rtgrpc: stored answer unreadable", "error", err)
+			*out = idempotency.OutcomeStoreUnavailable
 			return nil, status.Error(codes.Internal, "rtgrpc: the stored answer cannot be read")
 		}
+		*out = idempotency.OutcomeReplayed
 		if s.o.OnReplay != nil {
 			s.o.OnReplay(ctx, method)
 		}
