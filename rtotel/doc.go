@@ -1,8 +1,10 @@
 // Package rtotel reports what rtchain's transport does to OpenTelemetry:
 // a span event for each retry and each limit that stopped one, the
 // http.request.resend_count attribute on each resent attempt's client span,
-// and metrics of retries, give-ups, waits, pacing, circuit breakers and the
-// idempotent replays a server served.
+// and metrics of retries, give-ups, waits, pacing, circuit breakers and
+// attempts the client rejected itself; and, for the server half, metrics of
+// the requests the idempotency middleware covered, by outcome, and of the
+// requests the overload middleware shed.
 //
 // It is a module of its own, so that rtchain's main module never depends
 // on OpenTelemetry. It creates no spans of its own: otelhttp.NewTransport
@@ -19,11 +21,15 @@
 //     Retry, below otelhttp.NewTransport: it marks each resent attempt's
 //     span with http.request.resend_count.
 //   - Instrumentation.BreakerStateChange is a
-//     transport.BreakerOptions.OnStateChange; Instrumentation.Replayed is an
-//     idempotency.Options.OnReplay.
+//     transport.BreakerOptions.OnStateChange.
+//   - Instrumentation.IdempotencyOutcome is an idempotency.Options.OnOutcome
+//     (every covered request, replays included); Instrumentation.Replayed,
+//     an idempotency.Options.OnReplay, counts replays alone.
+//   - Instrumentation.Shed is an overload.Options.OnShed.
 //   - Instrumentation.RPC records an RPC client's retries and give-ups and
-//     its server's replays (rtgrpc's hooks) with rpc.system and rpc.method,
-//     from plain values: rtotel does not depend on grpc.
+//     its server's outcomes, replays and shed calls (rtgrpc's hooks) with
+//     rpc.system and rpc.method, from plain values: rtotel does not depend
+//     on grpc.
 //   - Client returns transport.NewClientWith's client with all of it wired:
 //     Calls outside Retry, otelhttp and Attempts inside (a client span per
 //     attempt), the breaker hook.
@@ -33,7 +39,8 @@
 // to the span of the caller; outside Retry, one client span per call
 // carries the retry events itself. See the examples.
 //
-// The metrics, all with the attribute server.address (the URL's host):
+// The client's metrics, all with the attribute server.address (the URL's
+// host):
 //
 //	rtchain.client.call.attempts     histogram {attempt}    attempts per call through Retry
 //	rtchain.client.retries           counter   {retry}      retries; rtchain.retry.reason, rtchain.retry.after
@@ -44,5 +51,24 @@
 //	rtchain.client.breaker.transitions counter {transition} circuit state changes; rtchain.breaker.state, rtchain.breaker.previous_state
 //	rtchain.client.breaker.state     gauge     {state}      a host's circuit: 0 closed, 1 open, 2 half-open
 //	rtchain.client.resumes           counter   {resume}     bodies that broke off, asked for again; rtchain.resume.outcome
-//	rtchain.server.idempotency.replays counter {response}   stored responses replayed (no server.address)
+//	rtchain.client.hedges            counter   {attempt}    hedges sent and hedged calls' winners; rtchain.hedge.won, rtchain.hedge.by_hedge
+//	rtchain.client.rejected          counter   {attempt}    calls ended by an attempt the client rejected itself, unsent
+//	                                                        (transport.RejectedError); rtchain.rejected.reason: cool_down,
+//	                                                        pace, adaptive_throttle, limit, other
+//
+// The server's metrics, without server.address (with rpc.system and
+// rpc.method when recorded through RPC):
+//
+//	rtchain.server.idempotency.requests counter {request} covered requests by how they ended;
+//	                                                      rtchain.idempotency.outcome: the idempotency.Outcome values
+//	                                                      (first_run, replayed, in_progress, key_reused, invalid_key,
+//	                                                      missing_key, body_too_large, unreadable_body, not_stored,
+//	                                                      store_unavailable, released, lease_lost, response_too_large,
+//	                                                      unprotected), other for none of them
+//	rtchain.server.idempotency.replays  counter {response} stored responses replayed (Replayed)
+//	rtchain.server.overload.shed        counter {request}  requests refused by overload.Middleware; rtchain.overload.reason
+//	                                                      (overloaded, deadline), rtchain.overload.priority (sheddable,
+//	                                                      normal, critical)
+//
+// Every attribute takes a bounded set of values: no path, key or user.
 package rtotel

@@ -62,7 +62,9 @@ func stateName(s transport.BreakerState) string {
 }
 
 // Replayed counts a stored response that the idempotency middleware
-// replayed to a duplicate request. Use it as idempotency.Options.OnReplay.
+// replayed to a duplicate request. Use it as idempotency.Options.OnReplay;
+// IdempotencyOutcome, as OnOutcome, counts replays among every other
+// outcome (rtchain.server.idempotency.requests).
 func (i *Instrumentation) Replayed(r *http.Request) {
 	i.replays.Add(r.Context(), 1)
 }

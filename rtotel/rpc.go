@@ -11,12 +11,12 @@ import (
 )
 
 // RPC records the retry events of an RPC client (rtgrpc's OnRetry and
-// OnGiveUp) and the replays of its server (rtgrpc's OnReplay) into the
-// same instruments as HTTP's, with the rpc.system and rpc.method
-// attributes of OpenTelemetry's RPC conventions in place of the HTTP ones.
-// It takes plain values, so that rtotel does not depend on grpc: the
-// glue is three lines (see docs/grpc.md). Its methods are safe for
-// concurrent use.
+// OnGiveUp) and what its server did (rtgrpc's OnReplay and OnOutcome, and
+// the overload interceptor's OnShed) into the same instruments as HTTP's,
+// with the rpc.system and rpc.method attributes of OpenTelemetry's RPC
+// conventions in place of the HTTP ones. It takes plain values, so that
+// rtotel does not depend on grpc: the glue is three lines (see
+// docs/grpc.md). Its methods are safe for concurrent use.
 type RPC struct {
 	i      *Instrumentation
 	system attribute.KeyValue

@@ -42,7 +42,12 @@ type Instrumentation struct {
 	replays     metric.Int64Counter
 	resumes     metric.Int64Counter
 	hedges      metric.Int64Counter
-	hosts       hostAttrs
+	rejected    metric.Int64Counter
+	// The server half's.
+	idemRequests metric.Int64Counter
+	shed         metric.Int64Counter
+	hosts        hostAttrs
+	server       serverAttrs
 }
 
 // New makes the instruments. It fails only if the MeterProvider refuses
@@ -57,8 +62,8 @@ func New(o Options) (*Instrumentation, error) {
 		tp = otel.GetTracerProvider()
 	}
 	m := mp.Meter(ScopeName)
-	i := Instrumentation{mp: mp, tp: tp}
-	var errs [11]error
+	i := Instrumentation{mp: mp, tp: tp, server: newServerAttrs()}
+	var errs [14]error
 	i.attempts, errs[0] = m.Int64Histogram("rtchain.client.call.attempts", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts per call through rtchain's Retry."),
 		metric.WithExplicitBucketBoundaries(1, 2, 3, 4, 5, 8))
@@ -84,6 +89,12 @@ func New(o Options) (*Instrumentation, error) {
 		metric.WithDescription("Response bodies that broke off and were asked for again from where they stopped."))
 	i.hedges, errs[10] = m.Int64Counter("rtchain.client.hedges", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Hedges sent (rtchain.hedge.won false), and hedged calls' winners (true; by_hedge when a hedge won)."))
+	i.rejected, errs[11] = m.Int64Counter("rtchain.client.rejected", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Calls that ended with an attempt the client rejected itself, unsent, by reason."))
+	i.idemRequests, errs[12] = m.Int64Counter("rtchain.server.idempotency.requests", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests that the idempotency middleware covered, by outcome."))
+	i.shed, errs[13] = m.Int64Counter("rtchain.server.overload.shed", metric.WithUnit("{request}"),
+		metric.WithDescription("Requests that the overload middleware refused, by reason and priority."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
