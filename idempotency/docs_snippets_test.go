@@ -12,7 +12,7 @@ var _, _ = pay, snippetMemory
 
 func snippetMemory() {
 	mw := idempotency.Middleware(idempotency.Options{}) // in memory; POST and PATCH; keys optional, scoped by caller
-	http.Handle("/pay", mw(http.HandlerFunc(pay))) // pay: your func(http.ResponseWriter, *http.Request)
+	http.Handle("/pay", mw(http.HandlerFunc(pay)))      // pay: your func(http.ResponseWriter, *http.Request)
 }
 
 const amount = 10
