@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -128,31 +127,15 @@ func (i *Instrumentation) callEnd(e transport.CallEndEvent) {
 	}
 }
 
-// rejectedReason names why the client rejected an attempt itself, from
-// its transport.RejectedError: cool_down (the host's cool-down outlasts
-// the call), pace (its turn in the host's pace), adaptive_throttle (the
-// host accepts too small a share), limit (no slot under the host's
-// concurrency limit in time), or other.
+// rejectedReason names why the client rejected an attempt itself: its
+// transport.RejectedError's Kind (cool_down, pace, adaptive_throttle,
+// limit), or other.
 func rejectedReason(err error) string {
 	var rej *transport.RejectedError
 	if !errors.As(err, &rej) {
 		return otherValue
 	}
-	for _, r := range rejectedReasons {
-		if strings.HasPrefix(rej.Reason, r.prefix) {
-			return r.name
-		}
-	}
-	return otherValue
-}
-
-// rejectedReasons are the beginnings of transport's RejectedError.Reason
-// texts, and their names; its tests pin them to what transport says.
-var rejectedReasons = []struct{ prefix, name string }{
-	{"host cooling down", "cool_down"},
-	{"host paced", "pace"},
-	{"host accepted", "adaptive_throttle"},
-	{"host at its concurrency limit", "limit"},
+	return rej.Kind.String()
 }
 
 // where returns a request's context and host, for an event's attributes.

@@ -153,19 +153,19 @@ func rejected(host, reason string) attribute.Set {
 }
 
 // A call that ends with an attempt the client rejected itself is counted,
-// by the reason RejectedError gives; a call that ends otherwise is not.
+// by its RejectedError's Kind; a call that ends otherwise is not.
 func TestRejectedCallsAreCounted(t *testing.T) {
 	tel := newTelemetry(t)
-	reasons := map[string]string{
-		"host cooling down for 1s":                    "cool_down",
-		"host paced, next send in 40ms":               "pace",
-		"host accepted 12 of 60 attempts in the last": "adaptive_throttle",
-		"host at its concurrency limit of 4":          "limit",
-		"something new":                               "other",
+	reasons := map[transport.RejectKind]string{
+		transport.RejectCoolDown: "cool_down",
+		transport.RejectPace:     "pace",
+		transport.RejectThrottle: "adaptive_throttle",
+		transport.RejectLimit:    "limit",
+		transport.RejectOther:    "other",
 	}
-	for reason := range reasons {
+	for kind := range reasons {
 		base := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-			return nil, &transport.RejectedError{Host: req.URL.Host, Reason: reason}
+			return nil, &transport.RejectedError{Host: req.URL.Host, Kind: kind, Reason: "some words"}
 		})
 		client := &http.Client{Transport: transport.Chain(base, tel.inst.Calls(), transport.Retry(transport.RetryPolicy{MaxRetries: -1}))}
 		_, err := client.Get("http://api.test/")
@@ -183,8 +183,8 @@ func TestRejectedCallsAreCounted(t *testing.T) {
 	assert.Equal(t, want, counts(t, tel, "rtchain.client.rejected"))
 }
 
-// transport's own Limit rejects an attempt that finds no slot in time: the
-// words of its RejectedError are the ones rtotel reads.
+// transport's own Limit rejects an attempt that finds no slot in time: its
+// RejectedError's Kind is what rtotel counts.
 func TestRejectedByLimitIsCounted(t *testing.T) {
 	tel := newTelemetry(t)
 	started, release := make(chan struct{}), make(chan struct{})

@@ -212,7 +212,7 @@ func (a *acceptance) throttle(host string, now time.Time, minAccepted int) (coun
 // rejected is the error of an attempt the throttle turned away: what the
 // host accepted of what it was sent, over how long. a.mu is held.
 func (a *acceptance) rejected(host string, accepted, sent int, now int64) error {
-	return &RejectedError{Host: host, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, sent, a.span(now))}
+	return &RejectedError{Host: host, Kind: RejectThrottle, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, sent, a.span(now))}
 }
 
 // errNotCounted turns away an attempt past a host-wide hold of a host that

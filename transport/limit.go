@@ -238,6 +238,7 @@ func (h *limitHost) acquire(req *http.Request) error {
 func (h *limitHost) rejected(req *http.Request) error {
 	return &RejectedError{
 		Host:     hostOf(req),
+		Kind:     RejectLimit,
 		Reason:   "host at its concurrency limit of " + strconv.Itoa(h.lim.Limit()),
 		Deadline: true,
 	}

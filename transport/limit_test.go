@@ -181,6 +181,7 @@ func TestLimitRejectsWhatCannotGetASlotInTime(t *testing.T) {
 		assert.ErrorIs(t, err, transport.ErrRejectedLocally)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Equal(t, "a.test", rejected.Host)
+		assert.Equal(t, transport.RejectLimit, rejected.Kind)
 		assert.Equal(t, "transport: rejected locally: host at its concurrency limit of 1: context deadline exceeded", err.Error())
 		assert.EqualValues(t, 1, srv.n.Load(), "nothing sent")
 		requireClosedOnce(t, body)

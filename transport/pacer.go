@@ -85,7 +85,7 @@ func (p *pacer) start(req *http.Request) (sentAt time.Time, err error) {
 		wait, ok := p.take(now, limit, queued)
 		switch {
 		case !ok:
-			return now, &RejectedError{Host: hostOf(req), Reason: "host paced, next send in " + wait.Round(time.Millisecond).String(), Wait: wait, Deadline: true}
+			return now, &RejectedError{Host: hostOf(req), Kind: RejectPace, Reason: "host paced, next send in " + wait.Round(time.Millisecond).String(), Wait: wait, Deadline: true}
 		case wait == 0:
 			if now.After(start) {
 				traceFrom(ctx).paced(PacedEvent{Request: req, Wait: now.Sub(start), Reason: PacedByPacer})

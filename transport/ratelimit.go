@@ -265,7 +265,7 @@ func (t *rateTransport) admit(req *http.Request, hs *hostState) (counted bool, e
 				limit = holdLimit(ctx, start)
 			}
 			if !limit.IsZero() && end.After(limit) {
-				held := &RejectedError{Host: hostOf(req), Reason: "host cooling down for " + wait.Round(time.Millisecond).String(), Wait: wait, Deadline: true}
+				held := &RejectedError{Host: hostOf(req), Kind: RejectCoolDown, Reason: "host cooling down for " + wait.Round(time.Millisecond).String(), Wait: wait, Deadline: true}
 				if counted, err = t.unheld(req, hs, held); err != nil {
 					return false, err
 				}

@@ -72,7 +72,7 @@ func TestRateLimitHoldsOnlyWhatCanAffordThem(t *testing.T) {
 					require.ErrorIs(t, err, context.DeadlineExceeded)
 					var rejected *transport.RejectedError
 					require.ErrorAs(t, err, &rejected)
-					assert.Equal(t, transport.RejectedError{Host: "a.test", Reason: "host cooling down for 1s", Wait: time.Second, Deadline: true}, *rejected)
+					assert.Equal(t, transport.RejectedError{Host: "a.test", Kind: transport.RejectCoolDown, Reason: "host cooling down for 1s", Wait: time.Second, Deadline: true}, *rejected)
 					assert.Equal(t, sent, base.n.Load(), "nothing sent")
 					return
 				}
@@ -107,6 +107,7 @@ func TestRateLimitHoldsOnlyWhatCanAffordThem(t *testing.T) {
 			var rejected *transport.RejectedError
 			require.ErrorAs(t, err, &rejected)
 			assert.Contains(t, rejected.Reason, "host paced")
+			assert.Equal(t, transport.RejectPace, rejected.Kind)
 			assert.InDelta(t, time.Second/7, rejected.Wait, float64(5*time.Millisecond))
 			assert.Equal(t, sent, base.n.Load(), "nothing sent")
 

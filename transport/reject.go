@@ -24,6 +24,8 @@ var ErrRejectedLocally = errors.New("transport: rejected locally")
 type RejectedError struct {
 	// Host is the URL host the attempt was for.
 	Host string
+	// Kind says which limit turned it down, for metrics and code.
+	Kind RejectKind
 	// Reason says why, in words: "host cooling down for 1s", "host paced,
 	// next send in 40ms", "host accepted 12 of 60 attempts in the last 1s".
 	Reason string
@@ -48,4 +50,32 @@ func (e *RejectedError) Error() string {
 // context.DeadlineExceeded when the wait would have passed the deadline.
 func (e *RejectedError) Is(target error) bool {
 	return target == ErrRejectedLocally || (e.Deadline && target == context.DeadlineExceeded)
+}
+
+// RejectKind names the limit that rejected an attempt locally.
+type RejectKind int
+
+// The kinds of RejectedError.
+const (
+	RejectOther    RejectKind = iota // none of the below (the zero value)
+	RejectCoolDown                   // the host's cool-down outlasts what the call can wait
+	RejectPace                       // the attempt's turn in the host's pace comes too late
+	RejectThrottle                   // the adaptive throttle: the host accepts too small a share
+	RejectLimit                      // no slot under the host's concurrency limit (Limit) in time
+)
+
+// String returns the kind as a metric label: other, cool_down, pace,
+// adaptive_throttle, limit.
+func (k RejectKind) String() string {
+	switch k {
+	case RejectCoolDown:
+		return "cool_down"
+	case RejectPace:
+		return "pace"
+	case RejectThrottle:
+		return "adaptive_throttle"
+	case RejectLimit:
+		return "limit"
+	}
+	return "other"
 }
