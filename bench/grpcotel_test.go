@@ -23,7 +23,7 @@ func grpcTelemetry(inst *rtotel.Instrumentation) (rtgrpc.ClientOptions, rtgrpc.S
 		},
 		OnGiveUp: func(e rtgrpc.GiveUpEvent) { rpc.GiveUp(context.Background(), e.Method, e.Reason) },
 	}
-	server := rtgrpc.ServerOptions{OnReplay: rpc.Replayed}
+	server := rtgrpc.ServerOptions{OnOutcome: rpc.IdempotencyOutcome} // replays, 409s, store failures, ...
 	return retry, server
 }
 
