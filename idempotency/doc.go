@@ -21,6 +21,9 @@
 //   - Confirm is a handler's fence before its effect: it confirms that the
 //     request still holds its key and extends the lease.
 //   - The Problem constants name the RFC 9457 problem+json answers.
+//   - Outcome names how a covered request ended (first run, replay, 409,
+//     422, store failure, key released, ...), which Options.OnOutcome
+//     reports for metrics (rtotel's Instrumentation.IdempotencyOutcome).
 //
 // A key belongs to its caller: by default keys are scoped by the
 // credentials a request carries (CallerScope), so that a stored answer is
