@@ -5,7 +5,13 @@
 // collected, one line a data point, or with -json everything the
 // OpenTelemetry stdout exporter writes (otelhttp's metrics too).
 //
+// With -listen, it is a service for Prometheus to scrape instead: it serves
+// /metrics at that address (OpenTelemetry's Prometheus exporter) and calls
+// its embedded dependencies until interrupted (see serve.go), both halves
+// instrumented: the client, and the server behind idempotency.Middleware.
+//
 //	cd rtotel && go run ./cmd/demo
+//	cd rtotel && go run ./cmd/demo -listen 127.0.0.1:9464
 package main
 
 import (
@@ -14,14 +20,17 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -38,7 +47,21 @@ func main() {
 	calls := flag.Int("n", 200, "calls to make")
 	workers := flag.Int("c", 8, "calls at a time")
 	asJSON := flag.Bool("json", false, "print every metric as the OpenTelemetry stdout exporter writes it")
+	listen := flag.String("listen", "", "serve /metrics at this address (host:port) and call the embedded services until interrupted")
 	flag.Parse()
+	if *listen != "" {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		ln, err := net.Listen("tcp", *listen)
+		if err == nil {
+			err = serve(ctx, ln, os.Stdout)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "demo:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Stdout, *calls, *workers, *asJSON); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
