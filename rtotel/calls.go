@@ -58,7 +58,7 @@ func (i *Instrumentation) retry(e transport.RetryEvent) {
 	}
 	i.retries.Add(ctx, 1, metric.WithAttributes(serverAddress(host),
 		attribute.String("rtchain.retry.reason", reason), attribute.Bool("rtchain.retry.after", e.FromRetryAfter)))
-	i.retryWait.Record(ctx, e.Wait.Seconds(), i.hosts.option(host))
+	i.retryWait.Record(ctx, e.Wait.Seconds(), i.hosts.options(host)...)
 }
 
 func (i *Instrumentation) giveUp(e transport.GiveUpEvent) {
@@ -120,7 +120,7 @@ func (i *Instrumentation) resume(e transport.ResumeEvent) {
 
 func (i *Instrumentation) callEnd(e transport.CallEndEvent) {
 	ctx, host := where(e.Request)
-	i.attempts.Record(ctx, int64(e.Attempts), i.hosts.option(host))
+	i.attempts.Record(ctx, int64(e.Attempts), i.hosts.options(host)...)
 	if e.Err != nil && errors.Is(e.Err, transport.ErrRejectedLocally) { // no allocation on the other paths
 		i.rejected.Add(ctx, 1, metric.WithAttributes(serverAddress(host),
 			attribute.String("rtchain.rejected.reason", rejectedReason(e.Err))))

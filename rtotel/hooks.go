@@ -50,7 +50,7 @@ func (i *Instrumentation) BreakerStateChange(host string, from, to transport.Bre
 	i.transitions.Add(ctx, 1, metric.WithAttributes(serverAddress(host),
 		attribute.String("rtchain.breaker.state", stateName(to)),
 		attribute.String("rtchain.breaker.previous_state", stateName(from))))
-	i.state.Record(ctx, int64(to), i.hosts.option(host))
+	i.state.Record(ctx, int64(to), i.hosts.options(host)...)
 }
 
 // stateName is a state as an attribute value: closed, open, half_open.
