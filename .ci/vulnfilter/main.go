@@ -36,20 +36,27 @@ type message struct {
 func main() {
 	acceptedPath := flag.String("accepted", "", "file of accepted vulnerabilities")
 	flag.Parse()
-	accepted, err := readAccepted(*acceptedPath)
+	os.Exit(run(os.Stdin, os.Stdout, *acceptedPath))
+}
+
+// run reads govulncheck's JSON from stdin, writes its verdict to stdout,
+// and returns the exit code: 0 clean, 1 a called vulnerability not
+// accepted, 2 input it cannot read.
+func run(stdin io.Reader, stdout io.Writer, acceptedPath string) int {
+	accepted, err := readAccepted(acceptedPath)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vulnfilter:", err)
-		os.Exit(2)
+		return 2
 	}
 	called := map[string]string{} // "ID module" → a line to print
-	dec := json.NewDecoder(bufio.NewReader(os.Stdin))
+	dec := json.NewDecoder(bufio.NewReader(stdin))
 	for {
 		var m message
 		if err := dec.Decode(&m); err == io.EOF {
 			break
 		} else if err != nil {
 			fmt.Fprintln(os.Stderr, "vulnfilter: reading govulncheck's output:", err)
-			os.Exit(2)
+			return 2
 		}
 		f := m.Finding
 		if f == nil || len(f.Trace) == 0 || f.Trace[0].Function == "" {
@@ -72,17 +79,18 @@ func main() {
 	failed := 0
 	for _, k := range keys {
 		if why, ok := accepted[k]; ok {
-			fmt.Printf("accepted: %s\n          why: %s\n", called[k], why)
+			fmt.Fprintf(stdout, "accepted: %s\n          why: %s\n", called[k], why)
 			continue
 		}
-		fmt.Printf("CALLED:   %s\n", called[k])
+		fmt.Fprintf(stdout, "CALLED:   %s\n", called[k])
 		failed++
 	}
 	if failed > 0 {
-		fmt.Printf("%d vulnerabilities called and not accepted\n", failed)
-		os.Exit(1)
+		fmt.Fprintf(stdout, "%d vulnerabilities called and not accepted\n", failed)
+		return 1
 	}
-	fmt.Printf("no vulnerable symbol called (%d accepted)\n", len(keys))
+	fmt.Fprintf(stdout, "no vulnerable symbol called (%d accepted)\n", len(keys))
+	return 0
 }
 
 func symbol(f *frame) string {
