@@ -14,9 +14,9 @@ var credentialHeaders = [...]string{"Authorization", "Cookie", "X-Api-Key"}
 
 // CallerScope returns a Scope that names each request's caller by the
 // credentials it presents: the Authorization, Cookie and X-Api-Key header
-// fields, as sent, and the
-// client certificate of a TLS connection. Two requests share a scope only
-// if they carry the same credentials, so that a key's stored answer is
+// fields, as sent, and the client certificate of a TLS connection. Two
+// requests share a scope only if they carry the same credentials, so that
+// a key's stored answer is
 // replayed only to the caller who caused it, and a caller cannot take
 // another's key. It is what Options.Scope nil means, with a nil secret.
 //
