@@ -5,7 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // A stream as govulncheck -format json writes it: a called symbol in
 // x/text, the same vulnerability reached twice, one only required (no
