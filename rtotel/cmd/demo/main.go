@@ -140,9 +140,12 @@ func run(out io.Writer, calls, workers int, asJSON bool) error {
 
 // service fails 1 call in 4 with 503, and throttles beyond 50 requests a
 // second with 429 and Retry-After: 1.
-func service() http.Handler {
+func service() http.Handler { return flaky(rate.NewLimiter(50, 10)) }
+
+// flaky fails 1 call in 4 with 503, and throttles beyond limit with 429 and
+// Retry-After: 1.
+func flaky(limit *rate.Limiter) http.HandlerFunc {
 	var n atomic.Int64
-	limit := rate.NewLimiter(50, 10)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !limit.Allow() {
 			w.Header().Set("Retry-After", "1")

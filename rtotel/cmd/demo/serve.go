@@ -97,21 +97,9 @@ func newInstrumented() (*instrumented, error) {
 //	                client's per-try timeout, so that the retry meets the run in
 //	                progress (409) and then its stored answer (a replay)
 func ordersService(inst *rtotel.Instrumentation) http.Handler {
-	limit := rate.NewLimiter(5, 5)
-	var n, slow atomic.Int64
+	var slow atomic.Int64
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /items/", func(w http.ResponseWriter, _ *http.Request) {
-		if !limit.Allow() {
-			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		}
-		if n.Add(1)%4 == 0 {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprint(w, "ok")
-	})
+	mux.HandleFunc("GET /items/", flaky(rate.NewLimiter(5, 5)))
 	mux.HandleFunc("GET /slow/", func(w http.ResponseWriter, r *http.Request) {
 		if slow.Add(1)%2 == 1 {
 			select {
