@@ -233,3 +233,64 @@ func TestHedgeOfAStallingBodyEndsWithTheCall(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkHedgedBody is a hedged call's cost by kind of body, over a base
+// that reads each attempt's body as net/http does (io.Copy) and answers at
+// once ("one attempt": no hedge is sent), or holds the first attempt until
+// it is cancelled ("hedged": a hedge is sent and wins).
+//
+// Run: go test -run '^$' -bench HedgedBody -benchmem ./transport
+func BenchmarkHedgedBody(b *testing.B) {
+	payload := bytes.Repeat([]byte("0123456789abcdef"), 512) // 8 KiB
+	bodies := []struct {
+		name string
+		req  func() *http.Request
+	}{
+		{"none", func() *http.Request { return benchRequest(b, nil, 0) }},
+		{"GetBody", func() *http.Request { return benchRequest(b, bytes.NewReader(payload), int64(len(payload))) }},
+		{"once known length", func() *http.Request {
+			return benchRequest(b, &closeCounter{Reader: bytes.NewReader(payload)}, int64(len(payload)))
+		}},
+		{"once unknown length", func() *http.Request { return benchRequest(b, &closeCounter{Reader: bytes.NewReader(payload)}, 0) }},
+	}
+	for _, mode := range []struct {
+		name  string
+		delay time.Duration
+		hold  bool
+	}{{"one attempt", time.Hour, false}, {"hedged", time.Microsecond, true}} {
+		for _, body := range bodies {
+			b.Run(mode.name+"/"+body.name, func(b *testing.B) {
+				var calls atomic.Int64
+				base := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+					if req.Body != nil {
+						_, _ = io.Copy(io.Discard, req.Body)
+						_ = req.Body.Close()
+					}
+					if mode.hold && calls.Add(1)%2 == 1 {
+						<-req.Context().Done()
+						return nil, req.Context().Err()
+					}
+					return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+				})
+				rt := transport.Chain(base, transport.Hedge(transport.HedgeOptions{Delay: mode.delay, Budget: 1}))
+				b.ReportAllocs()
+				for b.Loop() {
+					resp, err := rt.RoundTrip(body.req())
+					if err != nil {
+						b.Fatal(err)
+					}
+					_ = resp.Body.Close()
+				}
+			})
+		}
+	}
+}
+
+func benchRequest(b *testing.B, body io.Reader, length int64) *http.Request {
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPut, "http://api.test/items/1", body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.ContentLength = length
+	return req
+}
