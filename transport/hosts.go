@@ -133,6 +133,18 @@ func (h *hostTable[T]) len() int {
 	return len(h.ring)
 }
 
+// each calls f with each host the table holds and its state, outside the
+// table's lock: the hosts are those of the moment f is first called.
+func (h *hostTable[T]) each(f func(host string, v *T)) {
+	h.mu.Lock()
+	ring := make([]ringSlot[T], len(h.ring))
+	copy(ring, h.ring)
+	h.mu.Unlock()
+	for _, s := range ring {
+		f(s.host, &s.e.state)
+	}
+}
+
 func hostOf(req *http.Request) string {
 	if req.URL == nil {
 		return ""

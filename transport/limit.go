@@ -44,6 +44,9 @@ type LimitOptions struct {
 	// recently used idle host's limit is forgotten (see DefaultMaxHosts).
 	// 0 means DefaultMaxHosts.
 	MaxHosts int
+	// Stats, when set, is given the layer's hosts to read: their limits,
+	// attempts in flight and waiting, for a gauge (rtotel reads it).
+	Stats *LimitStats
 }
 
 // Limit returns a middleware that bounds the attempts in flight to each URL
@@ -124,11 +127,15 @@ func Limit(o LimitOptions) Middleware {
 		if !o.Enabled {
 			return next
 		}
-		return &limitTransport{
+		t := &limitTransport{
 			next:  next,
 			hosts: newHostTable(maxHosts, func(s *slot[limitHost]) bool { return !s.ready.Load() || s.v.idle() }),
 			init:  func(h *limitHost) { h.lim = adaptive.New(ao) },
 		}
+		if o.Stats != nil {
+			o.Stats.add(t.hosts)
+		}
+		return t
 	}
 }
 
