@@ -65,7 +65,9 @@ func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 		ctx = c.prepare(ctx)
 		target := cc.Target()
 		c.budget.Call(target)
+		transparent := false
 		for attempt := 1; ; attempt++ {
+			c.attempted(method, attempt, transparent)
 			actx, cancel := ctx, context.CancelFunc(func() {})
 			// ownDeadline: the attempt's timeout ends before the caller's
 			// deadline, so a DeadlineExceeded is the attempt's (the server
@@ -86,6 +88,7 @@ func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 			// grpc-go names the peer only once it has opened a stream on a
 			// connection to it: without one, nothing of the call was sent.
 			trailer, neverSent := a.trailer, a.peer.Addr == nil
+			transparent = neverSent
 			a.reset()
 			perTry := ownDeadline && ctx.Err() == nil &&
 				(errors.Is(actx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded)
@@ -97,6 +100,13 @@ func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 				return err
 			}
 		}
+	}
+}
+
+// attempted tells OnAttempt of an attempt.
+func (c *client) attempted(method string, attempt int, transparent bool) {
+	if c.o.OnAttempt != nil {
+		c.o.OnAttempt(AttemptEvent{Method: method, Attempt: attempt, Transparent: transparent})
 	}
 }
 

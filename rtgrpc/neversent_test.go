@@ -2,6 +2,7 @@ package rtgrpc_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -62,17 +63,23 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-// hooks records what OnRetry and OnGiveUp were told.
+// hooks records what OnRetry, OnGiveUp and OnAttempt were told.
 type hooks struct {
-	mu      sync.Mutex
-	retries []rtgrpc.RetryEvent
-	giveUps []rtgrpc.GiveUpEvent
+	mu       sync.Mutex
+	retries  []rtgrpc.RetryEvent
+	giveUps  []rtgrpc.GiveUpEvent
+	attempts []rtgrpc.AttemptEvent
 }
 
-// options returns o with its OnRetry and OnGiveUp recording into h, and
-// waits of a millisecond.
+// options returns o with its OnRetry, OnGiveUp and OnAttempt recording
+// into h, and waits of a millisecond.
 func (h *hooks) options(o rtgrpc.ClientOptions) rtgrpc.ClientOptions {
 	o.BaseDelay = time.Millisecond
+	o.OnAttempt = func(e rtgrpc.AttemptEvent) {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.attempts = append(h.attempts, e)
+	}
 	o.OnRetry = func(e rtgrpc.RetryEvent) {
 		h.mu.Lock()
 		defer h.mu.Unlock()
@@ -95,6 +102,37 @@ func (h *hooks) gaveUp() (reasons []transport.GiveUpReason, attempts []int) {
 		reasons, attempts = append(reasons, e.Reason), append(attempts, e.Attempt)
 	}
 	return reasons, attempts
+}
+
+// attemptTypes returns what OnAttempt was told of each attempt, in order:
+// "original", "retry" or "transparent".
+func (h *hooks) attemptTypes() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var types []string
+	for i, e := range h.attempts {
+		switch {
+		case e.Attempt != i+1:
+			types = append(types, fmt.Sprintf("attempt %d told as %d", i+1, e.Attempt))
+		case e.Attempt == 1 && !e.Transparent:
+			types = append(types, "original")
+		case e.Transparent:
+			types = append(types, "transparent")
+		default:
+			types = append(types, "retry")
+		}
+	}
+	return types
+}
+
+// attemptTypes returns an original attempt's type and n retries' of type
+// kind.
+func attemptTypes(n int, kind string) []string {
+	types := []string{"original"}
+	for range n {
+		types = append(types, kind)
+	}
+	return types
 }
 
 func (h *hooks) retried() int {
@@ -127,6 +165,7 @@ func TestHealthCheckUnavailableIsRetriedByDefault(t *testing.T) {
 		assert.Equal(t, healthpb.HealthCheckResponse_SERVING, resp.GetStatus())
 		assert.Equal(t, int64(2), srv.calls.Load(), "calls the server saw")
 		assert.Equal(t, 1, h.retried())
+		assert.Equal(t, []string{"original", "retry"}, h.attemptTypes(), "the server saw the first")
 	})
 	t.Run("Unavailable to every attempt", func(t *testing.T) {
 		var h hooks
@@ -139,6 +178,7 @@ func TestHealthCheckUnavailableIsRetriedByDefault(t *testing.T) {
 		reasons, attempts := h.gaveUp()
 		assert.Equal(t, []transport.GiveUpReason{transport.GiveUpMaxRetries}, reasons)
 		assert.Equal(t, []int{1 + rtgrpc.DefaultMaxRetries}, attempts)
+		assert.Equal(t, attemptTypes(rtgrpc.DefaultMaxRetries, "retry"), h.attemptTypes(), "the server saw each")
 	})
 }
 
@@ -153,6 +193,7 @@ func TestRefusedConnectionIsRetriedWhateverTheMethod(t *testing.T) {
 		reasons, attempts := h.gaveUp()
 		assert.Equal(t, []transport.GiveUpReason{transport.GiveUpMaxRetries}, reasons)
 		assert.Equal(t, []int{1 + rtgrpc.DefaultMaxRetries}, attempts)
+		assert.Equal(t, attemptTypes(rtgrpc.DefaultMaxRetries, "transparent"), h.attemptTypes(), "nothing left the client")
 	}
 	t.Run("unary", func(t *testing.T) {
 		var h hooks

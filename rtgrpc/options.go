@@ -64,6 +64,21 @@ type ClientOptions struct {
 	// do not retry (an Unavailable to a method that may have acted) is no
 	// give-up: it is returned without an event.
 	OnGiveUp func(GiveUpEvent)
+	// OnAttempt, when set, is told of each attempt as it starts, the first
+	// included: for a count of attempts by type (rtotel's
+	// RPC.AttemptStarted, grpc.client.attempt.started).
+	OnAttempt func(AttemptEvent)
+}
+
+// AttemptEvent describes an attempt about to be made.
+type AttemptEvent struct {
+	Method string // "/pkg.Service/Method"
+	// Attempt is its number, from 1.
+	Attempt int
+	// Transparent reports that the attempt before it never left the
+	// client (grpc-go had no connection to send it on): gRPC calls its
+	// retry transparent.
+	Transparent bool
 }
 
 // RetryEvent describes a retry about to happen: the gRPC twin of

@@ -50,7 +50,8 @@ func StreamClientInterceptor(o ClientOptions) grpc.StreamClientInterceptor {
 // it had none to send on, so nothing of the call left the client. It
 // returns the stream and the attempt that opened it.
 func (c *client) open(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method, target string, streamer grpc.Streamer, opts []grpc.CallOption, attempt int) (grpc.ClientStream, int, error) {
-	for ; ; attempt++ {
+	for first := attempt; ; attempt++ {
+		c.attempted(method, attempt, attempt > first) // a stream not opened sent nothing
 		actx := ctx
 		if attempt > 1 {
 			actx = metadata.AppendToOutgoingContext(ctx, "grpc-previous-rpc-attempts", strconv.Itoa(attempt-1))
