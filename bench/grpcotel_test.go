@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"maps"
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -22,6 +23,9 @@ func grpcTelemetry(inst *rtotel.Instrumentation) (rtgrpc.ClientOptions, rtgrpc.S
 			rpc.Retry(context.Background(), e.Method, e.Status.Code().String(), e.Wait, e.FromPushback)
 		},
 		OnGiveUp: func(e rtgrpc.GiveUpEvent) { rpc.GiveUp(context.Background(), e.Method, e.Reason) },
+		OnAttempt: func(e rtgrpc.AttemptEvent) { // grpc.client.attempt.started, by grpc.attempt_type
+			rpc.AttemptStarted(context.Background(), e.Method, e.Attempt, e.Transparent)
+		},
 	}
 	server := rtgrpc.ServerOptions{OnOutcome: rpc.IdempotencyOutcome} // replays, 409s, store failures, ...
 	return retry, server
@@ -52,18 +56,30 @@ func TestGRPCTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	found := false
+	attempts := map[string]int64{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
-			if sum, ok := m.Data.(metricdata.Sum[int64]); ok && m.Name == "rtchain.client.retries" {
-				for _, p := range sum.DataPoints {
-					sys, _ := p.Attributes.Value("rpc.system")
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				continue
+			}
+			for _, p := range sum.DataPoints {
+				sys, _ := p.Attributes.Value("rpc.system")
+				switch m.Name {
+				case "rtchain.client.retries":
 					meth, _ := p.Attributes.Value("rpc.method")
 					found = found || (sys.AsString() == "grpc" && meth.AsString() == "/grpc.testing.TestService/UnaryCall" && p.Value == 1)
+				case "grpc.client.attempt.started":
+					kind, _ := p.Attributes.Value("grpc.attempt_type")
+					attempts[kind.AsString()] += p.Value
 				}
 			}
 		}
 	}
 	if !found {
 		t.Fatalf("no gRPC retry in the metrics: %+v", rm)
+	}
+	if want := map[string]int64{"original": 1, "retry": 1}; !maps.Equal(attempts, want) {
+		t.Fatalf("grpc.client.attempt.started: %v, want %v", attempts, want)
 	}
 }

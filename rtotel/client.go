@@ -11,8 +11,9 @@ import (
 // Client returns transport.NewClientWith(o)'s client, instrumented: Calls
 // outside the whole chain, otelhttp.NewTransport over o.Base (a client span
 // per attempt, in the call's span, with the rtotel providers) and
-// ResendCount under it, and BreakerStateChange beside o's own
-// OnStateChange.
+// ResendCount under it, BreakerStateChange beside o's own OnStateChange,
+// and, when o.Limit is enabled without Stats of its own, LimitStats for
+// the gauges of the hosts' concurrency limits.
 func (i *Instrumentation) Client(o transport.ClientOptions) *http.Client {
 	base := o.Base
 	if base == nil {
@@ -30,6 +31,9 @@ func (i *Instrumentation) Client(o transport.ClientOptions) *http.Client {
 		}
 	} else {
 		o.Breaker.OnStateChange = i.BreakerStateChange
+	}
+	if o.Limit.Enabled && o.Limit.Stats == nil {
+		o.Limit.Stats = &i.limits
 	}
 	c := transport.NewClientWith(o)
 	c.Transport = i.Calls()(c.Transport)

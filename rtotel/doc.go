@@ -26,13 +26,18 @@
 //     (every covered request, replays included); Instrumentation.Replayed,
 //     an idempotency.Options.OnReplay, counts replays alone.
 //   - Instrumentation.Shed is an overload.Options.OnShed.
+//   - Instrumentation.ObserveLimiter and ObserveStore report an
+//     overload.Limiter and an idempotency.MemoryStore in gauges;
+//     Instrumentation.LimitStats is what the gauges of the client's
+//     concurrency limits read (transport.LimitOptions.Stats).
 //   - Instrumentation.RPC records an RPC client's retries and give-ups and
 //     its server's outcomes, replays and shed calls (rtgrpc's hooks) with
-//     rpc.system and rpc.method, from plain values: rtotel does not depend
-//     on grpc.
+//     rpc.system and rpc.method, and its attempts by type
+//     (grpc.client.attempt.started), from plain values: rtotel does not
+//     depend on grpc.
 //   - Client returns transport.NewClientWith's client with all of it wired:
 //     Calls outside Retry, otelhttp and Attempts inside (a client span per
-//     attempt), the breaker hook.
+//     attempt), the breaker hook, LimitStats when the Limit layer is on.
 //
 // The two placements of otelhttp: inside Retry (as Client does), each
 // attempt is a client span, the resent ones marked, and the retry events go
@@ -55,6 +60,14 @@
 //	rtchain.client.rejected          counter   {attempt}    calls ended by an attempt the client rejected itself, unsent
 //	                                                        (transport.RejectedError); rtchain.rejected.reason: cool_down,
 //	                                                        pace, adaptive_throttle, limit, other
+//	rtchain.client.limit             gauge     {attempt}    a host's concurrency limit (the Limit layer)
+//	rtchain.client.limit.in_flight   gauge     {attempt}    attempts in flight under it
+//	rtchain.client.limit.waiting     gauge     {attempt}    attempts waiting for a slot of it
+//
+// gRPC's attempts (RPC.AttemptStarted), with rpc.system, grpc.method and
+// grpc.attempt_type (original, retry, transparent_retry), no server.address:
+//
+//	grpc.client.attempt.started      counter   {attempt}    attempts of calls through rtgrpc's interceptors
 //
 // The server's metrics, without server.address (with rpc.system and
 // rpc.method when recorded through RPC):
@@ -69,6 +82,14 @@
 //	rtchain.server.overload.shed        counter {request}  requests refused by overload.Middleware; rtchain.overload.reason
 //	                                                      (overloaded, deadline), rtchain.overload.priority (sheddable,
 //	                                                      normal, critical)
+//	rtchain.server.overload.limit       gauge   {request}  an overload.Limiter's limit (ObserveLimiter); rtchain.limiter
+//	rtchain.server.overload.in_flight   gauge   {request}  the requests it admitted, in flight; rtchain.limiter
+//	rtchain.server.overload.queued      gauge   {request}  the requests queued for a slot; rtchain.limiter
+//	rtchain.server.idempotency.records  gauge   {record}   records a store holds (ObserveStore); rtchain.store
+//	rtchain.server.idempotency.bytes    gauge   By         their size; rtchain.store
+//
+// The gauges are read when the metrics are collected, never on a call's
+// path.
 //
 // Every attribute takes a bounded set of values: no path, key or user.
 package rtotel

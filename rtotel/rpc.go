@@ -37,6 +37,26 @@ func (r RPC) Retry(ctx context.Context, method, code string, wait time.Duration,
 	r.i.retryWait.Record(ctx, wait.Seconds(), metric.WithAttributes(r.system, attribute.String("rpc.method", method)))
 }
 
+// AttemptStarted counts an attempt of method as it starts, the first
+// included, in grpc.client.attempt.started with gRPC's attributes
+// grpc.method and grpc.attempt_type: original for a call's first attempt,
+// retry for an attempt after one that reached the server, and
+// transparent_retry after one that never left the client. Use it as
+// rtgrpc.ClientOptions.OnAttempt (see docs/grpc.md). rtgrpc retries above
+// grpc-go, so grpc-go's own instrumentation counts each of these attempts
+// as a call of its own; this counter says which were retries.
+func (r RPC) AttemptStarted(ctx context.Context, method string, attempt int, transparent bool) {
+	kind := "original"
+	switch {
+	case transparent:
+		kind = "transparent_retry"
+	case attempt > 1:
+		kind = "retry"
+	}
+	r.i.grpcAttempts.Add(ctx, 1, metric.WithAttributes(r.system, attribute.String("grpc.method", method),
+		attribute.String("grpc.attempt_type", kind)))
+}
+
 // GiveUp records a retryable failure of method that reason kept from being
 // retried.
 func (r RPC) GiveUp(ctx context.Context, method string, reason transport.GiveUpReason) {

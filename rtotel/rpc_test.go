@@ -75,3 +75,25 @@ func TestHedgesAreCounted(t *testing.T) {
 	}
 	assert.Equal(t, map[bool]int64{false: 1, true: 1}, got)
 }
+
+// Each attempt is counted by its type, with gRPC's attribute names.
+func TestRPCAttemptsByType(t *testing.T) {
+	tel := newTelemetry(t)
+	rpc := tel.inst.RPC("grpc")
+	const method = "/payments.Payments/Pay"
+	ctx := context.Background()
+	rpc.AttemptStarted(ctx, method, 1, false)
+	rpc.AttemptStarted(ctx, method, 2, true)
+	rpc.AttemptStarted(ctx, method, 3, false)
+	rpc.AttemptStarted(ctx, method, 1, false)
+	started, ok := tel.metrics(t)["grpc.client.attempt.started"].(metricdata.Sum[int64])
+	require.True(t, ok)
+	got := map[string]int64{}
+	for _, p := range started.DataPoints {
+		m, _ := p.Attributes.Value("grpc.method")
+		assert.Equal(t, method, m.AsString())
+		kind, _ := p.Attributes.Value("grpc.attempt_type")
+		got[kind.AsString()] += p.Value
+	}
+	assert.Equal(t, map[string]int64{"original": 2, "transparent_retry": 1, "retry": 1}, got)
+}

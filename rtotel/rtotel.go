@@ -6,6 +6,8 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/rtchain/rtchain/transport"
 )
 
 // waitBuckets are the bounds, in seconds, of the wait histograms: from a
@@ -43,11 +45,14 @@ type Instrumentation struct {
 	resumes     metric.Int64Counter
 	hedges      metric.Int64Counter
 	rejected    metric.Int64Counter
+	grpcAttempts metric.Int64Counter
 	// The server half's.
 	idemRequests metric.Int64Counter
 	shed         metric.Int64Counter
 	hosts        hostAttrs
 	server       serverAttrs
+	meter        metric.Meter
+	limits       transport.LimitStats // what the client's Limit gauges read
 }
 
 // New makes the instruments. It fails only if the MeterProvider refuses
@@ -62,8 +67,8 @@ func New(o Options) (*Instrumentation, error) {
 		tp = otel.GetTracerProvider()
 	}
 	m := mp.Meter(ScopeName)
-	i := Instrumentation{mp: mp, tp: tp, server: newServerAttrs()}
-	var errs [14]error
+	i := Instrumentation{mp: mp, tp: tp, server: newServerAttrs(), meter: m}
+	var errs [16]error
 	i.attempts, errs[0] = m.Int64Histogram("rtchain.client.call.attempts", metric.WithUnit("{attempt}"),
 		metric.WithDescription("Attempts per call through rtchain's Retry."),
 		metric.WithExplicitBucketBoundaries(1, 2, 3, 4, 5, 8))
@@ -95,6 +100,9 @@ func New(o Options) (*Instrumentation, error) {
 		metric.WithDescription("Requests that the idempotency middleware covered, by outcome."))
 	i.shed, errs[13] = m.Int64Counter("rtchain.server.overload.shed", metric.WithUnit("{request}"),
 		metric.WithDescription("Requests that the overload middleware refused, by reason and priority."))
+	errs[14] = i.observeLimits(m)
+	i.grpcAttempts, errs[15] = m.Int64Counter("grpc.client.attempt.started", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Attempts of gRPC calls through rtgrpc's retrying interceptors, by grpc.attempt_type."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
