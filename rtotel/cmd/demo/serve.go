@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,7 +71,12 @@ func newInstrumented() (*instrumented, error) {
 		return nil, err
 	}
 	s := &instrumented{mp: mp, metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
-	s.orders = httptest.NewServer(ordersService(inst))
+	orders, err := ordersService(inst)
+	if err != nil {
+		_ = mp.Shutdown(context.Background())
+		return nil, err
+	}
+	s.orders = httptest.NewServer(orders)
 	s.inventory = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 	}))
@@ -82,6 +89,7 @@ func newInstrumented() (*instrumented, error) {
 	})
 	s.client = inst.Client(transport.ClientOptions{
 		IdempotencyKeys: true,
+		Limit:           transport.LimitOptions{Enabled: true},
 		Hedge:           transport.HedgeOptions{Delay: 50 * time.Millisecond},
 		Retry:           transport.RetryPolicy{BaseDelay: 10 * time.Millisecond, PerTryTimeout: 250 * time.Millisecond},
 	})
@@ -93,10 +101,14 @@ func newInstrumented() (*instrumented, error) {
 //	GET  /items/N   throttled beyond 5 a second (429, Retry-After: 1), 1 in 4 answered 503
 //	GET  /slow/N    every other request stalls 150 ms (a hedge wins it)
 //	GET  /work/N    behind overload.Middleware with a limit of 2 and no queue (shed: 503)
+//	GET  /files/N   a 64 KiB download that breaks off halfway every other time; the
+//	                client resumes it with a Range request
 //	POST /orders    behind idempotency.Middleware; ?stall=1 runs 400 ms, past the
 //	                client's per-try timeout, so that the retry meets the run in
 //	                progress (409) and then its stored answer (a replay)
-func ordersService(inst *rtotel.Instrumentation) http.Handler {
+//
+// Its overload limiter and idempotency store are reported by gauges.
+func ordersService(inst *rtotel.Instrumentation) (http.Handler, error) {
 	var slow atomic.Int64
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /items/", flaky(rate.NewLimiter(5, 5)))
@@ -110,8 +122,17 @@ func ordersService(inst *rtotel.Instrumentation) http.Handler {
 		}
 		fmt.Fprint(w, "ok")
 	})
+	mux.HandleFunc("GET /files/", breakingDownload())
+	limiter := overload.NewLimiter(overload.LimiterOptions{InitialLimit: 2, MinLimit: 1, MaxLimit: 2, Queue: -1})
+	if _, err := inst.ObserveLimiter("work", limiter); err != nil {
+		return nil, err
+	}
+	store := idempotency.NewMemoryStore(0, 0)
+	if _, err := inst.ObserveStore("orders", store); err != nil {
+		return nil, err
+	}
 	shed := overload.Middleware(overload.Options{
-		Limiter:       overload.NewLimiter(overload.LimiterOptions{InitialLimit: 2, MinLimit: 1, MaxLimit: 2, Queue: -1}),
+		Limiter:       limiter,
 		TimeoutHeader: timeoutHeader,
 		OnShed:        inst.Shed,
 	})
@@ -120,7 +141,7 @@ func ordersService(inst *rtotel.Instrumentation) http.Handler {
 		fmt.Fprint(w, "ok")
 	})))
 	keyed := idempotency.Middleware(idempotency.Options{
-		Store:     &flakyStore{Store: idempotency.NewMemoryStore(0, 0)},
+		Store:     &flakyStore{Store: store},
 		Scope:     idempotency.OneScope,
 		OnOutcome: inst.IdempotencyOutcome,
 		Logger:    quiet,
@@ -133,7 +154,27 @@ func ordersService(inst *rtotel.Instrumentation) http.Handler {
 		w.WriteHeader(http.StatusCreated)
 		fmt.Fprint(w, `{"order":"created"}`)
 	})))
-	return mux
+	return mux, nil
+}
+
+// breakingDownload serves a 64 KiB file with a strong validator and
+// ranges; every other request for the whole file breaks off halfway (the
+// connection is cut), and the client asks for the rest.
+func breakingDownload() http.HandlerFunc {
+	content := bytes.Repeat([]byte("rtchain "), 8<<10)
+	modified := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var n atomic.Int64
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"v1"`)
+		if r.Header.Get("Range") == "" && n.Add(1)%2 == 1 {
+			w.Header().Set("Accept-Ranges", "bytes")
+			w.Header().Set("Content-Length", strconv.Itoa(len(content)))
+			_, _ = w.Write(content[:len(content)/2])
+			http.NewResponseController(w).Flush()
+			panic(http.ErrAbortHandler) // net/http cuts the connection
+		}
+		http.ServeContent(w, r, "", modified, bytes.NewReader(content))
+	}
 }
 
 // flakyStore fails 1 Begin in 8: the middleware answers 503, which the
@@ -165,6 +206,7 @@ func (s *instrumented) round(ctx context.Context) {
 			s.call(ctx, http.MethodGet, fmt.Sprintf("%s/slow/%d", s.orders.URL, i), "", nil)
 			s.call(ctx, http.MethodGet, fmt.Sprintf("%s/stock/%d", s.inventory.URL, i), "", nil)
 			s.call(ctx, http.MethodGet, fmt.Sprintf("%s/work/%d", s.orders.URL, i), "", nil)
+			s.call(ctx, http.MethodGet, fmt.Sprintf("%s/files/%d", s.orders.URL, i), "", nil)
 			for j := range 4 {
 				s.send(ctx, s.batch, http.MethodGet, fmt.Sprintf("%s/charges/%d-%d", s.payments.URL, i, j), "", nil)
 			}
