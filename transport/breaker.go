@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -134,20 +135,20 @@ type BreakerOptions struct {
 //
 // It is safe for concurrent use. It panics on negative options or a
 // FailureRatio above 1.
-func Breaker(o BreakerOptions) Middleware { return breakerWith(o, nil) }
+func Breaker(o BreakerOptions) Middleware { return breakerWith(o, hostView[circuit]{}) }
 
 // breakerWith is Breaker keeping its circuits in shared (a chain's table),
 // or in a table of its own when shared is nil.
-func breakerWith(o BreakerOptions, shared *hostTable[hostSlots]) Middleware {
+func breakerWith(o BreakerOptions, hosts hostView[circuit]) Middleware {
 	if o.FailureRatio < 0 || o.FailureRatio > 1 || o.MinRequests < 0 || o.Window < 0 || o.CoolDown < 0 || o.Probes < 0 || o.MaxHosts < 0 {
 		panic("transport: BreakerOptions: negative value or FailureRatio above 1")
 	}
-	o.MaxHosts = orDefault(o.MaxHosts, DefaultMaxHosts)
-	o.FailureRatio = orDefault(o.FailureRatio, DefaultBreakerFailureRatio)
-	o.MinRequests = orDefault(o.MinRequests, DefaultBreakerMinRequests)
-	o.Window = orDefault(o.Window, DefaultBreakerWindow)
-	o.CoolDown = orDefault(o.CoolDown, DefaultBreakerCoolDown)
-	o.Probes = orDefault(o.Probes, DefaultBreakerProbes)
+	o.MaxHosts = cmp.Or(o.MaxHosts, DefaultMaxHosts)
+	o.FailureRatio = cmp.Or(o.FailureRatio, DefaultBreakerFailureRatio)
+	o.MinRequests = cmp.Or(o.MinRequests, DefaultBreakerMinRequests)
+	o.Window = cmp.Or(o.Window, DefaultBreakerWindow)
+	o.CoolDown = cmp.Or(o.CoolDown, DefaultBreakerCoolDown)
+	o.Probes = cmp.Or(o.Probes, DefaultBreakerProbes)
 	ownRule := o.IsFailure != nil
 	if !ownRule {
 		o.IsFailure = IsHostFailure
@@ -157,9 +158,11 @@ func breakerWith(o BreakerOptions, shared *hostTable[hostSlots]) Middleware {
 		if o.Disabled {
 			return next
 		}
-		return &breakerTransport{next: next, o: o, ownRule: ownRule, hosts: hostView[circuit]{table: ownOrShared(shared, o.MaxHosts),
-			slot: func(s *hostSlots) *slot[circuit] { return &s.circuit },
-			init: func(c *circuit) { c.closed.Store(true) }}}
+		if hosts.lookup == nil {
+			hosts = ownHosts[circuit](o.MaxHosts)
+		}
+		hosts.init = func(c *circuit) { c.closed.Store(true) }
+		return &breakerTransport{next: next, o: o, ownRule: ownRule, hosts: hosts}
 	}
 }
 
@@ -195,8 +198,8 @@ type breakerTransport struct {
 	hosts   hostView[circuit]
 }
 
-// circuitIdle reports whether c holds no verdict: it is closed.
-func circuitIdle(c *circuit) bool { return c.closed.Load() }
+// idle reports whether c holds no verdict: it is closed.
+func (c *circuit) idle() bool { return c.closed.Load() }
 
 var _ http.RoundTripper = (*breakerTransport)(nil)
 

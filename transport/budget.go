@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"cmp"
 	"math"
 	"sync/atomic"
 	"time"
@@ -46,10 +47,10 @@ func (b RetryBudget) withDefaults() RetryBudget {
 	if b.Ratio < 0 || b.MaxBanked < 0 || b.MaxHosts < 0 || math.IsNaN(b.Ratio+b.MinPerSecond+b.MaxBanked) {
 		panic("transport: RetryBudget: negative or NaN Ratio, MaxBanked or MaxHosts")
 	}
-	b.MaxHosts = orDefault(b.MaxHosts, DefaultMaxHosts)
-	b.Ratio = orDefault(b.Ratio, DefaultBudgetRatio)
-	b.MinPerSecond = orDefault(b.MinPerSecond, DefaultBudgetMinPerSecond)
-	b.MaxBanked = orDefault(b.MaxBanked, DefaultBudgetMaxBanked)
+	b.MaxHosts = cmp.Or(b.MaxHosts, DefaultMaxHosts)
+	b.Ratio = cmp.Or(b.Ratio, DefaultBudgetRatio)
+	b.MinPerSecond = cmp.Or(b.MinPerSecond, DefaultBudgetMinPerSecond)
+	b.MaxBanked = cmp.Or(b.MaxBanked, DefaultBudgetMaxBanked)
 	return b
 }
 
@@ -69,10 +70,14 @@ type hostBudget struct {
 	floorOn bool
 }
 
+// idle reports true: a host's budget may be forgotten at any time, and
+// starts full again (a budget only ever holds retries back).
+func (*hostBudget) idle() bool { return true }
+
 // newBudgets returns the budgets of one Retry middleware, or nil when the
-// budget is disabled, in shared (a chain's table) or a table of its own
-// when shared is nil. conf has been through RetryPolicy.withDefaults.
-func newBudgets(conf RetryBudget, shared *hostTable[hostSlots]) *budgets {
+// budget is disabled, in hosts (a chain's table) or a table of its own
+// when hosts has none. conf has been through RetryPolicy.withDefaults.
+func newBudgets(conf RetryBudget, hosts hostView[hostBudget]) *budgets {
 	if conf.Disabled {
 		return nil
 	}
@@ -80,9 +85,11 @@ func newBudgets(conf RetryBudget, shared *hostTable[hostSlots]) *budgets {
 		deposit: int64(conf.Ratio * milli),
 		banked:  int64(conf.MaxBanked * milli),
 	}
-	b.hosts = hostView[hostBudget]{table: ownOrShared(shared, conf.MaxHosts),
-		slot: func(s *hostSlots) *slot[hostBudget] { return &s.budget },
-		init: func(hb *hostBudget) {
+	if hosts.lookup == nil {
+		hosts = ownHosts[hostBudget](conf.MaxHosts)
+	}
+	b.hosts = hosts
+	b.hosts.init = func(hb *hostBudget) {
 			hb.balance.Store(b.banked)
 			if conf.MinPerSecond > 0 {
 				// Set in place (no allocation) from the zero time, so that it
@@ -91,7 +98,7 @@ func newBudgets(conf RetryBudget, shared *hostTable[hostSlots]) *budgets {
 				hb.floor.SetBurstAt(time.Time{}, int(math.Ceil(conf.MinPerSecond)))
 				hb.floorOn = true
 			}
-		}}
+		}
 	return b
 }
 

@@ -111,7 +111,7 @@ func Hedge(o HedgeOptions) Middleware {
 			o.BodyLimit = DefaultHedgeBodyLimit
 		}
 		t := &hedgeTransport{next: wrapped("hedge", next), o: o,
-			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: hedgeBank, MaxHosts: DefaultMaxHosts}, nil)}
+			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: hedgeBank, MaxHosts: DefaultMaxHosts}, hostView[hostBudget]{})}
 		t.lat = newHostTable[latencies](DefaultMaxHosts, nil)
 		return t
 	}

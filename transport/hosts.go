@@ -151,3 +151,55 @@ func hostOf(req *http.Request) string {
 	}
 	return req.URL.Host
 }
+
+// slot is one layer's state of a host, set up once, by the first get.
+type slot[T any] struct {
+	ready atomic.Bool
+	mu    sync.Mutex // held while the slot is set up
+	v     T
+}
+
+func (s *slot[T]) get(init func(*T)) *T {
+	if !s.ready.Load() {
+		s.mu.Lock()
+		if !s.ready.Load() {
+			if init != nil {
+				init(&s.v)
+			}
+			s.ready.Store(true)
+		}
+		s.mu.Unlock()
+	}
+	return &s.v
+}
+
+// idler is a layer's state of a host that can tell whether forgetting it
+// loses anything that matters (a closed circuit, a cool-down that is over):
+// the host tables prefer to evict idle hosts.
+type idler[T any] interface {
+	*T
+	idle() bool
+}
+
+// hostView is one layer's view of a table of hosts: its own slot of each
+// host's entry, in a table of the layer's own (ownHosts) or in one that a
+// chain shares between its layers (NewClientWith's). The zero value has no
+// table: a layer given one makes its own.
+type hostView[T any] struct {
+	lookup func(host string) *slot[T]
+	size   func() int
+	init   func(*T) // sets up a host's state; nil for the zero value
+}
+
+// ownHosts returns a view of a table of up to max hosts of one layer's
+// state alone.
+func ownHosts[T any, P idler[T]](max int) hostView[T] {
+	t := newHostTable(max, func(s *slot[T]) bool { return !s.ready.Load() || P(&s.v).idle() })
+	return hostView[T]{lookup: t.get, size: t.len}
+}
+
+// get returns host's state, creating the entry or the slot if need be.
+func (v hostView[T]) get(host string) *T { return v.lookup(host).get(v.init) }
+
+// len returns how many hosts the table holds.
+func (v hostView[T]) len() int { return v.size() }

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -165,13 +166,13 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	case p.MaxRetries < 0:
 		p.MaxRetries = 0
 	}
-	p.BaseDelay = orDefault(p.BaseDelay, DefaultBaseDelay)
-	p.MaxDelay = orDefault(p.MaxDelay, DefaultMaxDelay)
-	p.MaxRetryAfter = orDefault(p.MaxRetryAfter, DefaultMaxRetryAfter)
-	p.DrainTimeout = orDefault(p.DrainTimeout, DefaultDrainTimeout)
-	p.BodyReplayLimit = orDefault(p.BodyReplayLimit, DefaultBodyReplayLimit)
-	p.BodySpillLimit = orDefault(p.BodySpillLimit, DefaultBodySpillLimit)
-	p.DrainLimit = orDefault(p.DrainLimit, DefaultDrainLimit)
+	p.BaseDelay = cmp.Or(p.BaseDelay, DefaultBaseDelay)
+	p.MaxDelay = cmp.Or(p.MaxDelay, DefaultMaxDelay)
+	p.MaxRetryAfter = cmp.Or(p.MaxRetryAfter, DefaultMaxRetryAfter)
+	p.DrainTimeout = cmp.Or(p.DrainTimeout, DefaultDrainTimeout)
+	p.BodyReplayLimit = cmp.Or(p.BodyReplayLimit, DefaultBodyReplayLimit)
+	p.BodySpillLimit = cmp.Or(p.BodySpillLimit, DefaultBodySpillLimit)
+	p.DrainLimit = cmp.Or(p.DrainLimit, DefaultDrainLimit)
 	if !p.Budget.Disabled {
 		p.Budget = p.Budget.withDefaults()
 	}
@@ -181,12 +182,4 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		}
 	}
 	return p
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

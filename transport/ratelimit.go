@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -99,16 +100,16 @@ type RateLimitOptions struct {
 // Options that limit nothing and follow no server (Disabled, or NoCoolDown
 // and NoPacing without limiters) leave the chain as it is. It is safe for
 // concurrent use. It panics on a negative MaxHosts or MaxCoolDown.
-func RateLimit(o RateLimitOptions) Middleware { return rateLimitWith(o, nil) }
+func RateLimit(o RateLimitOptions) Middleware { return rateLimitWith(o, hostView[hostState]{}) }
 
 // rateLimitWith is RateLimit keeping its hosts' state in shared (a chain's
 // table), or in a table of its own when shared is nil.
-func rateLimitWith(o RateLimitOptions, shared *hostTable[hostSlots]) Middleware {
+func rateLimitWith(o RateLimitOptions, hosts hostView[hostState]) Middleware {
 	if o.MaxHosts < 0 || o.MaxCoolDown < 0 {
 		panic("transport: RateLimitOptions: negative MaxHosts or MaxCoolDown")
 	}
-	o.MaxHosts = orDefault(o.MaxHosts, DefaultMaxHosts)
-	o.MaxCoolDown = orDefault(o.MaxCoolDown, DefaultMaxRetryAfter)
+	o.MaxHosts = cmp.Or(o.MaxHosts, DefaultMaxHosts)
+	o.MaxCoolDown = cmp.Or(o.MaxCoolDown, DefaultMaxRetryAfter)
 	o.PerHostBurst = max(o.PerHostBurst, 1)
 	idle := o.Disabled || (o.Limiter == nil && o.PerHost <= 0 && o.NoCoolDown && o.NoPacing && o.NoThrottle)
 	return func(next http.RoundTripper) http.RoundTripper {
@@ -118,14 +119,16 @@ func rateLimitWith(o RateLimitOptions, shared *hostTable[hostSlots]) Middleware 
 		}
 		// The host table belongs to this transport: its state is shared by
 		// all requests through it, and by nothing else.
-		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: hostView[hostState]{table: ownOrShared(shared, o.MaxHosts),
-			slot: func(s *hostSlots) *slot[hostState] { return &s.rate },
-			init: func(hs *hostState) {
-				if o.PerHost > 0 {
-					hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
-				}
-				hs.pacer.maxHold = o.MaxCoolDown
-			}}}
+		if hosts.lookup == nil {
+			hosts = ownHosts[hostState](o.MaxHosts)
+		}
+		hosts.init = func(hs *hostState) {
+			if o.PerHost > 0 {
+				hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
+			}
+			hs.pacer.maxHold = o.MaxCoolDown
+		}
+		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: hosts}
 	}
 }
 
@@ -136,9 +139,9 @@ type rateTransport struct {
 	hosts hostView[hostState]
 }
 
-// rateIdle reports whether forgetting hs loses nothing: no cool-down
-// running, no pace learned, no reactions.
-func rateIdle(hs *hostState) bool {
+// idle reports whether forgetting hs loses nothing: no cool-down running,
+// no pace learned, no reactions.
+func (hs *hostState) idle() bool {
 	return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load() && !hs.scope.engaged() && !hs.accept.counted()
 }
 
@@ -286,20 +289,6 @@ func (t *rateTransport) admit(req *http.Request, hs *hostState) (counted bool, e
 		return counted, take(req, hs.limiter)
 	}
 	return counted, nil
-}
-
-// holdLimit returns the latest time that a host-wide hold of an attempt
-// that arrives at start may end: half the time left before ctx's deadline
-// (the other half is the attempt's own), or zero when ctx has none. Under a
-// sustained overload a hold that lets its attempts wait until their
-// deadline sends each one too late to be served in time, and a cool-down
-// that each refusal renews would hold them that long.
-func holdLimit(ctx context.Context, start time.Time) time.Time {
-	deadline, ok := responseDeadline(ctx)
-	if !ok {
-		return time.Time{}
-	}
-	return start.Add(deadline.Sub(start) / 2)
 }
 
 // take takes a token from l, waiting for it under the request's context.

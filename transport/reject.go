@@ -79,3 +79,17 @@ func (k RejectKind) String() string {
 	}
 	return "other"
 }
+
+// holdLimit returns the latest time that a host-wide hold of an attempt
+// that arrives at start may end: half the time left before ctx's deadline
+// (the other half is the attempt's own), or zero when ctx has none. Under a
+// sustained overload a hold that lets its attempts wait until their
+// deadline sends each one too late to be served in time, and a cool-down
+// that each refusal renews would hold them that long.
+func holdLimit(ctx context.Context, start time.Time) time.Time {
+	deadline, ok := responseDeadline(ctx)
+	if !ok {
+		return time.Time{}
+	}
+	return start.Add(deadline.Sub(start) / 2)
+}

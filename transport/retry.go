@@ -47,11 +47,11 @@ import (
 // the call's context (see WithTrace) and to RetryPolicy.OnRetry/OnGiveUp.
 //
 // It is safe for concurrent use. It panics if p has a negative duration.
-func Retry(p RetryPolicy) Middleware { return retryWith(p, nil) }
+func Retry(p RetryPolicy) Middleware { return retryWith(p, hostView[hostBudget]{}) }
 
 // retryWith is Retry keeping its budget in shared (a chain's table), or in
 // a table of its own when shared is nil.
-func retryWith(p RetryPolicy, shared *hostTable[hostSlots]) Middleware {
+func retryWith(p RetryPolicy, budgets hostView[hostBudget]) Middleware {
 	p = p.withDefaults()
 	var hooks *Trace // the policy's hooks, for every call
 	if p.OnRetry != nil || p.OnGiveUp != nil {
@@ -67,7 +67,7 @@ func retryWith(p RetryPolicy, shared *hostTable[hostSlots]) Middleware {
 			next = &perTryTransport{next: next, last: true}
 		}
 		// The budget belongs to this transport: shared by all its calls.
-		t := &retryTransport{next: next, p: p, hooks: hooks, budgets: newBudgets(p.Budget, shared)}
+		t := &retryTransport{next: next, p: p, hooks: hooks, budgets: newBudgets(p.Budget, budgets)}
 		if len(p.Hosts) > 0 {
 			t.circuits = newHostTable[atomic.Int64](DefaultMaxHosts, nil)
 		}

@@ -12,7 +12,7 @@ type Budget struct{ b *budgets }
 // returns nil when conf.Disabled. It panics on negative or NaN fields, as
 // Retry does.
 func NewBudget(conf RetryBudget) *Budget {
-	b := newBudgets(conf.withDefaults(), nil)
+	b := newBudgets(conf.withDefaults(), hostView[hostBudget]{})
 	if b == nil {
 		return nil
 	}

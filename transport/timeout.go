@@ -265,3 +265,14 @@ func (b *stallBody) Close() error {
 	}
 	return err
 }
+
+// orNone returns d, or def when d is 0, or 0 (none) when d is negative.
+func orNone(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}

@@ -12,6 +12,92 @@ import (
 	"github.com/rtchain/rtchain/bodyreplay"
 )
 
+// The chain's plumbing, at the bottom of the package: Middleware, Chain
+// and what every layer uses to find the transport below it and to pass
+// CloseIdleConnections down; and the per-try clock that Chain puts just
+// above the base. It names no layer.
+
+// Middleware wraps an http.RoundTripper with one concern (retries, logging,
+// headers, ...). It is called once, when the chain is built; whatever it
+// prepares there is shared by every request that goes through it.
+type Middleware func(http.RoundTripper) http.RoundTripper
+
+// RoundTripperFunc adapts an ordinary function to the http.RoundTripper
+// interface. It is handy for tests and for small one-off middleware.
+type RoundTripperFunc func(*http.Request) (*http.Response, error)
+
+var _ http.RoundTripper = RoundTripperFunc(nil)
+
+// RoundTrip calls f(req).
+func (f RoundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
+	return f(req)
+}
+
+// Chain wraps base with mws and returns the result. The first middleware is
+// the outermost: it sees each call first and its response last. A nil base
+// means a fresh DefaultPooledTransport(). Just above base, Chain puts the
+// clock of RetryPolicy.PerTryTimeout, so that it measures time on the
+// network only; a request that no Retry gave a per-try timeout passes it
+// untouched. Chain panics if any middleware is nil, or returns a nil
+// RoundTripper, so that a mistake is found when the client is built rather
+// than on its first request.
+func Chain(base http.RoundTripper, mws ...Middleware) http.RoundTripper {
+	if base == nil {
+		base = DefaultPooledTransport()
+	}
+	if len(mws) == 0 {
+		return base
+	}
+	var rt http.RoundTripper = &perTryTransport{next: base}
+	for i := len(mws) - 1; i >= 0; i-- {
+		if mws[i] == nil {
+			panic("transport: Chain: nil Middleware")
+		}
+		rt = mws[i](link{rt})
+		if rt == nil {
+			panic("transport: Chain: Middleware returned a nil RoundTripper")
+		}
+	}
+	return unlink(rt)
+}
+
+// link is what Chain hands each middleware: the chain below it, marked as
+// built by Chain, and so with the per-try clock at its bottom. rtchain's
+// own middlewares take the RoundTripper out of it when they are built
+// (wrapped); another middleware keeps it, at the cost of one call.
+type link struct{ http.RoundTripper }
+
+// CloseIdleConnections closes the idle connections of the chain below.
+func (l link) CloseIdleConnections() { closeIdle(l.RoundTripper) }
+
+func unlink(rt http.RoundTripper) http.RoundTripper {
+	for {
+		l, ok := rt.(link)
+		if !ok {
+			return rt
+		}
+		rt = l.RoundTripper
+	}
+}
+
+// wrapped returns the RoundTripper that the middleware called name wraps,
+// out of Chain's link, and panics if there is none.
+func wrapped(name string, next http.RoundTripper) http.RoundTripper {
+	if next == nil {
+		panic("transport: " + name + ": nil RoundTripper")
+	}
+	return unlink(next)
+}
+
+// closeIdle forwards CloseIdleConnections to rt when it has the method, as
+// http.Client.CloseIdleConnections does, so that the call reaches the base
+// through every layer of a chain.
+func closeIdle(rt http.RoundTripper) {
+	if c, ok := rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
 // The per-try timeout is a layer of its own at the bottom of the chain:
 // Retry puts RetryPolicy.PerTryTimeout in each attempt's context, and the
 // layer that Chain puts just above the base starts the clock when the
