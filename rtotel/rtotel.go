@@ -31,20 +31,20 @@ type Options struct {
 // Instrumentation holds rtotel's instruments; its middleware and hooks
 // record into them. It is safe for concurrent use.
 type Instrumentation struct {
-	mp          metric.MeterProvider
-	tp          trace.TracerProvider
-	attempts    metric.Int64Histogram
-	retries     metric.Int64Counter
-	retryWait   metric.Float64Histogram
-	giveUps     metric.Int64Counter
-	paced       metric.Int64Counter
-	paceTime    metric.Float64Histogram
-	transitions metric.Int64Counter
-	state       metric.Int64Gauge
-	replays     metric.Int64Counter
-	resumes     metric.Int64Counter
-	hedges      metric.Int64Counter
-	rejected    metric.Int64Counter
+	mp           metric.MeterProvider
+	tp           trace.TracerProvider
+	attempts     metric.Int64Histogram
+	retries      metric.Int64Counter
+	retryWait    metric.Float64Histogram
+	giveUps      metric.Int64Counter
+	paced        metric.Int64Counter
+	paceTime     metric.Float64Histogram
+	transitions  metric.Int64Counter
+	state        metric.Int64Gauge
+	replays      metric.Int64Counter
+	resumes      metric.Int64Counter
+	hedges       metric.Int64Counter
+	rejected     metric.Int64Counter
 	grpcAttempts metric.Int64Counter
 	// The server half's.
 	idemRequests metric.Int64Counter
