@@ -1,6 +1,7 @@
 package idempotency
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -124,11 +125,11 @@ func (o Options) withDefaults() Options {
 		o.Header = DefaultHeader
 	}
 	o.Header = http.CanonicalHeaderKey(o.Header)
-	o.TTL = orDefault(o.TTL, DefaultTTL)
-	o.Lease = orDefault(o.Lease, DefaultLease)
-	o.MaxRequestBytes = orDefault(o.MaxRequestBytes, DefaultMaxRequestBytes)
-	o.MaxResponseBytes = orDefault(o.MaxResponseBytes, DefaultMaxResponseBytes)
-	o.RetryAfter = orDefault(o.RetryAfter, DefaultRetryAfter)
+	o.TTL = cmp.Or(o.TTL, DefaultTTL)
+	o.Lease = cmp.Or(o.Lease, DefaultLease)
+	o.MaxRequestBytes = cmp.Or(o.MaxRequestBytes, DefaultMaxRequestBytes)
+	o.MaxResponseBytes = cmp.Or(o.MaxResponseBytes, DefaultMaxResponseBytes)
+	o.RetryAfter = cmp.Or(o.RetryAfter, DefaultRetryAfter)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -136,12 +137,4 @@ func (o Options) withDefaults() Options {
 		panic(fmt.Sprintf("idempotency: Options: TTL %v shorter than Lease %v", o.TTL, o.Lease))
 	}
 	return o
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }

@@ -1,6 +1,7 @@
 package rtgrpc
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -82,22 +83,14 @@ func (o ServerOptions) withDefaults() ServerOptions {
 	if o.Scope == nil {
 		o.Scope = CallerScope(nil)
 	}
-	o.TTL = or(o.TTL, idempotency.DefaultTTL)
-	o.Lease = or(o.Lease, idempotency.DefaultLease)
-	o.MaxResponseBytes = or(o.MaxResponseBytes, idempotency.DefaultMaxResponseBytes)
-	o.RetryAfter = or(o.RetryAfter, idempotency.DefaultRetryAfter)
+	o.TTL = cmp.Or(o.TTL, idempotency.DefaultTTL)
+	o.Lease = cmp.Or(o.Lease, idempotency.DefaultLease)
+	o.MaxResponseBytes = cmp.Or(o.MaxResponseBytes, idempotency.DefaultMaxResponseBytes)
+	o.RetryAfter = cmp.Or(o.RetryAfter, idempotency.DefaultRetryAfter)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
 	return o
-}
-
-func or[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // UnaryServerInterceptor returns an interceptor that runs each keyed unary
