@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtchain/rtchain/httptestutil"
+	"github.com/rtchain/rtchain/internal/freeport"
 )
 
 // Cluster is a Redis Cluster of real redis-server processes on loopback:
@@ -52,12 +52,12 @@ func LaunchCluster(masters, replicas int) (*Cluster, error) {
 	}
 	c := &Cluster{masters: masters}
 	for range masters * (1 + replicas) {
-		addr, err := httptestutil.ReusableAddr()
+		addr, err := freeport.Reusable()
 		if err != nil {
 			c.Remove()
 			return nil, err
 		}
-		bus, err := httptestutil.ReusableAddr() // not port+10000: it may be an ephemeral port
+		bus, err := freeport.Reusable() // not port+10000: it may be an ephemeral port
 		if err != nil {
 			c.Remove()
 			return nil, err

@@ -6,7 +6,7 @@
 // killed to watch a replica take over. It needs redis-server and, for a
 // cluster, redis-cli on the PATH (Debian: apt-get install redis-server,
 // which brings redis-tools) and no Go dependency beyond the standard
-// library and rtchain's httptestutil.
+// library and rtchain's internal/freeport.
 package redistest
 
 import (
@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rtchain/rtchain/httptestutil"
+	"github.com/rtchain/rtchain/internal/freeport"
 )
 
 // Server is one redis-server process. Its methods are safe for concurrent
@@ -59,7 +59,7 @@ func Launch(dir string, args ...string) (*Server, error) {
 	}
 	// A port outside the ephemeral range, so that a restart does not find
 	// it taken by an outgoing connection.
-	addr, err := httptestutil.ReusableAddr()
+	addr, err := freeport.Reusable()
 	if err != nil {
 		return nil, err
 	}

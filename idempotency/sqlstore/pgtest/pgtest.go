@@ -26,7 +26,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
-	"github.com/rtchain/rtchain/httptestutil"
+	"github.com/rtchain/rtchain/internal/freeport"
 )
 
 // Server is one PostgreSQL server. Its methods are safe for concurrent use.
@@ -110,7 +110,7 @@ func (s *Server) setup() error {
 			return fmt.Errorf("pgtest: %w", err)
 		}
 	}
-	addr, err := httptestutil.ReusableAddr()
+	addr, err := freeport.Reusable()
 	if err != nil {
 		return err
 	}

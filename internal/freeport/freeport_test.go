@@ -1,4 +1,4 @@
-package httptestutil_test
+package freeport
 
 import (
 	"net"
@@ -6,12 +6,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-
-	htu "github.com/rtchain/rtchain/httptestutil"
 )
 
-func TestReusableAddrIsFreeAndBelowTheEphemeralRange(t *testing.T) {
-	addr, err := htu.ReusableAddr()
+func TestReusableIsFreeAndBelowTheEphemeralRange(t *testing.T) {
+	addr, err := Reusable()
 	require.NoError(t, err)
 	host, port, err := net.SplitHostPort(addr)
 	require.NoError(t, err)
@@ -19,6 +17,7 @@ func TestReusableAddrIsFreeAndBelowTheEphemeralRange(t *testing.T) {
 	p, err := strconv.Atoi(port)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, p, 10000)
+	require.Less(t, p, ephemeralLow())
 	ln, err := net.Listen("tcp", addr)
 	require.NoError(t, err, "the address is free")
 	require.NoError(t, ln.Close())
