@@ -60,6 +60,14 @@ func (s *sendTrace) notSent() bool {
 	return s.getConn.Load() && !s.wroteHeaders.Load()
 }
 
+// sender sends a call's attempts: what an attempt needs of Retry, and what
+// a resumed body needs to ask for the rest (resume.go).
+type sender struct {
+	next    http.RoundTripper
+	p       RetryPolicy
+	budgets *budgets // nil when disabled
+}
+
 // try sends attempt n to host ("" for the request's own) with rbody, the
 // attempt's body that body (nil when there is nothing to replay) handed out,
 // and sets a to its outcome.
@@ -67,7 +75,7 @@ func (s *sendTrace) notSent() bool {
 // first attempt is the caller's request as it is when nothing about it
 // changes (no body to replay, no context of its own); otherwise, and for
 // every retry, a clone is sent.
-func (t *retryTransport) try(a *attempt, req *http.Request, rbody io.ReadCloser, body *bodyreplay.Body, host string, n int, traced bool) {
+func (t *sender) try(a *attempt, req *http.Request, rbody io.ReadCloser, body *bodyreplay.Body, host string, n int, traced bool) {
 	ctx := req.Context()
 	own := false // ctx is the attempt's own
 	if n > 1 {

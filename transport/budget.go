@@ -90,15 +90,15 @@ func newBudgets(conf RetryBudget, hosts hostView[hostBudget]) *budgets {
 	}
 	b.hosts = hosts
 	b.hosts.init = func(hb *hostBudget) {
-			hb.balance.Store(b.banked)
-			if conf.MinPerSecond > 0 {
-				// Set in place (no allocation) from the zero time, so that it
-				// starts full, as rate.NewLimiter's does.
-				hb.floor.SetLimitAt(time.Time{}, rate.Limit(conf.MinPerSecond))
-				hb.floor.SetBurstAt(time.Time{}, int(math.Ceil(conf.MinPerSecond)))
-				hb.floorOn = true
-			}
+		hb.balance.Store(b.banked)
+		if conf.MinPerSecond > 0 {
+			// Set in place (no allocation) from the zero time, so that it
+			// starts full, as rate.NewLimiter's does.
+			hb.floor.SetLimitAt(time.Time{}, rate.Limit(conf.MinPerSecond))
+			hb.floor.SetBurstAt(time.Time{}, int(math.Ceil(conf.MinPerSecond)))
+			hb.floorOn = true
 		}
+	}
 	return b
 }
 

@@ -13,58 +13,58 @@ import (
 	"syscall"
 )
 
-// What is worth retrying: the rules of Retry, each a small exported
-// function, and the decision that combines them with a Classifier.
+// What is worth retrying: the types a policy judges an attempt with
+// (Attempt, Decision, Classifier), and the rules of Retry, each a small
+// exported function (decide.go combines them with a Classifier).
 
-// retryable applies the rules of Retry, and the Classifier, to attempt n.
-// another reports whether a next attempt would go to another host.
-func (t *retryTransport) retryable(ctx context.Context, a *attempt, n int, safe, another bool) bool {
-	if ctx.Err() != nil || a.bodyErr {
-		return false
-	}
-	d := Default
-	if t.p.Check != nil {
-		var err error
-		if d, err = t.p.Check(a.public(n)); err != nil {
-			a.discard(t.p.DrainLimit, t.p.DrainTimeout)
-			a.resp, a.err = nil, err
-			return false
-		}
-	}
-	if d == Default && t.p.Classifier != nil {
-		d = t.p.Classifier(a.public(n))
-	}
-	switch d {
-	case RetryAttempt:
-		return true
-	case StopRetrying:
-		return false
-	}
-	if a.err != nil {
-		if a.refused {
-			return another // only another host can answer now
-		}
-		if a.local {
-			return true // a refusal of the client's own: nothing was sent
-		}
-		return (safe || a.notSent) && IsTransientError(a.err)
-	}
-	code := a.resp.StatusCode
-	if retry, said := ServerSaysRetry(a.resp.Header); said && !(retry && code >= 200 && code < 300) {
-		// The server knows whether its answer is worth another try, but
-		// a success says the effect happened: a contradictory header
-		// never sends it again.
-		return retry
-	}
-	if IsRefusal(code) {
-		return true // the server did not act: any method may be sent again
-	}
-	if !safe {
-		return false
-	}
-	return IsRetryableStatus(code) ||
-		(code == http.StatusConflict && HasIdempotencyKey(a.req.Header))
+// Attempt is the outcome of one attempt, as a Classifier, a Trace or
+// OnRetry sees it. Exactly one of Response and Err is set.
+type Attempt struct {
+	// Request is the request this attempt sent. Do not modify it.
+	Request *http.Request
+	// Number is 1 for the first attempt, 2 for the first retry, and so on.
+	Number int
+	// Response is the attempt's response. Do not read or close its body.
+	Response *http.Response
+	// Err is the attempt's transport error.
+	Err error
+	// NotSent reports that the request provably never reached the server:
+	// no connection was had, the request headers were never completely
+	// written, or an HTTP/2 server refused the stream. Only known for
+	// requests that are not idempotent; false when unknown.
+	NotSent bool
 }
+
+// reason is the attempt's status, or its error.
+func (a Attempt) reason() string {
+	if a.Response != nil {
+		return a.Response.Status
+	}
+	if a.Err != nil {
+		return a.Err.Error()
+	}
+	return ""
+}
+
+// Decision is a Classifier's verdict on an attempt: Default (the built-in
+// rules of Retry decide), RetryAttempt (retry it, if MaxRetries, the
+// deadline, the budget and the body allow) or StopRetrying (return its
+// outcome to the caller now).
+type Decision int
+
+const (
+	// Default applies the built-in rules (see Retry).
+	Default Decision = iota
+	// RetryAttempt retries the attempt, if the limits allow.
+	RetryAttempt
+	// StopRetrying returns the attempt's outcome to the caller.
+	StopRetrying
+)
+
+// Classifier overrides the built-in retry rules for some attempts. It returns
+// Default for the attempts it has no opinion on. It must be safe for
+// concurrent use.
+type Classifier func(Attempt) Decision
 
 // StatusOverloaded is 529, the status Anthropic's API answers when it is
 // overloaded and turned the request down before acting on it.

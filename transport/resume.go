@@ -57,7 +57,7 @@ func hasToken(values []string, token string) bool {
 // resumeBody is the body of a resumable response: it reads the body of the
 // latest response, and asks for the rest when that one breaks off.
 type resumeBody struct {
-	t         *retryTransport
+	t         *sender
 	req       *http.Request // the caller's
 	trace     *Trace
 	validator string
@@ -197,19 +197,18 @@ func (b *resumeBody) Close() error {
 	return b.body.Close()
 }
 
-// withResume wraps resp's body so that it resumes, when resp can be
-// resumed and the call has retries left; it returns resp.
-func (c *call) withResume(resp *http.Response, attempts, left int, hb *hostBudget) *http.Response {
-	if c.t.p.NoResume || left <= 0 {
+// withResume wraps resp's body so that it resumes, when resp, the answer
+// to the caller's req after attempts, can be resumed and the call has left
+// retries; it returns resp. trace and hb are the call's.
+func (t *sender) withResume(resp *http.Response, req *http.Request, trace *Trace, attempts, left int, hb *hostBudget) *http.Response {
+	if t.p.NoResume || left <= 0 {
 		return resp
 	}
-	validator := resumable(c.req, resp)
+	validator := resumable(req, resp)
 	if validator == "" {
 		return resp
 	}
-	// The body keeps what it needs, not c: a call that is not resumed
-	// stays on the stack.
-	resp.Body = &resumeBody{t: c.t, req: c.req, trace: c.trace, validator: validator, total: resp.ContentLength,
+	resp.Body = &resumeBody{t: t, req: req, trace: trace, validator: validator, total: resp.ContentLength,
 		attempt: attempts, left: left, hb: hb, body: resp.Body}
 	return resp
 }

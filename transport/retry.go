@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -67,7 +66,7 @@ func retryWith(p RetryPolicy, budgets hostView[hostBudget]) Middleware {
 			next = &perTryTransport{next: next, last: true}
 		}
 		// The budget belongs to this transport: shared by all its calls.
-		t := &retryTransport{next: next, p: p, hooks: hooks, budgets: newBudgets(p.Budget, budgets)}
+		t := &retryTransport{sender: sender{next: next, p: p, budgets: newBudgets(p.Budget, budgets)}, hooks: hooks}
 		if len(p.Hosts) > 0 {
 			t.circuits = newHostTable[atomic.Int64](DefaultMaxHosts, nil)
 		}
@@ -76,10 +75,8 @@ func retryWith(p RetryPolicy, budgets hostView[hostBudget]) Middleware {
 }
 
 type retryTransport struct {
-	next    http.RoundTripper
-	p       RetryPolicy
-	hooks   *Trace   // OnRetry and OnGiveUp; nil without them
-	budgets *budgets // nil when disabled
+	sender        // the attempts: the transport below, the policy, the budgets
+	hooks  *Trace // OnRetry and OnGiveUp; nil without them
 	// circuits remembers, per host of RetryPolicy.Hosts, until when an open
 	// circuit below said it refuses requests (Unix nanoseconds), so that a
 	// call starts on a host that will take it. nil without Hosts.
@@ -130,49 +127,32 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// stops here returns this attempt's response, and its connection,
 		// intact.
 		now := time.Now()
-		var wait time.Duration
-		var fromRetryAfter, spent bool
-		var stop GiveUpReason
-		if !a.refused { // a refusal cost the server nothing: no wait, no budget
-			wait, fromRetryAfter, stop = t.wait(ctx, &a, n, now)
-		}
-		throttled := retries && isThrottled(&a, wait, fromRetryAfter)
-		switch {
-		case !throttled && retriesLeft == 0:
-			stop = GiveUpMaxRetries
-		case stop != 0:
-		case throttled && throttledFor+wait > t.p.MaxRetryAfter:
-			stop = GiveUpThrottled
-		case hb != nil && !a.refused && !a.local && !askedFor(&a, wait, fromRetryAfter):
-			if spent = t.budgets.withdrawRetry(hb); !spent {
-				stop = GiveUpBudget
-			}
-		}
-		if stop == 0 && body != nil {
+		v := t.decide(ctx, &a, n, now, hb, retriesLeft, throttledFor, retries)
+		if v.stop == 0 && body != nil {
 			// Seals the attempt in flight, only if the body can be
 			// replayed, and gets the next copy (GetBody, Seek).
 			next, err := body.Next()
 			if err != nil {
-				stop = GiveUpNotReplayable
-				if spent {
+				v.stop = GiveUpNotReplayable
+				if v.spent {
 					t.budgets.refund(hb)
 				}
 			}
 			rbody = next
 		}
-		if stop != 0 {
+		if v.stop != 0 {
 			if retries {
-				c.trace.giveUp(GiveUpEvent{Request: c.req, Attempt: a.public(n), Reason: stop})
+				c.trace.giveUp(GiveUpEvent{Request: c.req, Attempt: a.public(n), Reason: v.stop})
 			}
 			return c.end(&a, n)
 		}
-		if throttled {
-			throttledFor += wait
+		if v.throttled {
+			throttledFor += v.wait
 		} else {
 			retriesLeft--
 		}
-		c.trace.retry(RetryEvent{Request: c.req, Attempt: a.public(n), Wait: wait, FromRetryAfter: fromRetryAfter})
-		if err := t.pause(ctx, &a, now, wait); err != nil {
+		c.trace.retry(RetryEvent{Request: c.req, Attempt: a.public(n), Wait: v.wait, FromRetryAfter: v.fromRetryAfter})
+		if err := t.pause(ctx, &a, now, v.wait); err != nil {
 			if body != nil {
 				_ = rbody.Close() // the next attempt's body, never sent: a file or a copy to release
 			}
@@ -196,31 +176,10 @@ func (c *call) end(a *attempt, n int) (*http.Response, error) {
 	resp, err := a.deliver(c.req.Context(), n)
 	if err == nil {
 		setAttempts(resp, c.req, n)
-		resp = c.withResume(resp, n, c.left, c.hb)
+		resp = c.t.withResume(resp, c.req, c.trace, n, c.left, c.hb)
 	}
 	c.trace.callEnd(CallEndEvent{Request: c.req, Attempts: n, Response: resp, Err: err})
 	return resp, err
-}
-
-// isThrottled reports whether attempt a was throttled: a 429 whose
-// Retry-After asks for at least a second. Its retry waits as asked and
-// spends none of MaxRetries: the server is healthy and said when to come
-// back, and the call should not fail for losing the race for the server's
-// next tokens a few times in a row. Such waits add up to MaxRetryAfter at
-// most in one call, so no server can hold a call longer than that.
-func isThrottled(a *attempt, wait time.Duration, fromRetryAfter bool) bool {
-	return fromRetryAfter && wait >= time.Second && a.resp != nil && a.resp.StatusCode == http.StatusTooManyRequests
-}
-
-// askedFor reports whether the retry after attempt a is one the server
-// asked for: a refusal (IsRefusal) that named a wait. It spends no retry
-// budget: the budget stops a client from multiplying an outage, and a server
-// that names its wait sets the pace of the retries itself. It cannot become
-// a storm: such retries still count against MaxRetries (or, for 429s that
-// ask for a second or more, against MaxRetryAfter: see isThrottled), and
-// each waits what was asked.
-func askedFor(a *attempt, wait time.Duration, fromRetryAfter bool) bool {
-	return fromRetryAfter && wait > 0 && a.resp != nil && IsRefusal(a.resp.StatusCode)
 }
 
 // pause releases a failed attempt and waits until wait has passed since
@@ -314,45 +273,4 @@ func (t *retryTransport) noteRefusal(host string, err error) {
 		return
 	}
 	t.circuits.get(host).Store(open.Until.UnixNano())
-}
-
-// wait chooses the wait before the retry that follows attempt n, decided at
-// now. stop says why there is none: the server asks for more than
-// MaxRetryAfter, or the wait would end after the context's deadline.
-func (t *retryTransport) wait(ctx context.Context, a *attempt, n int, now time.Time) (d time.Duration, fromRetryAfter bool, stop GiveUpReason) {
-	var rejected *RejectedError
-	switch {
-	case a.local && errors.As(a.err, &rejected) && rejected.Wait > 0:
-		d = rejected.Wait // when the host would take it: no sooner
-	case t.p.Backoff != nil:
-		d = min(max(t.p.Backoff(a.public(n)), 0), t.p.MaxDelay)
-	default:
-		d = backoff(t.p.BaseDelay, t.p.MaxDelay, n)
-	}
-	if a.resp != nil {
-		if ra, has, over := askedWait(a.resp.Header, now, t.p.MaxRetryAfter); over {
-			return ra, true, GiveUpRetryAfter
-		} else if has {
-			d, fromRetryAfter = ra, true
-		}
-	}
-	if !endsInTime(ctx, now.Add(d)) {
-		return d, fromRetryAfter, GiveUpDeadline
-	}
-	return d, fromRetryAfter, 0
-}
-
-// backoff is the full-jitter wait before retry k (k ≥ 1): a random duration
-// in [0, min(maxDelay, base·2^(k-1))).
-func backoff(base, maxDelay time.Duration, k int) time.Duration {
-	ceil := maxDelay
-	if shift := k - 1; shift < 62 {
-		if d := base << shift; d>>shift == base && d < ceil {
-			ceil = d
-		}
-	}
-	if ceil <= 0 {
-		return 0
-	}
-	return time.Duration(rand.Int64N(int64(ceil)))
 }

@@ -126,55 +126,6 @@ func (t *Trace) resume(e ResumeEvent) {
 	}
 }
 
-// Attempt is the outcome of one attempt, as a Classifier, a Trace or
-// OnRetry sees it. Exactly one of Response and Err is set.
-type Attempt struct {
-	// Request is the request this attempt sent. Do not modify it.
-	Request *http.Request
-	// Number is 1 for the first attempt, 2 for the first retry, and so on.
-	Number int
-	// Response is the attempt's response. Do not read or close its body.
-	Response *http.Response
-	// Err is the attempt's transport error.
-	Err error
-	// NotSent reports that the request provably never reached the server:
-	// no connection was had, the request headers were never completely
-	// written, or an HTTP/2 server refused the stream. Only known for
-	// requests that are not idempotent; false when unknown.
-	NotSent bool
-}
-
-// reason is the attempt's status, or its error.
-func (a Attempt) reason() string {
-	if a.Response != nil {
-		return a.Response.Status
-	}
-	if a.Err != nil {
-		return a.Err.Error()
-	}
-	return ""
-}
-
-// Decision is a Classifier's verdict on an attempt: Default (the built-in
-// rules of Retry decide), RetryAttempt (retry it, if MaxRetries, the
-// deadline, the budget and the body allow) or StopRetrying (return its
-// outcome to the caller now).
-type Decision int
-
-const (
-	// Default applies the built-in rules (see Retry).
-	Default Decision = iota
-	// RetryAttempt retries the attempt, if the limits allow.
-	RetryAttempt
-	// StopRetrying returns the attempt's outcome to the caller.
-	StopRetrying
-)
-
-// Classifier overrides the built-in retry rules for some attempts. It returns
-// Default for the attempts it has no opinion on. It must be safe for
-// concurrent use.
-type Classifier func(Attempt) Decision
-
 // RetryEvent describes a retry about to happen.
 type RetryEvent struct {
 	// Request is the caller's request (the one Retry was given).
