@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rtchain/rtchain/bodyreplay"
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
@@ -105,7 +106,7 @@ func BenchmarkBodyReplay(b *testing.B) {
 	libs := append([]Lib{}, Libs[1:]...)
 	libs = append(libs, Lib{"rtchain/limit=128MiB", func(base http.RoundTripper, _ bool) http.RoundTripper {
 		return transport.Chain(base, transport.Retry(transport.RetryPolicy{
-			MaxRetries: MaxRetries, BaseDelay: 1, BodyReplayLimit: 128 << 20,
+			MaxRetries: MaxRetries, BaseDelay: 1, Body: bodyreplay.Options{Limit: 128 << 20},
 		}))
 	}})
 	b.Run("bare, both attempts from memory", func(b *testing.B) {

@@ -3,6 +3,7 @@ package transport
 import (
 	"cmp"
 	"fmt"
+	"github.com/rtchain/rtchain/bodyreplay"
 	"strings"
 	"time"
 )
@@ -106,28 +107,22 @@ type RetryPolicy struct {
 	// given for that host, and another's answer is not its answer.
 	Hosts []string
 
-	// BodyReplayLimit is how many bytes of a request body without GetBody
-	// (and that is not an io.Seeker) are kept in memory so that a retry can
-	// send them again. 0 means DefaultBodyReplayLimit; a negative value
-	// keeps nothing (such bodies are sent once and never retried).
-	BodyReplayLimit int64
-
-	// BodySpillLimit is how many more bytes of such a body, past
-	// BodyReplayLimit, are kept in a temporary file, so that a large
-	// upload from a plain io.Reader can be retried in bounded memory. The
-	// file is made only for a body that passes BodyReplayLimit, is
-	// unlinked as soon as it is made where the system allows it, and is
-	// closed when the call and its last attempt are done. A body longer
-	// than both limits together is sent once and not retried; if the file
-	// cannot be written (a full disk), the call goes on without a retry.
-	// 0 means DefaultBodySpillLimit; a negative value keeps nothing on
-	// disk. The limits are the same for every method: a POST without an
-	// Idempotency-Key is retried when the server refuses it (IsRefusal),
-	// and then needs its whole body again.
-	BodySpillLimit int64
-
-	// BodySpillDir is the directory of those files; "" means os.TempDir().
-	BodySpillDir string
+	// Body bounds what is kept of a request body without GetBody (and
+	// that is not an io.Seeker) so that a retry can send it again:
+	// Body.Limit bytes in memory, then Body.SpillLimit more in a temporary
+	// file in Body.SpillDir, so that a large upload from a plain io.Reader
+	// can be retried in bounded memory (see bodyreplay). The file is made
+	// only for a body that passes the memory limit, is unlinked as soon as
+	// it is made where the system allows it, and is closed when the call and
+	// its last attempt are done. A body longer than both limits together is
+	// sent once and not retried; if the file cannot be written (a full
+	// disk), the call goes on without a retry. Here 0 means the default of
+	// each limit, DefaultBodyReplayLimit and DefaultBodySpillLimit; a
+	// negative value keeps nothing (in memory: such bodies are sent once and
+	// never retried; on disk: memory only). The limits are the same for
+	// every method: a POST without an Idempotency-Key is retried when the
+	// server refuses it (IsRefusal), and then needs its whole body again.
+	Body bodyreplay.Options
 
 	// DrainLimit is how many bytes of a failed response body are read
 	// before the next attempt, so that its connection can be reused.
@@ -170,8 +165,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	p.MaxDelay = cmp.Or(p.MaxDelay, DefaultMaxDelay)
 	p.MaxRetryAfter = cmp.Or(p.MaxRetryAfter, DefaultMaxRetryAfter)
 	p.DrainTimeout = cmp.Or(p.DrainTimeout, DefaultDrainTimeout)
-	p.BodyReplayLimit = cmp.Or(p.BodyReplayLimit, DefaultBodyReplayLimit)
-	p.BodySpillLimit = cmp.Or(p.BodySpillLimit, DefaultBodySpillLimit)
+	p.Body.Limit = cmp.Or(p.Body.Limit, DefaultBodyReplayLimit)
+	p.Body.SpillLimit = cmp.Or(p.Body.SpillLimit, DefaultBodySpillLimit)
 	p.DrainLimit = cmp.Or(p.DrainLimit, DefaultDrainLimit)
 	if !p.Budget.Disabled {
 		p.Budget = p.Budget.withDefaults()

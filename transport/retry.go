@@ -94,8 +94,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody && retries {
 		// Whatever the method, a refusal (IsRefusal) sends the whole body
 		// again, so every body is recorded up to the same limits.
-		o := bodyreplay.Options{Limit: t.p.BodyReplayLimit, SpillLimit: t.p.BodySpillLimit, SpillDir: t.p.BodySpillDir}
-		body = bodyreplay.NewWith(req, o)
+		body = bodyreplay.NewWith(req, t.p.Body)
 		defer body.Close()
 		rbody, _ = body.Next() // the first attempt's body never fails
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rtchain/rtchain/bodyreplay"
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
@@ -35,7 +36,7 @@ func TestRetryRoundTripperContract(t *testing.T) {
 		"not retryable POST": {steps: []http.Handler{htu.Status(503)}, method: http.MethodPost},
 		"per-try timeouts":   {steps: []http.Handler{htu.Hang()}, method: http.MethodPut, policy: transport.RetryPolicy{PerTryTimeout: 20 * time.Millisecond, MaxRetries: 1}},
 		"replay limit passed": {steps: []http.Handler{htu.Status(503), htu.OK("")}, method: http.MethodPut,
-			policy: transport.RetryPolicy{BodyReplayLimit: 4}},
+			policy: transport.RetryPolicy{Body: bodyreplay.Options{Limit: 4}}},
 		"cancelled before": {steps: []http.Handler{htu.OK("")}, method: http.MethodPut,
 			ctx: func() (context.Context, context.CancelFunc) {
 				ctx, cancel := context.WithCancel(context.Background())
@@ -79,7 +80,7 @@ func TestRetryBodyReplay(t *testing.T) {
 
 	t.Run("8 MiB stream, server reads half then 503: exact bytes on the retry", func(t *testing.T) {
 		srv := htu.NewServer(t, halfThen503, htu.OK("stored"))
-		client, _ := newRetrying(t, fast(transport.RetryPolicy{BodyReplayLimit: 16 << 20}))
+		client, _ := newRetrying(t, fast(transport.RetryPolicy{Body: bodyreplay.Options{Limit: 16 << 20}}))
 		body := newTrackedBody(opaque(data))
 		req := newRequest(t, context.Background(), http.MethodPut, srv.URL, body)
 		resp, err := client.Do(req)
@@ -93,7 +94,7 @@ func TestRetryBodyReplay(t *testing.T) {
 	t.Run("past the memory limit: spilled to a file, exact bytes on the retry", func(t *testing.T) {
 		srv := htu.NewServer(t, halfThen503, htu.OK("stored"))
 		dir := t.TempDir()
-		client, _ := newRetrying(t, fast(transport.RetryPolicy{BodyReplayLimit: 1 << 20, BodySpillDir: dir}))
+		client, _ := newRetrying(t, fast(transport.RetryPolicy{Body: bodyreplay.Options{Limit: 1 << 20, SpillDir: dir}}))
 		body := newTrackedBody(opaque(data))
 		resp, err := client.Do(newRequest(t, context.Background(), http.MethodPut, srv.URL, body))
 		require.NoError(t, err)
@@ -107,12 +108,12 @@ func TestRetryBodyReplay(t *testing.T) {
 		require.Empty(t, left, "the spill file is removed")
 	})
 	for name, p := range map[string]transport.RetryPolicy{
-		"memory only, limit below the size: one attempt, no retry": {BodyReplayLimit: 1 << 20, BodySpillLimit: -1},
-		"memory and file below the size: one attempt, no retry":    {BodyReplayLimit: 1 << 20, BodySpillLimit: 1 << 20},
+		"memory only, limit below the size: one attempt, no retry": {Body: bodyreplay.Options{Limit: 1 << 20, SpillLimit: -1}},
+		"memory and file below the size: one attempt, no retry":    {Body: bodyreplay.Options{Limit: 1 << 20, SpillLimit: 1 << 20}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := htu.NewServer(t, halfThen503, htu.OK("stored"))
-			p.BodySpillDir = t.TempDir()
+			p.Body.SpillDir = t.TempDir()
 			client, attempts := newRetrying(t, fast(p))
 			body := newTrackedBody(opaque(data))
 			resp, err := client.Do(newRequest(t, context.Background(), http.MethodPut, srv.URL, body))
@@ -126,7 +127,7 @@ func TestRetryBodyReplay(t *testing.T) {
 	t.Run("an io.Seeker is rewound", func(t *testing.T) {
 		srv := htu.NewServer(t, halfThen503, htu.OK("stored"))
 		// A limit far below the size: a seeker needs no record.
-		client, _ := newRetrying(t, fast(transport.RetryPolicy{BodyReplayLimit: 1}))
+		client, _ := newRetrying(t, fast(transport.RetryPolicy{Body: bodyreplay.Options{Limit: 1}}))
 		f := &seekCloser{Reader: bytes.NewReader(append([]byte("skipped"), data...))}
 		_, err := f.Seek(int64(len("skipped")), 0)
 		require.NoError(t, err)
@@ -152,7 +153,7 @@ func TestRetryBodyReplay(t *testing.T) {
 			bodies = append(bodies, r.Body)
 			return base.RoundTrip(r)
 		})
-		client, _ := newRetryingOver(spy, fast(transport.RetryPolicy{BodyReplayLimit: 1}))
+		client, _ := newRetryingOver(spy, fast(transport.RetryPolicy{Body: bodyreplay.Options{Limit: 1}}))
 		req := newRequest(t, context.Background(), http.MethodPut, srv.URL, f)
 		req.ContentLength = size
 		resp, err := client.Do(req)
@@ -171,7 +172,7 @@ func TestRetryBodyReplay(t *testing.T) {
 	})
 	t.Run("GetBody is used when set", func(t *testing.T) {
 		srv := htu.NewServer(t, htu.Status(503), htu.Status(503), htu.OK("stored"))
-		client, _ := newRetrying(t, fast(transport.RetryPolicy{BodyReplayLimit: -1}))
+		client, _ := newRetrying(t, fast(transport.RetryPolicy{Body: bodyreplay.Options{Limit: -1}}))
 		req := newRequest(t, context.Background(), http.MethodPut, srv.URL, strings.NewReader("payload"))
 		getBody := req.GetBody
 		var calls int

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rtchain/rtchain/bodyreplay"
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
@@ -68,7 +69,7 @@ func TestGivingUpLeavesTheResponseWhole(t *testing.T) {
 		length int64 // the upload's announced length; 0 for unknown
 	}{
 		"body past the replay limit": {length: 8 << 20},
-		"retry budget spent":         {policy: transport.RetryPolicy{BodyReplayLimit: 16 << 20, Budget: noBudget}},
+		"retry budget spent":         {policy: transport.RetryPolicy{Body: bodyreplay.Options{Limit: 16 << 20}, Budget: noBudget}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := htu.NewServer(t, answersWhileUploading(2<<20, size))

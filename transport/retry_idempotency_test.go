@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rtchain/rtchain/bodyreplay"
 	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
@@ -178,7 +179,7 @@ func TestRetryRequestThatNeverLeft(t *testing.T) {
 	})
 	t.Run("a long stream of known length, never touched, is sent whole", func(t *testing.T) {
 		srv := htu.NewServer(t, htu.OK("stored once"))
-		client, attempts := newRetryingOver(refuseFirstDials(t, 1), fast(transport.RetryPolicy{BodyReplayLimit: 1024}))
+		client, attempts := newRetryingOver(refuseFirstDials(t, 1), fast(transport.RetryPolicy{Body: bodyreplay.Options{Limit: 1024}}))
 		data := strings.Repeat("0123456789", 10_000) // 100 kB: past every limit
 		body := newTrackedBody(opaque([]byte(data)))
 		req := newRequest(t, context.Background(), http.MethodPost, srv.URL, body)
