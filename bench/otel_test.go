@@ -45,8 +45,23 @@ func callsOnly(b *testing.B, base http.RoundTripper) http.RoundTripper {
 	return inst.Calls()(transport.NewClientWith(transport.ClientOptions{Base: base, Timeout: -1}).Transport)
 }
 
+// clientTrace is the default chain with rtotel's Trace as the client's
+// own (ClientOptions.Trace): the same events and metrics as callsOnly,
+// without the copy of each request that carries a Trace in its context.
+func clientTrace(b *testing.B, base http.RoundTripper) http.RoundTripper {
+	b.Helper()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	inst, err := rtotel.New(rtotel.Options{MeterProvider: mp})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return transport.NewClientWith(transport.ClientOptions{Base: base, Timeout: -1, Trace: inst.Trace()}).Transport
+}
+
 // BenchmarkInstrumented is the default chain without rtotel, with its Calls
-// alone (events and metrics), and with rtotel's Client (and the otelhttp
+// alone (events and metrics), with its Trace as the client's own, and with
+// rtotel's Client (and the otelhttp
 // span per attempt it brings), on the no-network path and over loopback.
 //
 // Run: go test -run '^$' -bench Instrumented -benchmem -count 6 .
@@ -57,7 +72,7 @@ func BenchmarkInstrumented(b *testing.B) {
 	for _, c := range []struct {
 		name string
 		wrap func(*testing.B, http.RoundTripper) http.RoundTripper
-	}{{"rtchain", plain}, {"rtchain+rtotel.Calls", callsOnly}, {"rtchain+rtotel", instrumented}} {
+	}{{"rtchain", plain}, {"rtchain+rtotel.Calls", callsOnly}, {"rtchain+rtotel.Trace", clientTrace}, {"rtchain+rtotel", instrumented}} {
 		b.Run("canned/"+c.name, func(b *testing.B) {
 			rt := c.wrap(b, canned)
 			req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://api.test/items?id=1", nil)

@@ -22,14 +22,26 @@ import (
 // call's span (the span in the request's context, when it is recording),
 // and all of them, with the attempts of each call, are recorded in the
 // metrics.
+//
+// A client built by transport.NewClientWith can have the same without this
+// layer's cost (a copy of each request, to carry the Trace in its
+// context): give it Trace as ClientOptions.Trace, as Client does.
 func (i *Instrumentation) Calls() transport.Middleware {
-	tr := &transport.Trace{Retry: i.retry, GiveUp: i.giveUp, Paced: i.pace, CallEnd: i.callEnd, Resume: i.resume, Hedge: i.hedge}
+	tr := i.Trace()
 	return func(next http.RoundTripper) http.RoundTripper {
 		if next == nil {
 			panic("rtotel: Calls: nil RoundTripper")
 		}
 		return &callsTransport{next: next, trace: tr}
 	}
+}
+
+// Trace returns the transport.Trace that records every call's events into
+// the metrics and onto the call's span: Calls puts it in each call's
+// context, and Client gives it to transport.ClientOptions.Trace, which costs
+// a call nothing more.
+func (i *Instrumentation) Trace() *transport.Trace {
+	return &transport.Trace{Retry: i.retry, GiveUp: i.giveUp, Paced: i.pace, CallEnd: i.callEnd, Resume: i.resume, Hedge: i.hedge}
 }
 
 type callsTransport struct {

@@ -8,12 +8,13 @@ import (
 	"github.com/rtchain/rtchain/transport"
 )
 
-// Client returns transport.NewClientWith(o)'s client, instrumented: Calls
-// outside the whole chain, otelhttp.NewTransport over o.Base (a client span
-// per attempt, in the call's span, with the rtotel providers) and
-// ResendCount under it, BreakerStateChange beside o's own OnStateChange,
-// and, when o.Limit is enabled without Stats of its own, LimitStats for
-// the gauges of the hosts' concurrency limits.
+// Client returns transport.NewClientWith(o)'s client, instrumented: Trace
+// as o.Trace (when o has a Trace of its own, Calls outside the whole
+// chain instead), otelhttp.NewTransport over o.Base (a client span per
+// attempt, in the call's span, with the rtotel providers) and ResendCount
+// under it, BreakerStateChange beside o's own OnStateChange, and, when
+// o.Limit is enabled without Stats of its own, LimitStats for the gauges
+// of the hosts' concurrency limits.
 func (i *Instrumentation) Client(o transport.ClientOptions) *http.Client {
 	base := o.Base
 	if base == nil {
@@ -35,7 +36,11 @@ func (i *Instrumentation) Client(o transport.ClientOptions) *http.Client {
 	if o.Limit.Enabled && o.Limit.Stats == nil {
 		o.Limit.Stats = &i.limits
 	}
-	c := transport.NewClientWith(o)
+	if o.Trace == nil {
+		o.Trace = i.Trace()
+		return transport.NewClientWith(o)
+	}
+	c := transport.NewClientWith(o) // o's own Trace, and rtotel's in each call's context
 	c.Transport = i.Calls()(c.Transport)
 	return c
 }

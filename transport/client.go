@@ -63,6 +63,13 @@ type ClientOptions struct {
 	// bound whole calls, bodies included.) docs/timeouts.md tells every
 	// timeout apart.
 	Timeout time.Duration
+	// Trace observes every call through the client, as though each call's
+	// context carried it (WithTrace), at no cost per call: the layers are
+	// given it when the chain is built. A Trace in a call's context is told
+	// of its events too. With Hedge on, it goes into each call's context
+	// after all, above Hedge, which passes its attempts' events on one at a
+	// time. rtotel's Instrumentation.Trace is one.
+	Trace *Trace
 	// BodyStallTimeout bounds how long a Read of a response body may wait
 	// without a byte; such a Read fails with an error that matches
 	// ErrBodyStalled (TimeoutOptions.BodyStall of the Timeouts layer).
@@ -111,6 +118,11 @@ func NewClientWith(o ClientOptions) *http.Client {
 			o.Breaker.OnStateChange = LogBreakerChanges(l)
 		}
 	}
+	chain := o.Trace // for the layers below Hedge, unless Hedge is on
+	if chain != nil && o.Hedge.Delay > 0 {
+		mws = append(mws, traced(chain))
+		chain = nil
+	}
 	mws = append(mws, Timeouts(TimeoutOptions{Response: o.Timeout, BodyStall: o.BodyStallTimeout}))
 	if o.IdempotencyKeys {
 		mws = append(mws, IdempotencyKeys())
@@ -133,7 +145,7 @@ func NewClientWith(o ClientOptions) *http.Client {
 		circuits = view(shared, func(s *hostSlots) *slot[circuit] { return &s.circuit })
 		rates = view(shared, func(s *hostSlots) *slot[hostState] { return &s.rate })
 	}
-	mws = append(mws, retryWith(o.Retry, budgets), breakerWith(o.Breaker, circuits), Limit(o.Limit), rateLimitWith(o.RateLimit, rates), Headers(o.Headers))
+	mws = append(mws, retryWith(o.Retry, budgets, chain), breakerWith(o.Breaker, circuits), Limit(o.Limit), rateLimitWith(o.RateLimit, rates, chain), Headers(o.Headers))
 	return &http.Client{Transport: Chain(o.Base, mws...)}
 }
 
@@ -170,3 +182,22 @@ func newSharedHosts(max int) sharedHosts {
 func view[T any](s sharedHosts, pick func(*hostSlots) *slot[T]) hostView[T] {
 	return hostView[T]{lookup: func(host string) *slot[T] { return pick(s.t.get(host)) }, size: s.t.len}
 }
+
+// traced returns a middleware that puts tr in each call's context.
+func traced(tr *Trace) Middleware {
+	return func(next http.RoundTripper) http.RoundTripper {
+		return &tracedTransport{next: wrapped("Trace", next), trace: tr}
+	}
+}
+
+type tracedTransport struct {
+	next  http.RoundTripper
+	trace *Trace
+}
+
+func (t *tracedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.next.RoundTrip(req.WithContext(WithTrace(req.Context(), t.trace)))
+}
+
+// CloseIdleConnections closes the idle connections of the transport below.
+func (t *tracedTransport) CloseIdleConnections() { closeIdle(t.next) }

@@ -72,7 +72,7 @@ const maxPacerSleep = 250 * time.Millisecond
 // deadline (a *RejectedError at once, matching context.DeadlineExceeded,
 // nothing sent), and reported to the call's Trace. It returns when the
 // attempt is sent, zero on a host that is not paced.
-func (p *pacer) start(req *http.Request) (sentAt time.Time, err error) {
+func (p *pacer) start(req *http.Request, chain *Trace) (sentAt time.Time, err error) {
 	if !p.paced.Load() {
 		p.sent()
 		return time.Time{}, nil
@@ -88,7 +88,7 @@ func (p *pacer) start(req *http.Request) (sentAt time.Time, err error) {
 			return now, &RejectedError{Host: hostOf(req), Kind: RejectPace, Reason: "host paced, next send in " + wait.Round(time.Millisecond).String(), Wait: wait, Deadline: true}
 		case wait == 0:
 			if now.After(start) {
-				traceFrom(ctx).paced(PacedEvent{Request: req, Wait: now.Sub(start), Reason: PacedByPacer})
+				pacedTo(ctx, chain, PacedEvent{Request: req, Wait: now.Sub(start), Reason: PacedByPacer})
 			}
 			p.sent()
 			return now, nil

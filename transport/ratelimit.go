@@ -100,11 +100,11 @@ type RateLimitOptions struct {
 // Options that limit nothing and follow no server (Disabled, or NoCoolDown
 // and NoPacing without limiters) leave the chain as it is. It is safe for
 // concurrent use. It panics on a negative MaxHosts or MaxCoolDown.
-func RateLimit(o RateLimitOptions) Middleware { return rateLimitWith(o, hostView[hostState]{}) }
+func RateLimit(o RateLimitOptions) Middleware { return rateLimitWith(o, hostView[hostState]{}, nil) }
 
 // rateLimitWith is RateLimit keeping its hosts' state in shared (a chain's
 // table), or in a table of its own when shared is nil.
-func rateLimitWith(o RateLimitOptions, hosts hostView[hostState]) Middleware {
+func rateLimitWith(o RateLimitOptions, hosts hostView[hostState], chain *Trace) Middleware {
 	if o.MaxHosts < 0 || o.MaxCoolDown < 0 {
 		panic("transport: RateLimitOptions: negative MaxHosts or MaxCoolDown")
 	}
@@ -128,7 +128,7 @@ func rateLimitWith(o RateLimitOptions, hosts hostView[hostState]) Middleware {
 			}
 			hs.pacer.maxHold = o.MaxCoolDown
 		}
-		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: hosts}
+		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: hosts, trace: chain}
 	}
 }
 
@@ -137,6 +137,7 @@ type rateTransport struct {
 	o     RateLimitOptions
 	seed  maphash.Seed // for resourceOf
 	hosts hostView[hostState]
+	trace *Trace // the client's own (ClientOptions.Trace); nil for none
 }
 
 // idle reports whether forgetting hs loses nothing: no cool-down running,
@@ -169,7 +170,7 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err == nil && !t.o.NoPacing {
 		if counted { // past the host's hold: not paced either
 			hs.pacer.sent()
-		} else if sentAt, err = hs.pacer.start(req); err != nil {
+		} else if sentAt, err = hs.pacer.start(req, t.trace); err != nil {
 			if counted, err = t.unheld(req, hs, err); counted {
 				hs.pacer.sent()
 			}
@@ -277,22 +278,22 @@ func (t *rateTransport) admit(req *http.Request, hs *hostState) (counted bool, e
 			if err := sleep(ctx, wait); err != nil {
 				return false, fmt.Errorf("transport: rate limit: %w", err)
 			}
-			traceFrom(ctx).paced(PacedEvent{Request: req, Wait: time.Since(start), Reason: PacedByCoolDown})
+			pacedTo(ctx, t.trace, PacedEvent{Request: req, Wait: time.Since(start), Reason: PacedByCoolDown})
 		}
 	}
 	if t.o.Limiter != nil {
-		if err := take(req, t.o.Limiter); err != nil {
+		if err := take(req, t.o.Limiter, t.trace); err != nil {
 			return false, err
 		}
 	}
 	if hs != nil && hs.limiter != nil {
-		return counted, take(req, hs.limiter)
+		return counted, take(req, hs.limiter, t.trace)
 	}
 	return counted, nil
 }
 
 // take takes a token from l, waiting for it under the request's context.
-func take(req *http.Request, l *rate.Limiter) error {
+func take(req *http.Request, l *rate.Limiter, chain *Trace) error {
 	if l.Allow() { // the common case: a token is ready
 		return nil
 	}
@@ -301,7 +302,7 @@ func take(req *http.Request, l *rate.Limiter) error {
 	err := l.Wait(ctx)
 	switch {
 	case err == nil:
-		traceFrom(ctx).paced(PacedEvent{Request: req, Wait: time.Since(start), Reason: PacedByLimit})
+		pacedTo(ctx, chain, PacedEvent{Request: req, Wait: time.Since(start), Reason: PacedByLimit})
 		return nil
 	case ctx.Err() != nil:
 		return fmt.Errorf("transport: rate limit: %w", ctx.Err())

@@ -46,15 +46,15 @@ import (
 // the call's context (see WithTrace) and to RetryPolicy.OnRetry/OnGiveUp.
 //
 // It is safe for concurrent use. It panics if p has a negative duration.
-func Retry(p RetryPolicy) Middleware { return retryWith(p, hostView[hostBudget]{}) }
+func Retry(p RetryPolicy) Middleware { return retryWith(p, hostView[hostBudget]{}, nil) }
 
 // retryWith is Retry keeping its budget in shared (a chain's table), or in
 // a table of its own when shared is nil.
-func retryWith(p RetryPolicy, budgets hostView[hostBudget]) Middleware {
+func retryWith(p RetryPolicy, budgets hostView[hostBudget], chain *Trace) Middleware {
 	p = p.withDefaults()
-	var hooks *Trace // the policy's hooks, for every call
+	hooks := chain // the client's Trace and the policy's hooks, for every call
 	if p.OnRetry != nil || p.OnGiveUp != nil {
-		hooks = &Trace{Retry: p.OnRetry, GiveUp: p.OnGiveUp}
+		hooks = join(chain, &Trace{Retry: p.OnRetry, GiveUp: p.OnGiveUp})
 	}
 	return func(next http.RoundTripper) http.RoundTripper {
 		_, inChain := next.(link)
@@ -76,7 +76,7 @@ func retryWith(p RetryPolicy, budgets hostView[hostBudget]) Middleware {
 
 type retryTransport struct {
 	sender        // the attempts: the transport below, the policy, the budgets
-	hooks  *Trace // OnRetry and OnGiveUp; nil without them
+	hooks  *Trace // the client's Trace (ClientOptions.Trace), OnRetry and OnGiveUp; nil without them
 	// circuits remembers, per host of RetryPolicy.Hosts, until when an open
 	// circuit below said it refuses requests (Unix nanoseconds), so that a
 	// call starts on a host that will take it. nil without Hosts.
@@ -165,7 +165,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 type call struct {
 	t     *retryTransport
 	req   *http.Request
-	trace *Trace      // the context's and the policy's hooks; nil for none
+	trace *Trace      // the context's, the client's and the policy's hooks; nil for none
 	hb    *hostBudget // the host's retry budget; nil without one
 	left  int         // retries left
 }

@@ -102,6 +102,13 @@ func (t *Trace) giveUp(e GiveUpEvent) {
 	}
 }
 
+// pacedTo tells the Trace of ctx, then chain (a client's own, given when
+// the chain was built), of an attempt held back.
+func pacedTo(ctx context.Context, chain *Trace, e PacedEvent) {
+	traceFrom(ctx).paced(e)
+	chain.paced(e)
+}
+
 func (t *Trace) paced(e PacedEvent) {
 	if t != nil && t.Paced != nil {
 		t.Paced(e)
