@@ -28,15 +28,18 @@ func (w *watchedBody) Read(p []byte) (int, error) {
 
 // attemptBody is the body one attempt reads in modeSeek and modeRecord.
 type attemptBody struct {
-	b    *Body
-	done chan struct{} // closed by Close, to end a wait for a read
-	ctx  context.Context
+	b   *Body
+	ctx context.Context
 	// Guarded by b.mu:
 	pos        int64  // bytes of the body this attempt has read (modeRecord)
 	superseded bool   // Seal cut this attempt off
 	pending    []byte // bytes read for this attempt that the record does not hold
 	eof        bool   // modeSeek: this attempt's pass reached the end
 	closed     atomic.Bool
+
+	// done is made by the first wait for a read, and closed by Close to
+	// end it. Guarded by b.mu.
+	done chan struct{}
 }
 
 // Bind makes the reads of rc, an attempt body that Next returned, stop
@@ -85,10 +88,14 @@ func (a *attemptBody) Read(p []byte) (int, error) {
 		// attempt's: its bytes are ours next. Wait for it, for our Close,
 		// or for our context.
 		inFlight := b.reading
+		if a.done == nil {
+			a.done = make(chan struct{})
+		}
+		closed := a.done
 		b.mu.Unlock()
 		select {
 		case <-inFlight:
-		case <-a.done:
+		case <-closed:
 		case <-ctxDone:
 		}
 		b.mu.Lock()
@@ -187,9 +194,11 @@ func (a *attemptBody) Close() error {
 	if !a.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	close(a.done)
 	b := a.b
 	b.mu.Lock()
+	if a.done != nil {
+		close(a.done)
+	}
 	last := b.finished && b.cur == a
 	b.mu.Unlock()
 	if last {
@@ -199,8 +208,12 @@ func (a *attemptBody) Close() error {
 }
 
 // writeSize is the buffer of WriteTo: the largest piece it hands the
-// transport in one Write.
-const writeSize = 256 << 10
+// transport in one Write. writeStart is the buffer it starts with when it
+// does not know how much is left.
+const (
+	writeSize  = 256 << 10
+	writeStart = 32 << 10
+)
 
 // WriteTo writes the attempt's body to w (net/http's request writer uses
 // it when a body has it) in pieces of up to writeSize, rather than the
@@ -208,8 +221,13 @@ const writeSize = 256 << 10
 // the system calls. A piece waits only for its first bytes; the rest is
 // what is at hand (recorded, or read for this attempt), so a body that
 // trickles is sent as it comes. Reads, stalls and errors are Read's.
+//
+// The buffer fits what is known to be left (the request's ContentLength,
+// or a complete record), or else starts at writeStart, net/http's own, and
+// grows to writeSize once a piece fills it: a small body costs no more
+// than it would without WriteTo.
 func (a *attemptBody) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, writeSize)
+	buf := make([]byte, a.firstPiece())
 	var written int64
 	for {
 		n, err := a.Read(buf)
@@ -225,6 +243,9 @@ func (a *attemptBody) WriteTo(w io.Writer) (int64, error) {
 				return written, werr
 			}
 		}
+		if n == len(buf) && n < writeSize {
+			buf = make([]byte, writeSize)
+		}
 		switch {
 		case err == io.EOF:
 			return written, nil
@@ -232,6 +253,26 @@ func (a *attemptBody) WriteTo(w io.Writer) (int64, error) {
 			return written, err
 		}
 	}
+}
+
+// firstPiece is the size of WriteTo's first buffer: one byte more than is
+// known to be left, so that reading all of it does not fill the buffer,
+// up to writeSize; writeStart when nothing is known.
+func (a *attemptBody) firstPiece() int {
+	b := a.b
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	left := int64(-1)
+	switch {
+	case b.mode == modeRecord && !b.overflow && b.srcEOF:
+		left = b.recorded - a.pos
+	case b.length > 0:
+		left = b.length - a.pos
+	}
+	if left < 0 {
+		return writeStart
+	}
+	return int(min(left+1, writeSize))
 }
 
 // atHand reports whether a's next Read returns at once, with bytes already

@@ -44,6 +44,7 @@ type Body struct {
 	seeker  io.Seeker
 	spare   *os.File // modeFile: the handle retries reopen the file from
 	start   int64    // the seeker's or file's offset when New was called
+	length  int64    // the request's ContentLength: > 0 when known
 	// limit is how many bytes the record keeps in memory, spillLimit how
 	// many more it may keep in a file in spillDir.
 	limit      int64
@@ -103,7 +104,7 @@ func New(req *http.Request, limit int64) *Body {
 // how each kind of body is handled). It does not read the body. req is not
 // modified.
 func NewWith(req *http.Request, o Options) *Body {
-	b := &Body{orig: req.Body, limit: o.Limit, spillLimit: o.SpillLimit, spillDir: o.SpillDir}
+	b := &Body{orig: req.Body, length: req.ContentLength, limit: o.Limit, spillLimit: o.SpillLimit, spillDir: o.SpillDir}
 	switch {
 	case req.Body == nil || req.Body == http.NoBody:
 		b.mode = modeEmpty
@@ -178,7 +179,7 @@ func (b *Body) Next() (io.ReadCloser, error) {
 			}
 		}
 	}
-	a := &attemptBody{b: b, done: make(chan struct{})}
+	a := &attemptBody{b: b}
 	b.mu.Lock()
 	b.cur = a
 	b.mu.Unlock()

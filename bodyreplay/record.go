@@ -37,20 +37,42 @@ func (b *Body) record(p []byte) {
 	}
 }
 
-// keep appends p, which fits under the memory limit, to the chunks.
+// keep appends p, which fits under the memory limit, to the chunks. Every
+// chunk but the last holds chunkSize bytes.
 func (b *Body) keep(p []byte) {
 	for len(p) > 0 {
 		last := len(b.chunks) - 1
-		if last < 0 || len(b.chunks[last]) == cap(b.chunks[last]) {
-			b.chunks = append(b.chunks, make([]byte, 0, min(chunkSize, b.limit-b.recorded)))
+		if last < 0 || len(b.chunks[last]) == chunkSize {
+			size := b.chunkCap(0)
+			if b.length <= 0 {
+				size = min(size, len(p)) // a small body of unknown length takes what it needs
+			}
+			b.chunks = append(b.chunks, make([]byte, 0, size))
 			last++
 		}
 		c := b.chunks[last]
+		if len(c) == cap(c) {
+			// Cut to what had come, or to the length the request
+			// announced, and more comes: it grows to its full size.
+			c = append(make([]byte, 0, b.chunkCap(len(c))), c...)
+		}
 		n := min(len(p), cap(c)-len(c))
 		b.chunks[last] = append(c, p[:n]...)
 		b.recorded += int64(n)
 		p = p[n:]
 	}
+}
+
+// chunkCap is the capacity of the last chunk when it holds held bytes:
+// chunkSize, or less where the memory limit, or the announced end of the
+// body (if it is not past it), comes first.
+func (b *Body) chunkCap(held int) int {
+	start := b.recorded - int64(held)
+	c := min(chunkSize, b.limit-start)
+	if rest := b.length - start; rest > int64(held) {
+		c = min(c, rest)
+	}
+	return int(c)
 }
 
 // dropRecord gives the record up: no attempt after the current one can

@@ -104,3 +104,36 @@ func (w *chanWriter) Write(p []byte) (int, error) {
 	w.got <- bytes.Clone(p)
 	return len(p), nil
 }
+
+// A small body's record holds what it needs, not a whole chunk: its
+// announced length, or what came. A body that passes the length it
+// announced is still recorded and replayed whole.
+func TestRecordHoldsWhatTheBodyNeeds(t *testing.T) {
+	for name, c := range map[string]struct {
+		size, length int
+		capacity     int
+	}{
+		"known length":               {5000, 5000, 5000},
+		"unknown length":             {5000, 0, 5000},
+		"longer than announced":      {100_000, 100, 4 * (32 << 10)}, // whole chunks: the cut one grew
+		"shorter than announced":     {3000, 5000, 5000},
+		"past a chunk, known length": {70_000, 70_000, 70_000},
+	} {
+		t.Run(name, func(t *testing.T) {
+			data := patterned(c.size)
+			b := bodyreplay.New(request(t, &countingCloser{Reader: bytes.NewReader(data)}, int64(c.length)), 1<<20)
+			defer b.Close()
+			first, err := b.Next()
+			require.NoError(t, err)
+			var got bytes.Buffer
+			_, err = first.(io.WriterTo).WriteTo(&got)
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(data, got.Bytes()))
+			assert.Equal(t, c.capacity, b.RecordCap())
+			require.True(t, b.Seal())
+			second, err := b.Next()
+			require.NoError(t, err)
+			require.True(t, bytes.Equal(data, readSome(t, second, -1, 1000)), "the replay")
+		})
+	}
+}
