@@ -199,7 +199,10 @@ func (a *attemptBody) Close() error {
 	if a.done != nil {
 		close(a.done)
 	}
-	last := b.finished && b.cur == a
+	if b.shared {
+		b.open--
+	}
+	last := b.finished && b.idleLocked()
 	b.mu.Unlock()
 	if last {
 		b.closeOrig()

@@ -10,7 +10,8 @@ import (
 )
 
 // ErrNotReplayable is returned by Next when the body cannot be sent again:
-// it was longer than the limit, or it is streamed once by design.
+// it was longer than the limit, or it is streamed once by design; and by
+// the Read of a Shared's reader that needs bytes the record no longer keeps.
 var ErrNotReplayable = errors.New("bodyreplay: body cannot be replayed")
 
 // ErrSuperseded is what the body of an attempt returns from Read once Seal
@@ -32,7 +33,8 @@ const (
 
 // Body hands out one body per attempt of a request. Its methods are meant to
 // be called from one goroutine (the retry loop); the attempt bodies it
-// returns may be read and closed from any goroutine.
+// returns may be read and closed from any goroutine. A Body inside a Shared
+// hands out bodies that are read at once instead (shared.go).
 //
 // No method of Body waits on the caller's body: one attempt body at a time
 // reads it, without holding a lock, and the others wait for that read only
@@ -51,6 +53,10 @@ type Body struct {
 	spillLimit int64
 	spillDir   string
 	handed     int // how many attempt bodies Next has returned
+	// shared is set for a Shared's Body: its readers read at once, none
+	// is ever cut off, and the caller's body is closed when all of them
+	// are closed, rather than when the current one is.
+	shared bool
 
 	closeOnce sync.Once
 
@@ -58,6 +64,7 @@ type Body struct {
 	// body is read.
 	mu       sync.Mutex
 	cur      *attemptBody
+	open     int // shared: readers not closed yet
 	finished bool
 	// reading is non-nil while an attempt reads the caller's body, and is
 	// closed when that read returns: one read of it at a time.
@@ -104,7 +111,22 @@ func New(req *http.Request, limit int64) *Body {
 // how each kind of body is handled). It does not read the body. req is not
 // modified.
 func NewWith(req *http.Request, o Options) *Body {
-	b := &Body{orig: req.Body, length: req.ContentLength, limit: o.Limit, spillLimit: o.SpillLimit, spillDir: o.SpillDir}
+	b := &Body{}
+	if !b.init(req, o) {
+		// Streamed once: nothing is recorded, but a body that no attempt
+		// has touched yet (the dial failed) can still be sent whole.
+		b.limit, b.spillLimit = 0, 0
+	}
+	return b
+}
+
+// init picks b's mode for req's body, and reports false for a body to be
+// recorded that no record could hold (a negative limit, or a known length
+// past both limits together). A shared Body records a seeker, whose one
+// offset its readers could not share.
+func (b *Body) init(req *http.Request, o Options) bool {
+	b.orig, b.length = req.Body, req.ContentLength
+	b.limit, b.spillLimit, b.spillDir = o.Limit, o.SpillLimit, o.SpillDir
 	switch {
 	case req.Body == nil || req.Body == http.NoBody:
 		b.mode = modeEmpty
@@ -112,16 +134,13 @@ func NewWith(req *http.Request, o Options) *Body {
 		b.mode, b.getBody = modeGetBody, req.GetBody
 	case asFile(req.Body, b):
 		b.mode = modeFile
-	case canSeek(req.Body, b):
+	case !b.shared && canSeek(req.Body, b):
 		b.mode = modeSeek
-	case o.Limit < 0 || req.ContentLength > b.capacity():
-		// Streamed once: nothing is recorded, but a body that no attempt
-		// has touched yet (the dial failed) can still be sent whole.
-		b.mode, b.limit, b.spillLimit = modeRecord, 0, 0
 	default:
 		b.mode = modeRecord
+		return o.Limit >= 0 && req.ContentLength <= b.capacity()
 	}
-	return b
+	return true
 }
 
 func canSeek(body io.ReadCloser, b *Body) bool {
@@ -155,12 +174,9 @@ func (b *Body) Next() (io.ReadCloser, error) {
 		if first {
 			return &watchedBody{ReadCloser: b.orig, b: b}, nil
 		}
-		rc, err := b.getBody()
-		if err == nil && rc == nil {
-			err = errNilGetBody // net/http would panic reading it
-		}
+		rc, err := b.copy()
 		if err != nil {
-			return nil, errors.Join(errors.New("bodyreplay: GetBody failed"), err)
+			return nil, err
 		}
 		return &watchedBody{ReadCloser: rc, b: b}, nil
 	case modeFile:
@@ -184,6 +200,18 @@ func (b *Body) Next() (io.ReadCloser, error) {
 	b.cur = a
 	b.mu.Unlock()
 	return a, nil
+}
+
+// copy returns a fresh copy of the body from GetBody.
+func (b *Body) copy() (io.ReadCloser, error) {
+	rc, err := b.getBody()
+	if err == nil && rc == nil {
+		err = errNilGetBody // net/http would panic reading it
+	}
+	if err != nil {
+		return nil, errors.Join(errors.New("bodyreplay: GetBody failed"), err)
+	}
+	return rc, nil
 }
 
 // rewindWait is how long rewindNowOrLater waits for a read in flight: a
@@ -308,11 +336,21 @@ func (b *Body) Close() {
 	}
 	b.mu.Lock()
 	b.finished = true
-	cur := b.cur
+	idle := b.idleLocked()
 	b.mu.Unlock()
-	if cur == nil || cur.closed.Load() {
+	if idle {
 		b.closeOrig()
 	}
+}
+
+// idleLocked reports whether no attempt body may read the caller's body
+// any more: the current one is closed (an attempt cut off by Seal reads
+// nothing more of it), or, in a Shared, all of them are.
+func (b *Body) idleLocked() bool {
+	if b.shared {
+		return b.open == 0
+	}
+	return b.cur == nil || b.cur.closed.Load()
 }
 
 // closeOrig closes the caller's body and removes the record's file: no

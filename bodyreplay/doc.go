@@ -1,6 +1,6 @@
 // Package bodyreplay makes an HTTP request body readable once per attempt, so
-// that a retry sends exactly the bytes the first attempt sent, in bounded
-// memory.
+// that a retry, or a hedge sent beside the first attempt, sends exactly the
+// bytes the first attempt sent, in bounded memory.
 //
 // New (memory only) and NewWith (memory, then a temporary file) pick the
 // cheapest way the body allows, in this order:
@@ -34,11 +34,22 @@
 // nothing is left on disk even if the process dies), and closed with the
 // caller's body, when the replay is over.
 //
+// NewShared serves attempts that run at once, as hedged requests do: each
+// reader that Shared.Next returns reads the whole body from its start while
+// the others read, and none cuts another off. The kinds of body are handled
+// as above, but for a seeker, which is recorded (its one offset cannot be
+// shared). The record is one for all the readers, filled once from the
+// caller's body by the reader ahead, within the same two limits; past them,
+// that reader reads on alone, a reader behind fails with ErrNotReplayable
+// rather than skip the bytes no longer kept, and Next refuses new readers.
+// A body whose known length is past both limits is refused at once.
+//
 // Entry points: New and NewWith, Body.Next (the body of the next attempt), Bind (tie an
 // attempt's body to the attempt's context), Body.Seal (stop the current
 // attempt, if another is possible, and report whether it is), Body.Err (an
-// error from the caller's own body), Body.Close, and Reopen (a
-// handle of its own on a body's file, for an attempt that runs beside another).
+// error from the caller's own body), Body.Close; NewShared, Shared.Next (one
+// more reader of the body), Shared.Close; and Reopen (a handle of its own
+// on a body's file, for an attempt that runs beside another).
 //
 // A RoundTripper may close, or even go on reading, a request body after its
 // RoundTrip has returned, and the caller's body may stall. Nothing but an

@@ -17,3 +17,9 @@ func (b *Body) SpillOpen() bool {
 	defer b.mu.Unlock()
 	return b.spill != nil
 }
+
+// SpillOpen reports whether the shared record's file is open.
+func (s *Shared) SpillOpen() bool { return s.b.SpillOpen() }
+
+// RecordCap exposes the shared record's capacity in memory.
+func (s *Shared) RecordCap() int { return s.b.RecordCap() }

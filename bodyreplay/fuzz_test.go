@@ -143,3 +143,127 @@ func FuzzReplay(f *testing.F) {
 		}
 	})
 }
+
+// Readers of a Shared, read in turns in any order, each read a prefix of
+// the body, and it all (or up to the source's failure) unless another read
+// past the record; a reader never skips a byte, and memory stays within the
+// limit.
+//
+// Run: go test -run '^$' -fuzz FuzzShared -fuzztime 5m ./bodyreplay
+func FuzzShared(f *testing.F) {
+	f.Add([]byte("hello, world"), int64(100), int64(0), uint64(1), -1)
+	f.Add([]byte("hello, world"), int64(4), int64(0), uint64(2), -1)
+	f.Add(bytes.Repeat([]byte("x"), 70_000), int64(65_536), int64(10_000), uint64(3), -1)
+	f.Add(bytes.Repeat([]byte("y"), 5000), int64(10_000), int64(0), uint64(4), 3000)
+	f.Add([]byte{}, int64(0), int64(0), uint64(5), -1)
+	f.Add(bytes.Repeat([]byte("z"), 100_000), int64(10_000), int64(90_000), uint64(6), -1) // exactly full
+	f.Add(bytes.Repeat([]byte("w"), 100_000), int64(10_000), int64(50_000), uint64(7), 80_000)
+	f.Fuzz(checkShared)
+}
+
+func checkShared(t *testing.T, data []byte, limit, spill int64, seed uint64, failAt int) {
+	{
+		limit %= 1 << 20
+		spill %= 1 << 20
+		rng := rand.New(rand.NewPCG(seed, 1))
+		src := &countingCloser{Reader: &splitReader{data: data, failAt: failAt, rng: rng}}
+		dir := t.TempDir()
+		s, ok := bodyreplay.NewShared(request(t, src, -1), bodyreplay.Options{Limit: limit, SpillLimit: spill, SpillDir: dir})
+		if !ok {
+			if limit >= 0 {
+				t.Fatalf("NewShared refused a body of unknown length with limit %d", limit)
+			}
+			return
+		}
+		capacity := max(limit, 0)
+		if limit > 0 && spill > 0 {
+			capacity += spill
+		}
+		want, wantErr := data, error(nil)
+		if failAt >= 0 && failAt < len(data) {
+			want, wantErr = data[:failAt], errSource
+		}
+		fits := int64(len(want)) <= capacity
+
+		type reader struct {
+			rc   io.ReadCloser
+			got  []byte
+			err  error
+			done bool
+		}
+		var readers []*reader
+		next := func() {
+			rc, err := s.Next()
+			if err != nil {
+				if fits && wantErr == nil {
+					t.Fatalf("Next() = %v for a body that fits the record", err)
+				}
+				return
+			}
+			readers = append(readers, &reader{rc: rc})
+		}
+		next()
+		next()
+		late := rng.IntN(20)
+		buf := make([]byte, 9000)
+		for step := 0; ; step++ {
+			if step == late {
+				next()
+			}
+			var open []*reader
+			for _, r := range readers {
+				if !r.done {
+					open = append(open, r)
+				}
+			}
+			if len(open) == 0 && step > late {
+				break
+			}
+			if len(open) == 0 {
+				continue
+			}
+			r := open[rng.IntN(len(open))]
+			n, err := r.rc.Read(buf[:1+rng.IntN(len(buf))])
+			r.got = append(r.got, buf[:n]...)
+			if err != nil {
+				r.err, r.done = err, true
+			}
+			if c := int64(s.RecordCap()); c > max(limit, 0) {
+				t.Fatalf("record holds %d bytes, limit %d", c, limit)
+			}
+		}
+		whole := 0
+		for i, r := range readers {
+			if !bytes.Equal(r.got, want[:min(len(r.got), len(want))]) || len(r.got) > len(want) {
+				t.Fatalf("reader %d read %d bytes that are not the body's first", i, len(r.got))
+			}
+			switch {
+			case r.err == io.EOF && wantErr == nil, errors.Is(r.err, wantErr) && wantErr != nil:
+				if len(r.got) != len(want) {
+					t.Fatalf("reader %d ended with %v after %d of %d bytes", i, r.err, len(r.got), len(want))
+				}
+				whole++
+			case errors.Is(r.err, bodyreplay.ErrNotReplayable):
+				if fits {
+					t.Fatalf("reader %d gave way though the body fits the record", i)
+				}
+			default:
+				t.Fatalf("reader %d ended with %v", i, r.err)
+			}
+			_ = r.rc.Close()
+		}
+		if whole == 0 || fits && whole != len(readers) {
+			t.Fatalf("%d of %d readers read the whole body (fits: %v)", whole, len(readers), fits)
+		}
+		s.Close()
+		if src.closes.Load() != 1 {
+			t.Fatalf("caller's body closed %d times", src.closes.Load())
+		}
+		if s.SpillOpen() {
+			t.Fatal("the record's file is still open")
+		}
+		if left, _ := os.ReadDir(dir); len(left) > 0 {
+			t.Fatalf("the record's file is still on disk: %v", left)
+		}
+	}
+}
