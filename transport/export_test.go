@@ -1,6 +1,9 @@
 package transport
 
-import "net/http"
+import (
+	"hash/maphash"
+	"net/http"
+)
 
 // HostCount returns how many hosts a RateLimit transport keeps state for.
 func HostCount(rt http.RoundTripper) int {
@@ -21,8 +24,7 @@ func (h HostTable) Get(host string) *int { return h.t.get(host) }
 
 // Has reports whether the table holds host, without using it.
 func (h HostTable) Has(host string) bool {
-	_, ok := h.t.m.Load(host)
-	return ok
+	return h.t.find(host, maphash.String(h.t.seed, host)) != nil
 }
 
 // Len returns how many hosts the table holds.

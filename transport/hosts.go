@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"hash/maphash"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,32 +19,44 @@ const DefaultMaxHosts = 16384
 // host takes the place of the least recently used one, found by the CLOCK
 // algorithm (a host used since the hand last passed it gets a second
 // chance), preferring one whose state is idle (its loss forgets nothing
-// that matters: a closed circuit, a cool-down that is over). Budget,
-// RateLimit and Breaker each keep one.
+// that matters: a closed circuit, a cool-down that is over). A chain built
+// by NewClientWith keeps one for its layers; a layer built alone, its own.
+//
+// The index is a hash table of its own rather than a sync.Map, so that a
+// new host costs one allocation, its entry: a sync.Map also boxes the key
+// and makes a node (three allocations a host, which a client calling many
+// hosts pays on every call once they pass max). Readers walk a bucket's
+// chain without a lock; every change is made under mu, and a reader that a
+// change made miss an entry finds it again under mu before adding one.
 type hostTable[T any] struct {
-	m    sync.Map                     // host → *hostEntry[T]
-	last atomic.Pointer[hostEntry[T]] // the latest host added: most clients call one host
-	max  int
-	idle func(*T) bool
+	index atomic.Pointer[hostIndex[T]]
+	last  atomic.Pointer[hostEntry[T]] // the latest host added: most clients call one host
+	seed  maphash.Seed
+	max   int
+	idle  func(*T) bool
 
-	mu   sync.Mutex // guards ring and hand
-	ring []ringSlot[T]
+	mu   sync.Mutex // guards ring, hand and every change of the index
+	ring []*hostEntry[T]
 	hand int
 }
 
+// hostIndex is the hash table of a hostTable: a power of two of buckets,
+// each a chain of entries, newest first.
+type hostIndex[T any] struct {
+	buckets []atomic.Pointer[hostEntry[T]]
+	mask    uint64
+}
+
 type hostEntry[T any] struct {
-	host  string      // the key, lower-cased
-	used  atomic.Bool // set on each use, cleared as the clock hand passes
+	host  string                       // the key, lower-cased unless given so
+	hash  uint64                       // of host
+	next  atomic.Pointer[hostEntry[T]] // in its bucket
+	used  atomic.Bool                  // set on each use, cleared as the clock hand passes
 	state T
 }
 
-type ringSlot[T any] struct {
-	host string
-	e    *hostEntry[T]
-}
-
 func newHostTable[T any](max int, idle func(*T) bool) *hostTable[T] {
-	return &hostTable[T]{max: max, idle: idle}
+	return &hostTable[T]{max: max, idle: idle, seed: maphash.MakeSeed()}
 }
 
 // get returns host's state, creating it if needed. The common case, a host
@@ -51,40 +65,99 @@ func (h *hostTable[T]) get(host string) *T {
 	if e := h.last.Load(); e != nil && e.host == host {
 		return e.touch()
 	}
-	if v, ok := h.m.Load(host); ok {
-		return h.hit(v)
+	hash := maphash.String(h.seed, host)
+	if e := h.find(host, hash); e != nil {
+		return h.hit(e)
 	}
 	if lower := strings.ToLower(host); lower != host {
-		host = lower
-		if v, ok := h.m.Load(host); ok {
-			return h.hit(v)
+		host, hash = lower, maphash.String(h.seed, lower)
+		if e := h.find(host, hash); e != nil {
+			return h.hit(e)
 		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if e := h.find(host, hash); e != nil { // added meanwhile, or missed while the index grew
+		return h.hit(e)
 	}
 	// A new host starts unmarked: it sits just behind the clock hand, so it
 	// is the last the hand reaches, and a use before then marks it.
-	e := &hostEntry[T]{host: host}
-	if v, loaded := h.m.LoadOrStore(host, e); loaded {
-		return h.hit(v)
-	}
-	h.last.Store(e)
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	e := &hostEntry[T]{host: host, hash: hash}
 	if len(h.ring) < h.max {
-		h.ring = append(h.ring, ringSlot[T]{host, e})
-		return &e.state
+		h.ring = append(h.ring, e)
+	} else {
+		i := h.victim()
+		h.unlink(h.ring[i])
+		h.last.CompareAndSwap(h.ring[i], nil)
+		h.ring[i] = e
 	}
-	i := h.victim()
-	h.m.CompareAndDelete(h.ring[i].host, h.ring[i].e)
-	h.last.CompareAndSwap(h.ring[i].e, nil)
-	h.ring[i] = ringSlot[T]{host, e}
+	h.link(e)
+	h.last.Store(e)
 	return &e.state
 }
 
-// hit returns the state of v, an entry found in the map. It becomes the
+// find returns the entry of host, whose hash is hash, or nil when the
+// index has none (or a change under way hid it: get looks again under mu).
+func (h *hostTable[T]) find(host string, hash uint64) *hostEntry[T] {
+	ix := h.index.Load()
+	if ix == nil {
+		return nil
+	}
+	for e := ix.buckets[hash&ix.mask].Load(); e != nil; e = e.next.Load() {
+		if e.hash == hash && e.host == host {
+			return e
+		}
+	}
+	return nil
+}
+
+// link adds e, already in the ring, to the index, which first doubles
+// when the ring has outgrown it. h.mu is held.
+func (h *hostTable[T]) link(e *hostEntry[T]) {
+	ix := h.index.Load()
+	if ix == nil || len(h.ring) > len(ix.buckets) {
+		n := 16
+		for n < len(h.ring) {
+			n *= 2
+		}
+		if ix != nil {
+			n = max(n, 2*len(ix.buckets))
+		}
+		grown := &hostIndex[T]{buckets: make([]atomic.Pointer[hostEntry[T]], n), mask: uint64(n - 1)}
+		for _, r := range h.ring { // e among them
+			b := &grown.buckets[r.hash&grown.mask]
+			r.next.Store(b.Load())
+			b.Store(r)
+		}
+		h.index.Store(grown)
+		return
+	}
+	b := &ix.buckets[e.hash&ix.mask]
+	e.next.Store(b.Load())
+	b.Store(e)
+}
+
+// unlink removes e from the index. Its own next is left as it is, for the
+// readers that stand on it. h.mu is held.
+func (h *hostTable[T]) unlink(e *hostEntry[T]) {
+	ix := h.index.Load()
+	b := &ix.buckets[e.hash&ix.mask]
+	if b.Load() == e {
+		b.Store(e.next.Load())
+		return
+	}
+	for p := b.Load(); p != nil; p = p.next.Load() {
+		if p.next.Load() == e {
+			p.next.Store(e.next.Load())
+			return
+		}
+	}
+}
+
+// hit returns the state of e, an entry found in the index. It becomes the
 // latest only when there is none: a client that calls many hosts would
 // otherwise write the shared pointer on every call.
-func (h *hostTable[T]) hit(v any) *T {
-	e := v.(*hostEntry[T])
+func (h *hostTable[T]) hit(e *hostEntry[T]) *T {
 	if h.last.Load() == nil {
 		h.last.CompareAndSwap(nil, e)
 	}
@@ -108,7 +181,7 @@ func (h *hostTable[T]) victim() int {
 	for range 2 * len(h.ring) {
 		i := h.hand
 		h.hand = (h.hand + 1) % len(h.ring)
-		e := h.ring[i].e
+		e := h.ring[i]
 		if e.used.Load() {
 			e.used.Store(false)
 			continue
@@ -137,11 +210,10 @@ func (h *hostTable[T]) len() int {
 // table's lock: the hosts are those of the moment f is first called.
 func (h *hostTable[T]) each(f func(host string, v *T)) {
 	h.mu.Lock()
-	ring := make([]ringSlot[T], len(h.ring))
-	copy(ring, h.ring)
+	ring := slices.Clone(h.ring)
 	h.mu.Unlock()
-	for _, s := range ring {
-		f(s.host, &s.e.state)
+	for _, e := range ring {
+		f(e.host, &e.state)
 	}
 }
 

@@ -74,3 +74,35 @@ func TestHostTableBoundUnderConcurrency(t *testing.T) {
 	first := h.Get("same.test")
 	assert.Same(t, first, h.Get("same.test"))
 }
+
+// Goroutines adding hosts while the index grows (16 buckets to 1,024 and
+// more) agree on each host's state: a lookup that a change hid finds the
+// entry under the lock rather than adding a second one.
+func TestHostTableGrowsUnderConcurrency(t *testing.T) {
+	const hosts = 3001 // a prime: each goroutine's stride visits every host
+	h := transport.NewHostTable(hosts, nil)
+	got := make([][]*int, 8)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range got {
+		got[g] = make([]*int, hosts)
+		wg.Go(func() {
+			<-start
+			for i := range hosts {
+				k := (i*(2*g+1) + g*97) % hosts // every host, in an order of its own
+				got[g][k] = h.Get(fmt.Sprintf("h%d.test", k))
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	assert.Equal(t, hosts, h.Len())
+	for k := range hosts {
+		for g := 1; g < len(got); g++ {
+			if got[g][k] != got[0][k] {
+				t.Fatalf("host %d: goroutines 0 and %d hold different states", k, g)
+			}
+		}
+		assert.True(t, h.Has(fmt.Sprintf("h%d.test", k)))
+	}
+}
