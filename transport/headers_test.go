@@ -139,3 +139,28 @@ func TestIdempotencyKeys(t *testing.T) {
 		}
 	})
 }
+
+// Headers allocates what a copy of the request must have, and no more: the
+// request, with the values of its fields in the same allocation, and its
+// header map (two allocations in Go's maps).
+func TestHeadersAllocatesTheRequestCopyOnly(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	var sent *http.Request
+	errNotSent := errors.New("not sent")
+	base := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		sent = req
+		return nil, errNotSent
+	})
+	rt := transport.Headers(transport.HeaderOptions{Static: http.Header{"User-Agent": {"rtchain"}}})(base)
+	req, err := http.NewRequest(http.MethodGet, "http://a.test/", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("X-Trace", "1")
+	req.Header.Add("X-Trace", "2")
+	allocs := testing.AllocsPerRun(100, func() { _, _ = rt.RoundTrip(req) })
+	assert.LessOrEqual(t, allocs, 3.0)
+	assert.Equal(t, http.Header{"Accept": {"application/json"}, "X-Trace": {"1", "2"}, "User-Agent": {"rtchain"}}, sent.Header)
+	assert.Equal(t, http.Header{"Accept": {"application/json"}, "X-Trace": {"1", "2"}}, req.Header, "the caller's request is untouched")
+}
