@@ -16,14 +16,6 @@ import (
 	"github.com/rtchain/rtchain/internal/adaptive"
 )
 
-// Defaults of LimitOptions, those of the adaptive limit behind it.
-const (
-	DefaultLimitInitial   = adaptive.DefaultInitialLimit
-	DefaultLimitMin       = adaptive.DefaultMinLimit
-	DefaultLimitMax       = adaptive.DefaultMaxLimit
-	DefaultLimitTolerance = adaptive.DefaultTolerance
-)
-
 // LimitOptions configures Limit. Its zero value leaves the layer out, as
 // NewClient does (see Limit for why); with Enabled, the zero values of the
 // other fields mean the defaults: each host starts at 20 attempts in
@@ -33,15 +25,13 @@ type LimitOptions struct {
 	// Enabled puts the layer in the chain: without it, Limit returns the
 	// transport below as it is, and NewClientWith leaves it out.
 	Enabled bool
-	// Initial is a host's limit before anything was learned. 0 means
-	// DefaultLimitInitial (bounded by Min and Max).
+	// Initial is a host's limit before anything was learned. 0 means 20
+	// (bounded by Min and Max).
 	Initial int
-	// Min and Max bound each host's limit. 0 means DefaultLimitMin and
-	// DefaultLimitMax.
+	// Min and Max bound each host's limit. 0 means 1 and 1000.
 	Min, Max int
 	// Tolerance is how many times the lowest latency seen a host's latency
-	// may be before its limit is cut; it must be more than 1. 0 means
-	// DefaultLimitTolerance.
+	// may be before its limit is cut; it must be more than 1. 0 means 1.5.
 	Tolerance float64
 	// MaxHosts bounds the hosts kept in memory; past it, the least
 	// recently used idle host's limit is forgotten (see DefaultMaxHosts).
