@@ -43,8 +43,10 @@
 //   - Trace, attached with WithTrace, observes a call: each retry
 //     (RetryEvent), each limit that stopped one (GiveUpEvent, GiveUpReason),
 //     each attempt held back by RateLimit (PacedEvent), the end of the
-//     call (CallEndEvent), and each resume of a body (ResumeEvent). Logging is built on it; RetryPolicy.OnRetry and
-//     OnGiveUp are its transport-wide form.
+//     call (CallEndEvent), each resume of a body (ResumeEvent) and each
+//     hedge (HedgeEvent). Logging is built on it; ClientOptions.Trace
+//     observes every call of a client at no cost per call, and
+//     RetryPolicy.OnRetry and OnGiveUp are the policy's own.
 //   - Breaker is a circuit breaker per host, inside Retry; an open circuit
 //     fails fast with ErrCircuitOpen (*CircuitOpenError). IsHostFailure is
 //     what it counts by default: 5xx, transient errors and timeouts, never a
@@ -67,7 +69,8 @@
 //     nothing).
 //   - Limit (off by default: LimitOptions.Enabled) bounds the attempts in
 //     flight to each host by a limit learned from their latency, for a
-//     server that does not shed its own load.
+//     server that does not shed its own load; LimitStats reads the limits
+//     for a gauge.
 //   - Logging logs calls and retries through log/slog, with secrets
 //     redacted (Redacted, RedactURL); RedactError redacts the URL that the
 //     error of a call quotes, for logging it yourself.
@@ -79,8 +82,9 @@
 //   - Middleware and RoundTripperFunc are the plumbing for writing your own.
 //
 // Per-host state (budgets, circuits, cool-downs and limiters) is kept for
-// up to DefaultMaxHosts hosts per middleware, least recently used first
-// out; each middleware's options can change the bound.
+// up to DefaultMaxHosts hosts, least recently used first out, in one table
+// for the layers of a NewClient chain and one per middleware otherwise;
+// each middleware's options can change the bound.
 //
 // Every middleware is safe for concurrent use and honours the
 // http.RoundTripper contract: the caller's request is never modified, its
