@@ -37,9 +37,10 @@ type attempt struct {
 	resp    *http.Response
 	err     error
 	notSent bool
-	refused bool // an open circuit below refused it: it cost the server nothing
-	local   bool // RateLimit rejected it locally (ErrRejectedLocally): not sent
-	bodyErr bool // err comes from the caller's body: never retried
+	refused bool         // an open circuit below refused it: it cost the server nothing
+	local   bool         // RateLimit rejected it locally (ErrRejectedLocally): not sent
+	bodyErr bool         // err comes from the caller's body: never retried
+	call    *callOptions // the call's own settings (WithMaxRetries...); nil for none
 }
 
 func (a *attempt) public(n int) Attempt {
@@ -81,9 +82,10 @@ func (t *sender) try(a *attempt, req *http.Request, rbody io.ReadCloser, body *b
 	if n > 1 {
 		ctx, own = context.WithValue(ctx, attemptKey{}, n), true // for AttemptFromContext
 	}
-	if d := t.p.PerTryTimeout; d > 0 || perTryFrom(ctx) > 0 {
+	call := callFrom(ctx)
+	if d := call.perTryTimeout(t.p.PerTryTimeout); d > 0 || perTryFrom(ctx) > 0 {
 		// For the clock at the bottom of the chain; 0 overrides an outer
-		// Retry's.
+		// Retry's. A call's own (WithPerTryTimeout) overrides the policy's.
 		ctx, own = context.WithValue(ctx, perTryKey{}, d), true
 	}
 	var trace *sendTrace
@@ -98,7 +100,7 @@ func (t *sender) try(a *attempt, req *http.Request, rbody io.ReadCloser, body *b
 	if body != nil {
 		bodyreplay.Bind(rbody, ctx) // a stalled caller's body cannot hold the attempt
 	}
-	*a = attempt{req: req}
+	*a = attempt{req: req, call: call}
 	if own || rbody != req.Body || host != "" {
 		a.req = req.Clone(ctx)
 		a.req.Body = rbody

@@ -19,7 +19,10 @@ func (t *sender) retryable(ctx context.Context, a *attempt, n int, safe, another
 		return false
 	}
 	d := Default
-	if t.p.Check != nil {
+	if a.call != nil && a.call.classifier != nil {
+		d = a.call.classifier(a.public(n)) // the call's own (WithClassifier) first
+	}
+	if d == Default && t.p.Check != nil {
 		var err error
 		if d, err = t.p.Check(a.public(n)); err != nil {
 			a.discard(t.p.DrainLimit, t.p.DrainTimeout)

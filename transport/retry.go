@@ -59,10 +59,11 @@ func retryWith(p RetryPolicy, budgets hostView[hostBudget], chain *Trace) Middle
 	return func(next http.RoundTripper) http.RoundTripper {
 		_, inChain := next.(link)
 		next = wrapped("Retry", next)
-		if p.PerTryTimeout > 0 && !inChain {
+		if !inChain {
 			// No Chain below, so no clock at its bottom: it runs just
-			// inside Retry, and takes the timeout out of the context so
-			// that a Chain further down does not run a second one.
+			// inside Retry (for the policy's per-try timeout or a call's,
+			// WithPerTryTimeout), and takes the timeout out of the context
+			// so that a Chain further down does not run a second one.
 			next = &perTryTransport{next: next, last: true}
 		}
 		// The budget belongs to this transport: shared by all its calls.
@@ -87,8 +88,10 @@ var _ http.RoundTripper = (*retryTransport)(nil)
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
-	safe := IsIdempotent(req.Method) || HasIdempotencyKey(req.Header)
-	retries := t.p.MaxRetries > 0
+	co := callFrom(ctx) // nil unless the caller set per-call options
+	safe := IsIdempotent(req.Method) || HasIdempotencyKey(req.Header) || (co != nil && co.repeatable)
+	maxRetries := co.retries(t.p.MaxRetries)
+	retries := maxRetries > 0
 	var body *bodyreplay.Body
 	rbody := req.Body
 	if req.Body != nil && req.Body != http.NoBody && retries {
@@ -105,7 +108,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	c := call{t: t, req: req, trace: join(traceFrom(ctx), t.hooks), hb: hb}
 	shift := t.firstHost(req)
-	retriesLeft := t.p.MaxRetries
+	retriesLeft := maxRetries
 	var throttledFor time.Duration // waits asked by 429s, which spend no retries
 	var a attempt
 	for n := 1; ; n++ {
