@@ -37,14 +37,18 @@ type attempt struct {
 	resp    *http.Response
 	err     error
 	notSent bool
-	refused bool         // an open circuit below refused it: it cost the server nothing
-	local   bool         // RateLimit rejected it locally (ErrRejectedLocally): not sent
-	bodyErr bool         // err comes from the caller's body: never retried
-	call    *callOptions // the call's own settings (WithMaxRetries...); nil for none
+	refused bool // an open circuit below refused it: it cost the server nothing
+	local   bool // RateLimit rejected it locally (ErrRejectedLocally): not sent
+	bodyErr bool // err comes from the caller's body: never retried
+	// stream is the error event an event stream sent before its content
+	// (see holdEvents); nil otherwise. The response is then whole, its
+	// body the stream from its first byte.
+	stream *StreamError
+	call   *callOptions // the call's own settings (WithMaxRetries...); nil for none
 }
 
 func (a *attempt) public(n int) Attempt {
-	return Attempt{Request: a.req, Number: n, Response: a.resp, Err: a.err, NotSent: a.notSent}
+	return Attempt{Request: a.req, Number: n, Response: a.resp, Err: a.err, NotSent: a.notSent, StreamError: a.stream}
 }
 
 // sendTrace records, through httptrace, whether a request may have reached

@@ -33,10 +33,18 @@ type Attempt struct {
 	// written, or an HTTP/2 server refused the stream. Only known for
 	// requests that are not idempotent; false when unknown.
 	NotSent bool
+	// StreamError, for a 200 response of an event stream
+	// (text/event-stream), is the error event the server sent before any
+	// content (see RetryPolicy.EventStream): the attempt failed although its
+	// status says otherwise. nil for any other attempt.
+	StreamError *StreamError
 }
 
 // reason is the attempt's status, or its error.
 func (a Attempt) reason() string {
+	if a.Response != nil && a.StreamError != nil {
+		return a.Response.Status + ", then " + a.StreamError.Type + " before any content"
+	}
 	if a.Response != nil {
 		return a.Response.Status
 	}

@@ -48,6 +48,12 @@ func (t *sender) retryable(ctx context.Context, a *attempt, n int, safe, another
 		}
 		return (safe || a.notSent) && IsTransientError(a.err)
 	}
+	if a.stream != nil {
+		// An error event before any content: nothing reached the caller.
+		// A refusal is retried as a 429 or 529 is, whatever the method; a
+		// failure of the server's (api_error, server_error) as a 500 is.
+		return a.stream.Refusal || (safe && isTransientEvent(a.stream.Type))
+	}
 	code := a.resp.StatusCode
 	if retry, said := ServerSaysRetry(a.resp.Header); said && !(retry && code >= 200 && code < 300) {
 		// The server knows whether its answer is worth another try, but

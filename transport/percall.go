@@ -64,7 +64,8 @@ func (o *callOptions) perTryTimeout(policy time.Duration) time.Duration {
 
 // WithMaxRetries returns a copy of ctx that bounds the retries of a call
 // made with it to n, in place of RetryPolicy.MaxRetries: 0 sends the call
-// once, and n may be more than the policy's. Every retry still comes out of the host's
+// once (and holds no event stream back, see RetryPolicy.EventStream), and n
+// may be more than the policy's. Every retry still comes out of the host's
 // retry budget, and 429s that name a wait of a second or more still do not
 // count, as with the policy's. It panics if n is negative.
 func WithMaxRetries(ctx context.Context, n int) context.Context {

@@ -3,9 +3,10 @@ package transport
 import (
 	"cmp"
 	"fmt"
-	"github.com/rtchain/rtchain/bodyreplay"
 	"strings"
 	"time"
+
+	"github.com/rtchain/rtchain/bodyreplay"
 )
 
 // Defaults applied by Retry to the zero fields of a RetryPolicy.
@@ -24,7 +25,8 @@ const (
 // 3 retries, full-jitter backoff from 100ms capped at 5s, Retry-After honoured
 // up to 30s, no per-try timeout, streamed bodies replayed up to 1 MiB from
 // memory and 256 MiB more from a temporary file, failed bodies drained up to
-// 4 KiB or 500ms.
+// 4 KiB or 500ms, the start of an event stream held back until its first
+// content for 64 KiB or 10s at most.
 //
 // A policy is copied by Retry; changing it afterwards has no effect.
 type RetryPolicy struct {
@@ -142,6 +144,14 @@ type RetryPolicy struct {
 	// DrainTimeout bounds the time spent draining one failed response body.
 	// 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration
+
+	// EventStream bounds how long the start of an event stream (a 200
+	// answered text/event-stream, as LLM APIs stream) is held back, so
+	// that an error event the server sends before any content (Anthropic's
+	// overloaded_error, OpenAI's server_is_overloaded) is retried as a
+	// refusal is, when nothing has reached the caller yet. See
+	// EventStreamOptions.
+	EventStream EventStreamOptions
 }
 
 // withDefaults returns p with its zero fields set to the defaults. It panics
@@ -150,6 +160,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	for name, d := range map[string]time.Duration{
 		"BaseDelay": p.BaseDelay, "MaxDelay": p.MaxDelay, "MaxRetryAfter": p.MaxRetryAfter,
 		"PerTryTimeout": p.PerTryTimeout, "DrainTimeout": p.DrainTimeout,
+		"EventStream.Timeout": p.EventStream.Timeout,
 	} {
 		if d < 0 {
 			panic(fmt.Sprintf("transport: RetryPolicy.%s is negative (%v)", name, d))
@@ -168,6 +179,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	p.Body.Limit = cmp.Or(p.Body.Limit, DefaultBodyReplayLimit)
 	p.Body.SpillLimit = cmp.Or(p.Body.SpillLimit, DefaultBodySpillLimit)
 	p.DrainLimit = cmp.Or(p.DrainLimit, DefaultDrainLimit)
+	p.EventStream.Limit = cmp.Or(p.EventStream.Limit, DefaultEventStreamLimit)
+	p.EventStream.Timeout = cmp.Or(p.EventStream.Timeout, DefaultEventStreamTimeout)
 	if !p.Budget.Disabled {
 		p.Budget = p.Budget.withDefaults()
 	}

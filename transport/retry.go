@@ -109,10 +109,18 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := call{t: t, req: req, trace: join(traceFrom(ctx), t.hooks), hb: hb}
 	shift := t.firstHost(req)
 	retriesLeft := maxRetries
+	perTry := co.perTryTimeout(t.p.PerTryTimeout)
 	var throttledFor time.Duration // waits asked by 429s, which spend no retries
 	var a attempt
 	for n := 1; ; n++ {
+		var sent time.Time // when the attempt began, for an event stream's hold
+		if perTry > 0 {
+			sent = time.Now()
+		}
 		t.try(&a, req, rbody, body, t.hostFor(req, n+shift), n, !safe && retries)
+		if retriesLeft > 0 && t.p.EventStream.Limit > 0 && a.err == nil && isEventStream(a.resp) {
+			t.holdEvents(ctx, &a, sent, perTry)
+		}
 		c.left = retriesLeft
 		var another bool // a next attempt would go to another host
 		if a.refused && a.req.URL != nil {
