@@ -59,10 +59,16 @@ func newClient(o ClientOptions) *client {
 // its wait spends none). Retries carry grpc-previous-rpc-attempts. The
 // interceptor learns the call's peer and trailer through call options:
 // interceptors chained inside it must pass the call options on.
+//
+// A call's own options change these rules for it alone: WithMaxRetries,
+// WithPerTryTimeout, WithRetryable and WithRepeatable, passed to the call
+// or as the connection's grpc.WithDefaultCallOptions.
 func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 	c := newClient(o)
 	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		ctx = c.prepare(ctx)
+		co := callOptionsOf(opts) // WithMaxRetries and its kin, if the caller passed any
+		perTryTimeout := co.perTryTimeout(c.o)
 		target := cc.Target()
 		c.budget.Call(target)
 		transparent := false
@@ -73,8 +79,8 @@ func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 			// deadline, so a DeadlineExceeded is the attempt's (the server
 			// may notice it before this client does).
 			ownDeadline := false
-			if c.o.PerTryTimeout > 0 {
-				actx, cancel = context.WithTimeout(ctx, c.o.PerTryTimeout)
+			if perTryTimeout > 0 {
+				actx, cancel = context.WithTimeout(ctx, perTryTimeout)
 				d, _ := actx.Deadline()
 				parent, ok := ctx.Deadline()
 				ownDeadline = !ok || d.Before(parent)
@@ -96,7 +102,7 @@ func UnaryClientInterceptor(o ClientOptions) grpc.UnaryClientInterceptor {
 			if err == nil {
 				return nil
 			}
-			if !c.again(ctx, method, target, attempt, status.Convert(err), trailer, perTry, neverSent || c.mayRepeat(ctx, method)) {
+			if !c.again(ctx, &co, method, target, attempt, status.Convert(err), trailer, perTry, neverSent || co.repeatable || c.mayRepeat(ctx, method)) {
 				return err
 			}
 		}
@@ -163,9 +169,15 @@ func (a *attemptOpts) reset() {
 }
 
 // again decides whether the failed attempt is retried, tells the hooks, and
-// waits; it reports false when the call ends with this attempt.
-func (c *client) again(ctx context.Context, method, target string, attempt int, st *status.Status, trailer metadata.MD, perTry, mayRepeat bool) bool {
+// waits; it reports false when the call ends with this attempt. co is what
+// the call's own options ask.
+func (c *client) again(ctx context.Context, co *callOptions, method, target string, attempt int, st *status.Status, trailer metadata.MD, perTry, mayRepeat bool) bool {
 	v := c.classify(st, trailer, perTry, mayRepeat)
+	if !v.retry && co.retryable != nil {
+		if _, _, stop := pushback(trailer); !stop && co.retryable(st) {
+			v.retry = mayRepeat // WithRetryable widens as ClientOptions.Retryable does
+		}
+	}
 	if !v.retry || ctx.Err() != nil {
 		return false
 	}
@@ -175,7 +187,7 @@ func (c *client) again(ctx context.Context, method, target string, attempt int, 
 		}
 		return false
 	}
-	if attempt > c.o.MaxRetries {
+	if attempt > co.retries(c.o) {
 		return giveUp(transport.GiveUpMaxRetries)
 	}
 	wait := transport.FullJitter(c.o.BaseDelay, c.o.MaxDelay, attempt)

@@ -21,26 +21,27 @@ import (
 // call that never left the client. Once open, client-streaming and
 // bidirectional calls are the caller's, untouched: what the caller sent
 // cannot be sent again by the interceptor. PerTryTimeout does not apply to
-// streams.
+// streams (nor WithPerTryTimeout); the other call options do.
 func StreamClientInterceptor(o ClientOptions) grpc.StreamClientInterceptor {
 	c := newClient(o)
 	return func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 		target := cc.Target()
+		co := callOptionsOf(opts)
 		if desc.ClientStreams || !desc.ServerStreams {
 			c.budget.Call(target)
-			cs, _, err := c.open(ctx, desc, cc, method, target, streamer, opts, 1)
+			cs, _, err := c.open(ctx, &co, desc, cc, method, target, streamer, opts, 1)
 			return cs, err
 		}
 		ctx = c.prepare(ctx)
-		mayRepeat := c.mayRepeat(ctx, method)
+		mayRepeat := co.repeatable || c.mayRepeat(ctx, method)
 		c.budget.Call(target)
 		ctx, cancel := context.WithCancel(ctx)
-		cs, attempt, err := c.open(ctx, desc, cc, method, target, streamer, opts, 1)
+		cs, attempt, err := c.open(ctx, &co, desc, cc, method, target, streamer, opts, 1)
 		if err != nil {
 			cancel()
 			return nil, err
 		}
-		return &retryStream{c: c, ctx: ctx, cancel: cancel, desc: desc, cc: cc, method: method,
+		return &retryStream{c: c, co: co, ctx: ctx, cancel: cancel, desc: desc, cc: cc, method: method,
 			streamer: streamer, opts: opts, target: target, mayRepeat: mayRepeat, cur: cs, attempt: attempt}, nil
 	}
 }
@@ -49,7 +50,7 @@ func StreamClientInterceptor(o ClientOptions) grpc.StreamClientInterceptor {
 // the rules allow: grpc-go returns an error from opening a stream only when
 // it had none to send on, so nothing of the call left the client. It
 // returns the stream and the attempt that opened it.
-func (c *client) open(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method, target string, streamer grpc.Streamer, opts []grpc.CallOption, attempt int) (grpc.ClientStream, int, error) {
+func (c *client) open(ctx context.Context, co *callOptions, desc *grpc.StreamDesc, cc *grpc.ClientConn, method, target string, streamer grpc.Streamer, opts []grpc.CallOption, attempt int) (grpc.ClientStream, int, error) {
 	for first := attempt; ; attempt++ {
 		c.attempted(method, attempt, attempt > first) // a stream not opened sent nothing
 		actx := ctx
@@ -60,7 +61,7 @@ func (c *client) open(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.Clien
 		if err == nil {
 			return cs, attempt, nil
 		}
-		if !c.again(ctx, method, target, attempt, status.Convert(err), nil, false, true) {
+		if !c.again(ctx, co, method, target, attempt, status.Convert(err), nil, false, true) {
 			return nil, attempt, err
 		}
 	}
@@ -70,6 +71,7 @@ func (c *client) open(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.Clien
 // first message has arrived.
 type retryStream struct {
 	c         *client
+	co        callOptions // the call's own (WithMaxRetries...)
 	ctx       context.Context
 	cancel    context.CancelFunc
 	desc      *grpc.StreamDesc
@@ -130,7 +132,7 @@ func (s *retryStream) RecvMsg(m any) error {
 			}
 			return err
 		}
-		if !s.c.again(s.ctx, s.method, s.target, s.attempt, status.Convert(err), cur.Trailer(), false, s.mayRepeat) {
+		if !s.c.again(s.ctx, &s.co, s.method, s.target, s.attempt, status.Convert(err), cur.Trailer(), false, s.mayRepeat) {
 			s.cancel()
 			return err
 		}
@@ -149,7 +151,7 @@ func (s *retryStream) restart() error {
 	next := s.attempt + 1
 	sent, closed := append([]any(nil), s.sent...), s.closed
 	s.mu.Unlock()
-	cs, attempt, err := s.c.open(s.ctx, s.desc, s.cc, s.method, s.target, s.streamer, s.opts, next)
+	cs, attempt, err := s.c.open(s.ctx, &s.co, s.desc, s.cc, s.method, s.target, s.streamer, s.opts, next)
 	s.mu.Lock()
 	s.attempt = attempt
 	s.mu.Unlock()
