@@ -187,3 +187,36 @@ func TestOpenAIStreamRefusedBeforeContent(t *testing.T) {
 	require.Error(t, err, "the SDK alone does not retry a stream refused after its 200")
 	assert.Equal(t, 1, alone.count())
 }
+
+// A completion the caller would rather pay for twice than lose is made with
+// transport.WithRepeatable: a failure event before content (api_error,
+// server_error) is then retried too, as a keyed call's 500 is.
+func TestLLMStreamRepeatable(t *testing.T) {
+	an := newStreamingAnthropic()
+	stream := anthropicRecipe(an.start(t, "failed"), transport.NewClient()).Messages.NewStreaming(
+		transport.WithRepeatable(t.Context()), messageParams)
+	var text string
+	for stream.Next() {
+		if ev := stream.Current(); ev.Type == "content_block_delta" {
+			text += ev.Delta.Text
+		}
+	}
+	require.NoError(t, stream.Err())
+	require.NoError(t, stream.Close())
+	assert.Equal(t, "hello", text)
+	assert.Equal(t, 2, an.count())
+
+	oa := newStreamingOpenAI()
+	chunks := openaiRecipe(oa.start(t, "failed"), transport.NewClient()).Chat.Completions.NewStreaming(
+		transport.WithRepeatable(t.Context()), chatParams)
+	text = ""
+	for chunks.Next() {
+		for _, ch := range chunks.Current().Choices {
+			text += ch.Delta.Content
+		}
+	}
+	require.NoError(t, chunks.Err())
+	require.NoError(t, chunks.Close())
+	assert.Equal(t, "hello", text)
+	assert.Equal(t, 2, oa.count())
+}
