@@ -7,18 +7,18 @@ import (
 	"github.com/rtchain/rtchain/transport"
 )
 
-// The retryer's defaults: the SDK's attempts, rtchain's backoff for
-// transient failures, the SDK's 1 s base for throttles.
+// The retryer's defaults, the SDK's standard retryer's (as of v1.48.0):
+// 3 attempts, backoff from 50 ms, from 1 s after a throttle, capped at 20 s.
 const (
 	DefaultMaxAttempts       = 3
-	DefaultBaseDelay         = transport.DefaultBaseDelay
+	DefaultBaseDelay         = 50 * time.Millisecond
 	DefaultThrottleBaseDelay = time.Second
-	DefaultMaxDelay          = transport.DefaultMaxDelay
+	DefaultMaxDelay          = 20 * time.Second
 )
 
 // Options configures NewRetryer. Its zero value means the defaults: 3
-// attempts, full-jitter backoff from 100 ms (1 s after a throttle) capped
-// at 5 s, and a retry budget of 10% of calls with a floor of 10 retries a
+// attempts, full-jitter backoff from 50 ms (1 s after a throttle) capped
+// at 20 s, and a retry budget of 10% of calls with a floor of 10 retries a
 // second, banked up to 10, per scope (service, region, operation and
 // resource).
 type Options struct {
