@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"net/http"
 	"time"
 )
 
@@ -112,4 +113,23 @@ func WithRepeatable(ctx context.Context) context.Context {
 // for the server, say). Retry still retries them.
 func WithoutHedge(ctx context.Context) context.Context {
 	return withCall(ctx, func(o *callOptions) { o.noHedge = true })
+}
+
+// mayRepeat reports whether req may be sent more than once: an idempotent
+// method, an Idempotency-Key, or a context made with WithRepeatable.
+func mayRepeat(req *http.Request) bool {
+	if IsIdempotent(req.Method) || HasIdempotencyKey(req.Header) {
+		return true
+	}
+	o := callFrom(req.Context())
+	return o != nil && o.repeatable
+}
+
+// mayHedge reports whether Hedge may send req twice at once: it may be
+// repeated (mayRepeat) and its context does not say WithoutHedge.
+func mayHedge(req *http.Request) bool {
+	if o := callFrom(req.Context()); o != nil && o.noHedge {
+		return false
+	}
+	return mayRepeat(req)
 }
