@@ -9,7 +9,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/anthropics/anthropic-sdk-go/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -120,72 +119,55 @@ func newStreamingOpenAI() *streamingLLM {
 // whole; the SDK alone, with its own retries on, cannot retry it (it saw a
 // 200) and fails. A refusal after content, or a failure of the server's to
 // a call that may have begun its work, reaches the caller once, after one
-// request.
-func TestAnthropicStreamRefusedBeforeContent(t *testing.T) {
-	for _, tc := range []struct {
-		script   []string
-		text     string
-		errType  string // "" for none
-		requests int
+// request. OpenAI's role chunk carries no content: the refusal after it is
+// retried.
+func TestLLMStreamRefusedBeforeContent(t *testing.T) {
+	for _, sdk := range []struct {
+		name              string
+		fake              func() *streamingLLM
+		read              func(url string, hc *http.Client) (string, error)
+		refusal, failure  string // as the SDK's error says them
+		withSDKAloneFails func(url string) error
 	}{
-		{[]string{"refused"}, "hello", "", 2},
-		{[]string{"refused", "refused"}, "hello", "", 3},
-		{[]string{"late"}, "hel", "overloaded_error", 1},
-		{[]string{"failed"}, "", "api_error", 1},
+		{"anthropic-sdk-go", newStreamingAnthropic,
+			func(url string, hc *http.Client) (string, error) { return streamText(t, anthropicRecipe(url, hc)) },
+			"overloaded_error", "api_error",
+			func(url string) error { _, err := streamText(t, anthropicAlone(url)); return err }},
+		{"openai-go", newStreamingOpenAI,
+			func(url string, hc *http.Client) (string, error) { return completionText(openaiRecipe(url, hc)) },
+			"server_is_overloaded", "server_error",
+			func(url string) error { _, err := completionText(openaiAlone(url)); return err }},
 	} {
-		t.Run(strings.Join(tc.script, ","), func(t *testing.T) {
-			f := newStreamingAnthropic()
-			text, err := streamText(t, anthropicRecipe(f.start(t, tc.script...), transport.NewClient()))
-			assert.Equal(t, tc.text, text)
-			assert.Equal(t, tc.requests, f.count())
-			if tc.errType == "" {
-				require.NoError(t, err)
-				return
-			}
-			var apiErr *anthropic.Error
-			require.ErrorAs(t, err, &apiErr)
-			assert.Contains(t, apiErr.Error(), tc.errType)
+		for _, tc := range []struct {
+			script   []string
+			text     string
+			err      string // "" for none
+			requests int
+		}{
+			{[]string{"refused"}, "hello", "", 2},
+			{[]string{"refused", "refused", "refused"}, "hello", "", 4},
+			{[]string{"late"}, "hel", sdk.refusal, 1},
+			{[]string{"failed"}, "", sdk.failure, 1},
+		} {
+			t.Run(sdk.name+"/"+strings.Join(tc.script, ","), func(t *testing.T) {
+				f := sdk.fake()
+				text, err := sdk.read(f.start(t, tc.script...), transport.NewClient())
+				assert.Equal(t, tc.text, text)
+				assert.Equal(t, tc.requests, f.count())
+				if tc.err == "" {
+					require.NoError(t, err)
+					return
+				}
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+			})
+		}
+		t.Run(sdk.name+"/the SDK alone", func(t *testing.T) {
+			f := sdk.fake()
+			require.Error(t, sdk.withSDKAloneFails(f.start(t, "refused")), "it does not retry a stream refused after its 200")
+			assert.Equal(t, 1, f.count())
 		})
 	}
-
-	alone := newStreamingAnthropic()
-	_, err := streamText(t, anthropicAlone(alone.start(t, "refused")))
-	require.Error(t, err, "the SDK alone does not retry a stream refused after its 200")
-	assert.Equal(t, 1, alone.count())
-}
-
-// The same for OpenAI's chat completion stream: the role chunk carries no
-// content, and server_is_overloaded after it is retried.
-func TestOpenAIStreamRefusedBeforeContent(t *testing.T) {
-	for _, tc := range []struct {
-		script   []string
-		text     string
-		errText  string // "" for none
-		requests int
-	}{
-		{[]string{"refused"}, "hello", "", 2},
-		{[]string{"refused", "refused", "refused"}, "hello", "", 4},
-		{[]string{"late"}, "hel", "server_is_overloaded", 1},
-		{[]string{"failed"}, "", "server_error", 1},
-	} {
-		t.Run(strings.Join(tc.script, ","), func(t *testing.T) {
-			f := newStreamingOpenAI()
-			text, err := completionText(openaiRecipe(f.start(t, tc.script...), transport.NewClient()))
-			assert.Equal(t, tc.text, text)
-			assert.Equal(t, tc.requests, f.count())
-			if tc.errText == "" {
-				require.NoError(t, err)
-				return
-			}
-			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.errText)
-		})
-	}
-
-	alone := newStreamingOpenAI()
-	_, err := completionText(openaiAlone(alone.start(t, "refused")))
-	require.Error(t, err, "the SDK alone does not retry a stream refused after its 200")
-	assert.Equal(t, 1, alone.count())
 }
 
 // A completion the caller would rather pay for twice than lose is made with
