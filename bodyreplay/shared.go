@@ -61,11 +61,21 @@ func (s *Shared) Next() (io.ReadCloser, error) {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !first && !b.replayableLocked() {
+	if !first && !b.sharableLocked() {
 		return nil, ErrNotReplayable
 	}
 	b.open++
 	return &attemptBody{b: b}, nil
+}
+
+// sharableLocked reports whether a new reader can have the whole body: all
+// that was read is in the record, and a read in flight cannot take the
+// body past it. With a known length, which NewShared let in only within
+// the record, such a read can only be the one that finds the end (a body
+// longer than it announced would make the new reader give way, as a reader
+// behind does); else it may, once the record is full.
+func (b *Body) sharableLocked() bool {
+	return b.replayableLocked() || b.length > 0 && b.srcErr == nil && !b.overflow
 }
 
 // Close ends the hand-out: no reader is asked for after it. The caller's

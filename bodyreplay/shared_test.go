@@ -298,3 +298,39 @@ func TestSharedGetBodyFails(t *testing.T) {
 	_, err = s.Next()
 	require.Error(t, err)
 }
+
+// A reader asked for while the reader ahead looks for the end of a full
+// record is handed out when the body announced its length (the read can
+// only find the end), and refused when it did not (the read may go past the
+// record).
+func TestSharedNextWhileTheEndIsRead(t *testing.T) {
+	for name, length := range map[string]int64{"known length": 100, "unknown length": -1} {
+		t.Run(name, func(t *testing.T) {
+			src := newPipeBody()
+			s := shared(t, request(t, src, length), bodyreplay.Options{Limit: 100})
+			first, err := s.Next()
+			require.NoError(t, err)
+			data := patterned(100)
+			go func() { _, _ = src.w.Write(data) }()
+			require.Equal(t, data, readSome(t, first, 100, 64))
+			firstDone := readInFlight(t, first, src) // looks for the end
+
+			second, err := s.Next()
+			if length < 0 {
+				require.ErrorIs(t, err, bodyreplay.ErrNotReplayable)
+				require.NoError(t, src.w.Close())
+				require.ErrorIs(t, <-firstDone, io.EOF)
+				require.NoError(t, first.Close())
+				return
+			}
+			require.NoError(t, err)
+			require.NoError(t, src.w.Close())
+			require.ErrorIs(t, <-firstDone, io.EOF)
+			got, err := readAllOf(second, 1)
+			require.NoError(t, err)
+			assert.Equal(t, data, got)
+			require.NoError(t, first.Close())
+			require.NoError(t, second.Close())
+		})
+	}
+}
