@@ -1,14 +1,16 @@
 package transport
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
-
 	"time"
+
+	"github.com/rtchain/rtchain/bodyreplay"
 )
 
 // Hedging defaults, for the zero fields of a HedgeOptions that sets a Delay.
@@ -42,13 +44,21 @@ type HedgeOptions struct {
 	// floor), so that a host slow for everyone is not doubled in load.
 	// 0 means DefaultHedgeBudget.
 	Budget float64
-	// BodyLimit is how much of a body that can be read only once (no
-	// GetBody, not a file) is kept in memory so that every attempt, hedges
-	// started mid-upload included, reads the whole of it from one record.
-	// A body of known length beyond it is not hedged; one of unknown length
-	// that outgrows it goes on in the attempt that reads on, and no hedge
-	// starts after that (a hedge reading it then gives way). 0 means
-	// DefaultHedgeBodyLimit; negative means none is kept.
+	// Body says how much of a body that can be read only once (no
+	// GetBody, not a regular file) is kept so that every attempt, hedges
+	// started mid-upload included, reads the whole of it from one record:
+	// Body.Limit bytes in memory (0 means BodyLimit, or else
+	// DefaultHedgeBodyLimit; negative, none), then Body.SpillLimit more in
+	// a temporary file in Body.SpillDir (0 keeps nothing on disk, unlike
+	// RetryPolicy.Body's: a large body is seldom worth sending twice at
+	// once). A body of known length past both together is not hedged; one
+	// of unknown length that outgrows them goes on in the attempt that
+	// reads on, and no hedge starts after that (a hedge still reading the
+	// record then gives way).
+	Body bodyreplay.Options
+	// BodyLimit is Body.Limit's former place, used when Body.Limit is 0.
+	//
+	// Deprecated: set Body.Limit.
 	BodyLimit int64
 	// Hosts, when it holds several hosts (host:port), sends each hedge to
 	// the next one after the host of the attempt before it, as Retry's
@@ -86,8 +96,9 @@ type HedgeEvent struct {
 // (IsIdempotent) or a request that carries an Idempotency-Key. Every attempt
 // gets the whole body, also when a hedge starts while the first is still
 // uploading: a copy from GetBody (as http.NewRequest sets for in-memory
-// bodies), a handle of its own on a regular file, or a cursor on one record,
-// up to o.BodyLimit (64 KiB), of any other body. Others pass through.
+// bodies), a handle of its own on a regular file, or a reader of one record
+// of any other body (bodyreplay.Shared), up to o.Body.Limit (64 KiB) in
+// memory and o.Body.SpillLimit (none) on disk. Others pass through.
 // The caller's request is never modified, and its body is closed once.
 //
 // Put it above Retry (NewClientWith does, with ClientOptions.Hedge): each
@@ -107,8 +118,8 @@ func Hedge(o HedgeOptions) Middleware {
 		if o.Budget == 0 {
 			o.Budget = DefaultHedgeBudget
 		}
-		if o.BodyLimit == 0 {
-			o.BodyLimit = DefaultHedgeBodyLimit
+		if o.Body.Limit == 0 {
+			o.Body.Limit = cmp.Or(o.BodyLimit, DefaultHedgeBodyLimit)
 		}
 		t := &hedgeTransport{next: wrapped("hedge", next), o: o,
 			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: hedgeBank, MaxHosts: DefaultMaxHosts}, hostView[hostBudget]{})}
@@ -131,32 +142,18 @@ type hedgeTransport struct {
 
 func (t *hedgeTransport) CloseIdleConnections() { closeIdle(t.next) }
 
-// hedgeable returns the request whose attempts Hedge sends, and how each
-// attempt after the first gets its body, when the call may be sent twice at
-// once: an idempotent or keyed call, with no body, a body the request can
-// copy (GetBody), a regular file, or another body whose ContentLength is
-// unknown or at most BodyLimit (a shared record). bodies is nil for a call
-// without a body. The request returned is req itself, or a copy.
-func (t *hedgeTransport) hedgeable(req *http.Request) (_ *http.Request, bodies hedgeBodies, ok bool) {
+// hedgeable reports whether req may be sent twice at once (an idempotent
+// or keyed call) with the whole body each time, and returns how its
+// attempts get their bodies (nil for a call without a body): see
+// bodyreplay.NewShared.
+func (t *hedgeTransport) hedgeable(req *http.Request) (bodies *bodyreplay.Shared, ok bool) {
 	if req.URL == nil || !(IsIdempotent(req.Method) || HasIdempotencyKey(req.Header)) {
-		return req, nil, false
+		return nil, false
 	}
-	switch {
-	case req.Body == nil || req.Body == http.NoBody:
-		return req, nil, true
-	case req.GetBody != nil:
-		return req, getBodies{req.GetBody}, true
+	if req.Body == nil || req.Body == http.NoBody {
+		return nil, true
 	}
-	if f, ok := newFileBodies(req.Body); ok {
-		return req, f, true
-	}
-	if t.o.BodyLimit < 0 || req.ContentLength > t.o.BodyLimit {
-		return req, nil, false
-	}
-	s := newSharedBody(req.Body, t.o.BodyLimit, req.ContentLength)
-	r := req.Clone(req.Context())
-	r.Body = s.cursor()
-	return r, s, true
+	return bodyreplay.NewShared(req, t.o.Body)
 }
 
 type hedgeResult struct {
@@ -167,21 +164,23 @@ type hedgeResult struct {
 	took time.Duration
 }
 
-func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
-	req, bodies, ok := t.hedgeable(orig)
+func (t *hedgeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	bodies, ok := t.hedgeable(req)
 	if !ok {
-		return t.next.RoundTrip(orig)
+		return t.next.RoundTrip(req)
 	}
+	var body io.ReadCloser // the first attempt's, when not req.Body
 	if bodies != nil {
-		defer bodies.end() // no attempt is sent after the call returns
+		defer bodies.Close()    // no attempt is sent after the call returns
+		body, _ = bodies.Next() // the first reader never fails
 	}
 	host := req.URL.Host
 	t.budgets.depositCall(t.budgets.hosts.get(host))
-	c := &hedgeCall{t: t, orig: orig, start: time.Now(), results: make(chan hedgeResult, 1+t.o.MaxHedges)}
+	c := &hedgeCall{t: t, orig: req, start: time.Now(), results: make(chan hedgeResult, 1+t.o.MaxHedges)}
 	if p := traceFrom(req.Context()); p != nil {
 		c.tr = &hedgeTrace{parent: p, ends: map[int]CallEndEvent{}}
 	}
-	c.send(1, host, req)
+	c.send(1, host, req, body)
 	timer := time.NewTimer(t.delay(host))
 	defer timer.Stop()
 	inFlight, sent, lastHost := 1, 1, host
@@ -210,17 +209,22 @@ func (t *hedgeTransport) RoundTrip(orig *http.Request) (*http.Response, error) {
 			if sent > t.o.MaxHedges {
 				continue // no more hedges: wait for what is in flight
 			}
-			next, ok := t.hedgeRequest(req, bodies, lastHost)
-			if !ok || !t.budgets.withdrawRetry(t.budgets.hosts.get(host)) {
-				if next != nil && next.Body != nil {
-					_ = next.Body.Close()
+			var body io.ReadCloser
+			var err error
+			if bodies != nil {
+				body, err = bodies.Next()
+			}
+			if err != nil || !t.budgets.withdrawRetry(t.budgets.hosts.get(host)) {
+				if body != nil {
+					_ = body.Close()
 				}
 				continue // no whole copy of the body, or no budget: no hedge
 			}
 			sent++
+			next := t.hedgeRequest(req, lastHost)
 			lastHost = next.URL.Host
-			c.emit(HedgeEvent{Request: orig, Attempt: sent, Host: lastHost, After: time.Since(c.start)})
-			c.send(sent, lastHost, next)
+			c.emit(HedgeEvent{Request: req, Attempt: sent, Host: lastHost, After: time.Since(c.start)})
+			c.send(sent, lastHost, next, body)
 			inFlight++
 			timer.Reset(t.delay(host))
 		}
@@ -238,15 +242,19 @@ type hedgeCall struct {
 	cancels []context.CancelFunc // by attempt, from 0
 }
 
-// send starts attempt n, r, to host.
-func (c *hedgeCall) send(n int, host string, r *http.Request) {
+// send starts attempt n, r, to host, with body (when not nil) instead of
+// r's own.
+func (c *hedgeCall) send(n int, host string, r *http.Request, body io.ReadCloser) {
 	actx, cancel := context.WithCancel(r.Context())
 	c.cancels = append(c.cancels, cancel)
 	if c.tr != nil {
 		actx = context.WithValue(actx, traceKey{}, c.tr.forAttempt(n))
 	}
 	r = r.WithContext(actx)
-	bindBody(r.Body, actx)
+	if body != nil {
+		r.Body = body
+		bodyreplay.Bind(body, actx)
+	}
 	go func() {
 		sent := time.Now()
 		resp, err := c.t.next.RoundTrip(r)
@@ -303,18 +311,10 @@ func (c *hedgeCall) win(r hedgeResult, last *hedgeResult, sent, inFlight, attemp
 	return r.resp, nil
 }
 
-// hedgeRequest is a copy of req for another attempt: its own body (from
-// bodies), and the next host of o.Hosts after the last attempt's, when there
-// are several. It reports false when no whole copy of the body can be had.
-func (t *hedgeTransport) hedgeRequest(req *http.Request, bodies hedgeBodies, lastHost string) (*http.Request, bool) {
+// hedgeRequest is a copy of req for another attempt, to the next host of
+// o.Hosts after the last attempt's, when there are several.
+func (t *hedgeTransport) hedgeRequest(req *http.Request, lastHost string) *http.Request {
 	r := req.Clone(req.Context())
-	if bodies != nil {
-		body, ok := bodies.next()
-		if !ok {
-			return nil, false
-		}
-		r.Body = body
-	}
 	if i := slices.IndexFunc(t.o.Hosts, func(h string) bool { return strings.EqualFold(h, lastHost) }); len(t.o.Hosts) > 1 && i >= 0 {
 		// Only a call addressed to one of Hosts goes to another: a
 		// credential belongs to the host it was given for.
@@ -324,7 +324,7 @@ func (t *hedgeTransport) hedgeRequest(req *http.Request, bodies hedgeBodies, las
 		r.URL = &u
 		r.Host = ""
 	}
-	return r, true
+	return r
 }
 
 // delay is how long to wait before the next hedge to host.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rtchain/rtchain/bodyreplay"
+	htu "github.com/rtchain/rtchain/httptestutil"
 	"github.com/rtchain/rtchain/transport"
 )
 
@@ -232,6 +235,149 @@ func TestHedgeOfAStallingBodyEndsWithTheCall(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wholeUploads is uploads whose hedges answer only once the first
+// attempt's upload has ended (within 5 s), so that a hedge that read the
+// body faster than the first attempt sent it does not win and cut the
+// first one off: each attempt's whole upload can be checked.
+type wholeUploads struct {
+	uploads
+	first     chan struct{} // closed when the first request's body has been read
+	firstOnce sync.Once
+}
+
+func newWholeUploads() *wholeUploads {
+	return &wholeUploads{uploads: uploads{got: map[int64]upload{}}, first: make(chan struct{})}
+}
+
+func (u *wholeUploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := u.n.Add(1)
+	b, err := io.ReadAll(r.Body)
+	u.mu.Lock()
+	u.got[n] = upload{sha256.Sum256(b), err}
+	u.mu.Unlock()
+	var wait <-chan struct{} = u.first
+	if n == 1 {
+		u.firstOnce.Do(func() { close(u.first) })
+		wait = r.Context().Done() // until the hedge wins
+	}
+	select {
+	case <-wait:
+	case <-r.Context().Done():
+		return
+	case <-time.After(5 * time.Second):
+	}
+	fmt.Fprint(w, "attempt ", n)
+}
+
+// A body of unknown length past the memory limit is hedged when the hedge
+// may keep the rest in a file (Body.SpillLimit): the hedge, started after
+// more than the memory limit was uploaded, sends the same bytes as the
+// first attempt, and the file is closed and removed with the call.
+func TestHedgeSpillsABodyPastTheMemoryLimit(t *testing.T) {
+	payload := make([]byte, 1<<20)
+	for i := range payload {
+		payload[i] = byte(i % 251) // a byte out of place shows
+	}
+	for name, start := range bothProtocols(t) {
+		t.Run(name, func(t *testing.T) {
+			u := newWholeUploads()
+			srv, base := start(u)
+			dir := t.TempDir()
+			require.Zero(t, filesOpenIn(t, dir)) // skips without /proc/self/fd, here rather than in the spy
+			o := transport.HedgeOptions{Body: bodyreplay.Options{SpillLimit: 4 << 20, SpillDir: dir}}
+			var sent atomic.Int32
+			spilled := make(chan bool, 1)
+			spy := transport.RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+				if sent.Add(1) == 2 { // the hedge, while the first attempt reads the first 200 KiB
+					deadline := time.Now().Add(5 * time.Second)
+					for filesOpenIn(t, dir) == 0 && time.Now().Before(deadline) {
+						time.Sleep(time.Millisecond)
+					}
+					spilled <- filesOpenIn(t, dir) == 1
+				}
+				return base.RoundTrip(req)
+			})
+			resp := putAcrossAHedge(t, spy, o, srv.URL, payload, 200<<10)
+			assert.Equal(t, "attempt 2", readAll(t, resp))
+			assert.True(t, <-spilled, "the record had its file when the hedge was sent")
+			got := u.uploaded(t, 2)
+			for n, up := range got {
+				require.NoError(t, up.err, "attempt %d", n)
+				assert.Equal(t, sha256.Sum256(payload), up.sum, "attempt %d got the whole body", n)
+			}
+			assert.Equal(t, got[1].sum, got[2].sum, "both attempts sent the same bytes")
+			require.Eventually(t, func() bool { return filesOpenIn(t, dir) == 0 }, 5*time.Second, time.Millisecond,
+				"the record's file is closed")
+			left, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, left, "the record's file is removed")
+		})
+	}
+}
+
+// A body of known length is hedged up to memory and file together, and
+// sent once, unhedged, past them; the caller's body is closed once either way.
+func TestHedgeOfAKnownLengthWithASpill(t *testing.T) {
+	o := bodyreplay.Options{Limit: 64 << 10, SpillLimit: 192 << 10}
+	for name, c := range map[string]struct {
+		size   int
+		hedged bool
+	}{"256 KiB, memory and file": {256 << 10, true}, "past both": {256<<10 + 1, false}} {
+		t.Run(name, func(t *testing.T) {
+			u := newWholeUploads()
+			srv := htu.NewServer(t, u)
+			tr := &http.Transport{}
+			t.Cleanup(tr.CloseIdleConnections)
+			o.SpillDir = t.TempDir()
+			client := hedged(tr, transport.HedgeOptions{Delay: 10 * time.Millisecond, Body: o})
+			payload := bytes.Repeat([]byte("0123456789abcdef"), c.size/16)
+			payload = append(payload, make([]byte, c.size%16)...)
+			body := &closeCounter{Reader: bytes.NewReader(payload)}
+			deadline := 10 * time.Second
+			if !c.hedged {
+				deadline = 500 * time.Millisecond // what the unhedged call waits for
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), deadline)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPut, srv.URL, body)
+			require.NoError(t, err)
+			req.ContentLength = int64(c.size)
+			resp, err := client.Do(req)
+			if c.hedged {
+				require.NoError(t, err)
+				assert.Equal(t, "attempt 2", readAll(t, resp))
+				for n, up := range u.uploaded(t, 2) {
+					require.NoError(t, up.err, "attempt %d", n)
+					assert.Equal(t, sha256.Sum256(payload), up.sum, "attempt %d got the whole body", n)
+				}
+			} else {
+				require.Error(t, err, "not hedged: the slow attempt ran into the deadline")
+				assert.Equal(t, int64(1), u.n.Load(), "sent once")
+			}
+			require.Eventually(t, func() bool { return body.closes.Load() == 1 }, 5*time.Second, time.Millisecond)
+			assert.Equal(t, int32(1), body.closes.Load(), "the caller's body is closed once")
+			require.Eventually(t, func() bool { return filesOpenIn(t, o.SpillDir) == 0 }, 5*time.Second, time.Millisecond)
+		})
+	}
+}
+
+// filesOpenIn counts the process's open descriptors on files in dir,
+// removed ones included.
+func filesOpenIn(t *testing.T, dir string) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && strings.HasPrefix(target, dir+string(filepath.Separator)) {
+			n++
+		}
+	}
+	return n
 }
 
 // BenchmarkHedgedBody is a hedged call's cost by kind of body, over a base
