@@ -6,7 +6,9 @@
 // of rtchain's main module.
 //
 // Entry points: UnaryClientInterceptor and StreamClientInterceptor
-// (ClientOptions, RetryEvent, GiveUpEvent); UnaryServerInterceptor
+// (ClientOptions, RetryEvent, GiveUpEvent, AttemptEvent), with per-call
+// grpc.CallOptions (WithMaxRetries, WithPerTryTimeout, WithRetryable,
+// WithRepeatable); UnaryServerInterceptor
 // (ServerOptions); OverloadUnaryServerInterceptor (OverloadOptions), which
 // sheds what the server cannot serve in time with overload's Limiter, before
 // UnaryServerInterceptor takes a key.

@@ -39,7 +39,11 @@
 //     RetryBudget (on by default) bounds retries to a share of calls per
 //     host; RetryPolicy.Hosts fails retries over to equivalent instances.
 //     A GET whose body breaks off is resumed with Range and If-Range when
-//     the server allows it (RetryPolicy.NoResume).
+//     the server allows it (RetryPolicy.NoResume). A text/event-stream
+//     that reports an error before its first content is retried whole
+//     (EventStreamOptions, StreamError).
+//   - One call can be set apart through its context: WithMaxRetries,
+//     WithPerTryTimeout, WithClassifier, WithRepeatable, WithoutHedge.
 //   - Trace, attached with WithTrace, observes a call: each retry
 //     (RetryEvent), each limit that stopped one (GiveUpEvent, GiveUpReason),
 //     each attempt held back by RateLimit (PacedEvent), the end of the
