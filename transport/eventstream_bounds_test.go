@@ -67,7 +67,7 @@ func TestEventStreamHoldBounds(t *testing.T) {
 		{"Timeout", transport.RetryPolicy{EventStream: transport.EventStreamOptions{Timeout: 3 * time.Second}},
 			0, 0, []string{msgStart}, 3 * time.Second},
 		{"default Timeout", transport.RetryPolicy{},
-			0, 0, []string{msgStart, ping}, transport.DefaultEventStreamTimeout},
+			0, 0, []string{msgStart, ping}, 10 * time.Second},
 		{"PerTryTimeout", transport.RetryPolicy{PerTryTimeout: 2 * time.Second},
 			1500 * time.Millisecond, 0, []string{msgStart}, 2 * time.Second},
 		{"deadline", transport.RetryPolicy{},

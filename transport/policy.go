@@ -179,8 +179,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	p.Body.Limit = cmp.Or(p.Body.Limit, DefaultBodyReplayLimit)
 	p.Body.SpillLimit = cmp.Or(p.Body.SpillLimit, DefaultBodySpillLimit)
 	p.DrainLimit = cmp.Or(p.DrainLimit, DefaultDrainLimit)
-	p.EventStream.Limit = cmp.Or(p.EventStream.Limit, DefaultEventStreamLimit)
-	p.EventStream.Timeout = cmp.Or(p.EventStream.Timeout, DefaultEventStreamTimeout)
+	p.EventStream.Limit = cmp.Or(p.EventStream.Limit, defaultEventStreamLimit)
+	p.EventStream.Timeout = cmp.Or(p.EventStream.Timeout, defaultEventStreamTimeout)
 	if !p.Budget.Disabled {
 		p.Budget = p.Budget.withDefaults()
 	}
@@ -190,4 +190,46 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		}
 	}
 	return p
+}
+
+// Defaults of EventStreamOptions, as its doc says them.
+const (
+	defaultEventStreamLimit   = 64 << 10 // 64 KiB
+	defaultEventStreamTimeout = 10 * time.Second
+)
+
+// EventStreamOptions bounds how Retry holds back the start of an event
+// stream: a 200 response whose Content-Type is text/event-stream, to a call
+// that Retry could still send again. Its events that carry no content are
+// held back until the first that does, or an error event, or a bound:
+//
+//   - an event with content (anything but the events below) releases the
+//     stream: the caller reads it from its first byte, exactly as it came;
+//   - no content: an event without data, a comment, Anthropic's ping and
+//     message_start, OpenAI's response.created, response.queued and
+//     response.in_progress, and a chat completion chunk whose choices carry
+//     nothing but a role (the first chunk, "delta":{"role":"assistant",
+//     "content":""});
+//   - an error event (event: error, OpenAI's response.failed, or a chunk
+//     whose JSON has an "error") fails the attempt: a refusal
+//     (overloaded_error and rate_limit_error of Anthropic's, OpenAI's
+//     server_is_overloaded, slow_down, rate_limit_exceeded and
+//     service_unavailable_error, named by the error's code or type) is
+//     retried whatever the method, as a 529 or 429 is; a failure of the
+//     server's (api_error, timeout_error, server_error) only for a call that
+//     may be sent again, as a 500 is (an idempotent method, an
+//     Idempotency-Key, WithRepeatable); any other error, or a call that is
+//     not retried, gets the stream as it came, the error event in it.
+//
+// A stream that reaches Limit bytes or Timeout without content, or ends, is
+// released as it is, and so is one whose attempt meets its per-try timeout
+// or half the time left to the call's deadline: the hold never takes the
+// time the caller needs to read it. Other content types, other statuses and
+// calls that cannot be retried are never touched.
+type EventStreamOptions struct {
+	// Limit bounds the bytes held back. 0 means 64 KiB; a negative value
+	// turns the hold off: an error event then always reaches the caller.
+	Limit int64
+	// Timeout bounds the time the stream is held back. 0 means 10 s.
+	Timeout time.Duration
 }
