@@ -132,16 +132,23 @@ func FuzzReplay(f *testing.F) {
 		}
 		_ = second.Close()
 		b.Close()
-		if src.closes.Load() != 1 {
-			t.Fatalf("caller's body closed %d times", src.closes.Load())
-		}
-		if b.SpillOpen() {
-			t.Fatal("the record's file is still open")
-		}
-		if left, _ := os.ReadDir(dir); len(left) > 0 {
-			t.Fatalf("the record's file is still on disk: %v", left)
-		}
+		checkReleased(t, src, b.SpillOpen(), dir)
 	})
+}
+
+// checkReleased fails t unless the caller's body src was closed once, and
+// the record's file is closed (spillOpen false) and gone from dir.
+func checkReleased(t *testing.T, src *countingCloser, spillOpen bool, dir string) {
+	t.Helper()
+	if src.closes.Load() != 1 {
+		t.Fatalf("caller's body closed %d times", src.closes.Load())
+	}
+	if spillOpen {
+		t.Fatal("the record's file is still open")
+	}
+	if left, _ := os.ReadDir(dir); len(left) > 0 {
+		t.Fatalf("the record's file is still on disk: %v", left)
+	}
 }
 
 // Readers of a Shared, read in turns in any order, each read a prefix of
@@ -256,14 +263,6 @@ func checkShared(t *testing.T, data []byte, limit, spill int64, seed uint64, fai
 			t.Fatalf("%d of %d readers read the whole body (fits: %v)", whole, len(readers), fits)
 		}
 		s.Close()
-		if src.closes.Load() != 1 {
-			t.Fatalf("caller's body closed %d times", src.closes.Load())
-		}
-		if s.SpillOpen() {
-			t.Fatal("the record's file is still open")
-		}
-		if left, _ := os.ReadDir(dir); len(left) > 0 {
-			t.Fatalf("the record's file is still on disk: %v", left)
-		}
+		checkReleased(t, src, s.SpillOpen(), dir)
 	}
 }

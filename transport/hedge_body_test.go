@@ -39,11 +39,7 @@ type upload struct {
 }
 
 func (u *uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := u.n.Add(1)
-	b, err := io.ReadAll(r.Body)
-	u.mu.Lock()
-	u.got[n] = upload{sha256.Sum256(b), err}
-	u.mu.Unlock()
+	n, err := u.take(r)
 	if err != nil {
 		return
 	}
@@ -55,6 +51,17 @@ func (u *uploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	fmt.Fprint(w, "attempt ", n)
+}
+
+// take reads r's body to its end and keeps what came, as the upload of
+// request n.
+func (u *uploads) take(r *http.Request) (n int64, err error) {
+	n = u.n.Add(1)
+	b, err := io.ReadAll(r.Body)
+	u.mu.Lock()
+	u.got[n] = upload{sha256.Sum256(b), err}
+	u.mu.Unlock()
+	return n, err
 }
 
 // uploaded waits for n uploads to have ended and returns them.
@@ -174,13 +181,33 @@ func TestHedgeReopensAFileBody(t *testing.T) {
 // openFiles counts the process's open descriptors that are regular files.
 func openFiles(t *testing.T) int {
 	t.Helper()
+	return openDescriptors(t, func(fd string) bool {
+		info, err := os.Stat(fd)
+		return err == nil && info.Mode().IsRegular()
+	})
+}
+
+// filesOpenIn counts the process's open descriptors on files in dir,
+// removed ones included.
+func filesOpenIn(t *testing.T, dir string) int {
+	t.Helper()
+	return openDescriptors(t, func(fd string) bool {
+		target, err := os.Readlink(fd)
+		return err == nil && strings.HasPrefix(target, dir+string(filepath.Separator))
+	})
+}
+
+// openDescriptors counts the process's open descriptors whose
+// /proc/self/fd entry matches, and skips the test without /proc.
+func openDescriptors(t *testing.T, match func(fd string) bool) int {
+	t.Helper()
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Skip("no /proc/self/fd:", err)
 	}
 	n := 0
 	for _, e := range entries {
-		if info, err := os.Stat(filepath.Join("/proc/self/fd", e.Name())); err == nil && info.Mode().IsRegular() {
+		if match(filepath.Join("/proc/self/fd", e.Name())) {
 			n++
 		}
 	}
@@ -252,11 +279,7 @@ func newWholeUploads() *wholeUploads {
 }
 
 func (u *wholeUploads) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	n := u.n.Add(1)
-	b, err := io.ReadAll(r.Body)
-	u.mu.Lock()
-	u.got[n] = upload{sha256.Sum256(b), err}
-	u.mu.Unlock()
+	n, _ := u.take(r)
 	var wait <-chan struct{} = u.first
 	if n == 1 {
 		u.firstOnce.Do(func() { close(u.first) })
@@ -361,23 +384,6 @@ func TestHedgeOfAKnownLengthWithASpill(t *testing.T) {
 			require.Eventually(t, func() bool { return filesOpenIn(t, o.SpillDir) == 0 }, 5*time.Second, time.Millisecond)
 		})
 	}
-}
-
-// filesOpenIn counts the process's open descriptors on files in dir,
-// removed ones included.
-func filesOpenIn(t *testing.T, dir string) int {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd:", err)
-	}
-	n := 0
-	for _, e := range entries {
-		if target, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && strings.HasPrefix(target, dir+string(filepath.Separator)) {
-			n++
-		}
-	}
-	return n
 }
 
 // BenchmarkHedgedBody is a hedged call's cost by kind of body, over a base
