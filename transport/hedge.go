@@ -71,20 +71,6 @@ type HedgeOptions struct {
 	OnHedge func(HedgeEvent)
 }
 
-// HedgeEvent is a hedge sent (Won false) or the attempt whose response the
-// call returned (Won true, only when hedges were sent).
-type HedgeEvent struct {
-	Request *http.Request // the caller's
-	// Attempt is the attempt's number: 1 is the first, 2 the first hedge.
-	Attempt int
-	// Host is where the attempt went.
-	Host string
-	// After is how long after the call's start the hedge was sent, or the
-	// winner's response came.
-	After time.Duration
-	Won   bool
-}
-
 // Hedge returns a middleware that cuts the tail of a host's latency as
 // "The Tail at Scale" does: after o.Delay (or the host's percentile)
 // without response headers, it sends the same request again, up to
@@ -93,7 +79,8 @@ type HedgeEvent struct {
 // attempts are cancelled and their bodies closed.
 //
 // Only calls that may be sent twice are hedged: an idempotent method
-// (IsIdempotent) or a request that carries an Idempotency-Key. Every attempt
+// (IsIdempotent), a request that carries an Idempotency-Key, or a call
+// marked WithRepeatable; never a call marked WithoutHedge. Every attempt
 // gets the whole body, also when a hedge starts while the first is still
 // uploading: a copy from GetBody (as http.NewRequest sets for in-memory
 // bodies), a handle of its own on a regular file, or a reader of one record
@@ -147,7 +134,7 @@ func (t *hedgeTransport) CloseIdleConnections() { closeIdle(t.next) }
 // attempts get their bodies (nil for a call without a body): see
 // bodyreplay.NewShared.
 func (t *hedgeTransport) hedgeable(req *http.Request) (bodies *bodyreplay.Shared, ok bool) {
-	if req.URL == nil || !(IsIdempotent(req.Method) || HasIdempotencyKey(req.Header)) {
+	if req.URL == nil || !mayHedge(req) {
 		return nil, false
 	}
 	if req.Body == nil || req.Body == http.NoBody {

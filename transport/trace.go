@@ -310,3 +310,17 @@ func (e *RetryError) Timeout() bool {
 	var t interface{ Timeout() bool }
 	return errors.As(e.Err, &t) && t.Timeout()
 }
+
+// HedgeEvent is a hedge sent (Won false) or the attempt whose response the
+// call returned (Won true, only when hedges were sent).
+type HedgeEvent struct {
+	Request *http.Request // the caller's
+	// Attempt is the attempt's number: 1 is the first, 2 the first hedge.
+	Attempt int
+	// Host is where the attempt went.
+	Host string
+	// After is how long after the call's start the hedge was sent, or the
+	// winner's response came.
+	After time.Duration
+	Won   bool
+}
