@@ -11,13 +11,13 @@ import (
 	"time"
 )
 
-// Breaker defaults.
+// Breaker's defaults, as BreakerOptions says them.
 const (
-	DefaultBreakerFailureRatio = 0.5
-	DefaultBreakerMinRequests  = 20
-	DefaultBreakerWindow       = 10 * time.Second
-	DefaultBreakerCoolDown     = 5 * time.Second
-	DefaultBreakerProbes       = 3
+	defaultBreakerFailureRatio = 0.5
+	defaultBreakerMinRequests  = 20
+	defaultBreakerWindow       = 10 * time.Second
+	defaultBreakerCoolDown     = 5 * time.Second
+	defaultBreakerProbes       = 3
 )
 
 // ErrCircuitOpen is matched (errors.Is) by the error of a request that an
@@ -76,19 +76,16 @@ type BreakerOptions struct {
 	// as it is.
 	Disabled bool
 	// FailureRatio of the requests in a window that the host took (those it
-	// did not refuse) that opens the circuit. 0 means
-	// DefaultBreakerFailureRatio.
+	// did not refuse) that opens the circuit. 0 means 0.5.
 	FailureRatio float64
-	// MinRequests in a window before the ratio counts. 0 means
-	// DefaultBreakerMinRequests.
+	// MinRequests in a window before the ratio counts. 0 means 20.
 	MinRequests int
-	// Window over which requests are counted. 0 means DefaultBreakerWindow.
+	// Window over which requests are counted. 0 means 10 s.
 	Window time.Duration
-	// CoolDown is how long the circuit stays open. 0 means
-	// DefaultBreakerCoolDown.
+	// CoolDown is how long the circuit stays open. 0 means 5 s.
 	CoolDown time.Duration
 	// Probes is how many requests a half-open circuit lets through, and
-	// how many must succeed to close it. 0 means DefaultBreakerProbes.
+	// how many must succeed to close it. 0 means 3.
 	Probes int
 	// IsFailure decides what counts as a failure. nil means IsHostFailure
 	// (500, 502, 504, transient errors and timeouts, the transport's and
@@ -144,11 +141,11 @@ func breakerWith(o BreakerOptions, hosts hostView[circuit]) Middleware {
 		panic("transport: BreakerOptions: negative value or FailureRatio above 1")
 	}
 	o.MaxHosts = cmp.Or(o.MaxHosts, DefaultMaxHosts)
-	o.FailureRatio = cmp.Or(o.FailureRatio, DefaultBreakerFailureRatio)
-	o.MinRequests = cmp.Or(o.MinRequests, DefaultBreakerMinRequests)
-	o.Window = cmp.Or(o.Window, DefaultBreakerWindow)
-	o.CoolDown = cmp.Or(o.CoolDown, DefaultBreakerCoolDown)
-	o.Probes = cmp.Or(o.Probes, DefaultBreakerProbes)
+	o.FailureRatio = cmp.Or(o.FailureRatio, defaultBreakerFailureRatio)
+	o.MinRequests = cmp.Or(o.MinRequests, defaultBreakerMinRequests)
+	o.Window = cmp.Or(o.Window, defaultBreakerWindow)
+	o.CoolDown = cmp.Or(o.CoolDown, defaultBreakerCoolDown)
+	o.Probes = cmp.Or(o.Probes, defaultBreakerProbes)
 	ownRule := o.IsFailure != nil
 	if !ownRule {
 		o.IsFailure = IsHostFailure

@@ -29,3 +29,6 @@ func (h HostTable) Has(host string) bool {
 
 // Len returns how many hosts the table holds.
 func (h HostTable) Len() int { return h.t.len() }
+
+// BreakerMinRequests is BreakerOptions.MinRequests' default.
+const BreakerMinRequests = defaultBreakerMinRequests

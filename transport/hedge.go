@@ -1,7 +1,6 @@
 package transport
 
 import (
-	"cmp"
 	"context"
 	"io"
 	"net/http"
@@ -13,11 +12,12 @@ import (
 	"github.com/rtchain/rtchain/bodyreplay"
 )
 
-// Hedging defaults, for the zero fields of a HedgeOptions that sets a Delay.
+// Hedging defaults, for the zero fields of a HedgeOptions that sets a
+// Delay, as HedgeOptions says them.
 const (
-	DefaultMaxHedges      = 1
-	DefaultHedgeBudget    = 0.1
-	DefaultHedgeBodyLimit = 64 << 10 // 64 KiB
+	defaultMaxHedges      = 1
+	defaultHedgeBudget    = 0.1
+	defaultHedgeBodyLimit = 64 << 10 // 64 KiB
 	// hedgeSamples is how many latencies a host's percentile is taken from,
 	// and minHedgeSamples how many it needs before it replaces Delay.
 	hedgeSamples    = 256
@@ -37,18 +37,17 @@ type HedgeOptions struct {
 	// 5%), learned from its last 256 calls.
 	Percentile float64
 	// MaxHedges is how many attempts may be sent beside the first. 0 means
-	// DefaultMaxHedges.
+	// 1.
 	MaxHedges int
 	// Budget is the share of a host's calls that may be hedged (a bank of
 	// 10 hedges at most, for slow calls that come in bursts; no
 	// floor), so that a host slow for everyone is not doubled in load.
-	// 0 means DefaultHedgeBudget.
+	// 0 means 0.1.
 	Budget float64
 	// Body says how much of a body that can be read only once (no
 	// GetBody, not a regular file) is kept so that every attempt, hedges
 	// started mid-upload included, reads the whole of it from one record:
-	// Body.Limit bytes in memory (0 means BodyLimit, or else
-	// DefaultHedgeBodyLimit; negative, none), then Body.SpillLimit more in
+	// Body.Limit bytes in memory (0 means 64 KiB; negative, none), then Body.SpillLimit more in
 	// a temporary file in Body.SpillDir (0 keeps nothing on disk, unlike
 	// RetryPolicy.Body's: a large body is seldom worth sending twice at
 	// once). A body of known length past both together is not hedged; one
@@ -56,10 +55,6 @@ type HedgeOptions struct {
 	// reads on, and no hedge starts after that (a hedge still reading the
 	// record then gives way).
 	Body bodyreplay.Options
-	// BodyLimit is Body.Limit's former place, used when Body.Limit is 0.
-	//
-	// Deprecated: set Body.Limit.
-	BodyLimit int64
 	// Hosts, when it holds several hosts (host:port), sends each hedge to
 	// the next one after the host of the attempt before it, as Retry's
 	// failover does (distinct backends, as gRFC A6 asks). A call addressed
@@ -100,13 +95,13 @@ func Hedge(o HedgeOptions) Middleware {
 			return next
 		}
 		if o.MaxHedges == 0 {
-			o.MaxHedges = DefaultMaxHedges
+			o.MaxHedges = defaultMaxHedges
 		}
 		if o.Budget == 0 {
-			o.Budget = DefaultHedgeBudget
+			o.Budget = defaultHedgeBudget
 		}
 		if o.Body.Limit == 0 {
-			o.Body.Limit = cmp.Or(o.BodyLimit, DefaultHedgeBodyLimit)
+			o.Body.Limit = defaultHedgeBodyLimit
 		}
 		t := &hedgeTransport{next: wrapped("hedge", next), o: o,
 			budgets: newBudgets(RetryBudget{Ratio: o.Budget, MinPerSecond: -1, MaxBanked: hedgeBank, MaxHosts: DefaultMaxHosts}, hostView[hostBudget]{})}

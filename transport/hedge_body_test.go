@@ -124,7 +124,7 @@ func TestHedgeStartedMidUploadGetsTheWholeBody(t *testing.T) {
 	}
 }
 
-// A body of unknown length that outgrows BodyLimit goes on in the attempt
+// A body of unknown length that outgrows Body.Limit goes on in the attempt
 // that reads past the record; a hedge that reaches the record's end then
 // gives way with an error the server sees: no server takes a part of the
 // body for the whole of it.
@@ -134,7 +134,7 @@ func TestHedgeBodyPastTheLimitIsNeverCut(t *testing.T) {
 			u := &uploads{got: map[int64]upload{}}
 			srv, base := start(u)
 			payload := bytes.Repeat([]byte("z"), 8<<10)
-			resp := putAcrossAHedge(t, base, transport.HedgeOptions{BodyLimit: 1 << 10}, srv.URL, payload, 512)
+			resp := putAcrossAHedge(t, base, transport.HedgeOptions{Body: bodyreplay.Options{Limit: 1 << 10}}, srv.URL, payload, 512)
 			won := readAll(t, resp)
 			whole := 0
 			for n, up := range u.uploaded(t, 2) {
@@ -151,7 +151,7 @@ func TestHedgeBodyPastTheLimitIsNeverCut(t *testing.T) {
 // A body that is a regular file gives each hedge a handle of its own on it;
 // the caller's handle is closed, and so is every one Hedge opened.
 func TestHedgeReopensAFileBody(t *testing.T) {
-	payload := bytes.Repeat([]byte("f"), 256<<10) // past BodyLimit: a file needs no record
+	payload := bytes.Repeat([]byte("f"), 256<<10) // past Body.Limit: a file needs no record
 	path := filepath.Join(t.TempDir(), "upload")
 	require.NoError(t, os.WriteFile(path, payload, 0o600))
 	for name, start := range bothProtocols(t) {

@@ -285,7 +285,7 @@ type closeCounter struct {
 
 func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
 
-// A body without GetBody, of known length up to BodyLimit, is read once,
+// A body without GetBody, of known length up to Body.Limit, is read once,
 // into a record every attempt reads all of; a longer one is not hedged.
 func TestHedgeCopiesASmallPlainBody(t *testing.T) {
 	for name, c := range map[string]struct {

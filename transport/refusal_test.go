@@ -119,14 +119,14 @@ func TestBreakerRefusals(t *testing.T) {
 			var tr transitions
 			rt := transport.Chain(base, transport.Breaker(transport.BreakerOptions{IsFailure: transport.IsHostFailure, OnStateChange: tr.hook}))
 			start := time.Now()
-			for range transport.DefaultBreakerMinRequests {
+			for range transport.BreakerMinRequests {
 				_, err := statusOf(t, rt, url)
 				require.NoError(t, err)
 			}
 			_, err := statusOf(t, rt, url)
 			require.ErrorIs(t, err, transport.ErrCircuitOpen)
 			assert.Zero(t, time.Since(start))
-			assert.Equal(t, transport.DefaultBreakerMinRequests, base.count())
+			assert.Equal(t, transport.BreakerMinRequests, base.count())
 			assert.Equal(t, []string{"a.test:closed>open"}, tr.list())
 		})
 	})
