@@ -32,9 +32,9 @@ func instrumented(b *testing.B, base http.RoundTripper) http.RoundTripper {
 	return inst.Client(transport.ClientOptions{Base: base, Timeout: -1}).Transport
 }
 
-// callsOnly is the default chain under rtotel's Calls alone: rtotel's own
-// cost, without the otelhttp spans.
-func callsOnly(b *testing.B, base http.RoundTripper) http.RoundTripper {
+// metricsOnly returns rtotel's Instrumentation recording into an SDK
+// provider that keeps the metrics in memory, without spans.
+func metricsOnly(b *testing.B) *rtotel.Instrumentation {
 	b.Helper()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
@@ -42,21 +42,20 @@ func callsOnly(b *testing.B, base http.RoundTripper) http.RoundTripper {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return inst.Calls()(transport.NewClientWith(transport.ClientOptions{Base: base, Timeout: -1}).Transport)
+	return inst
+}
+
+// callsOnly is the default chain under rtotel's Calls alone: rtotel's own
+// cost, without the otelhttp spans.
+func callsOnly(b *testing.B, base http.RoundTripper) http.RoundTripper {
+	return metricsOnly(b).Calls()(transport.NewClientWith(transport.ClientOptions{Base: base, Timeout: -1}).Transport)
 }
 
 // clientTrace is the default chain with rtotel's Trace as the client's
 // own (ClientOptions.Trace): the same events and metrics as callsOnly,
 // without the copy of each request that carries a Trace in its context.
 func clientTrace(b *testing.B, base http.RoundTripper) http.RoundTripper {
-	b.Helper()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-	b.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
-	inst, err := rtotel.New(rtotel.Options{MeterProvider: mp})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return transport.NewClientWith(transport.ClientOptions{Base: base, Timeout: -1, Trace: inst.Trace()}).Transport
+	return transport.NewClientWith(transport.ClientOptions{Base: base, Timeout: -1, Trace: metricsOnly(b).Trace()}).Transport
 }
 
 // BenchmarkInstrumented is the default chain without rtotel, with its Calls
