@@ -28,6 +28,9 @@ type fakeLLM struct {
 	required              []string // header fields the service refuses requests without
 	ok, okStream, cutAt   string   // bodies; cutAt: a prefix of okStream
 	errorBody             func(kind string) string
+	// streamed, when set, gives the events a step of its own streams after
+	// a 200 (see newStreamingAnthropic), or "" for the fake's own steps.
+	streamed func(step string) string
 
 	mu       sync.Mutex
 	script   []string
@@ -79,6 +82,17 @@ func (f *fakeLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.Unmarshal(body, &req) != nil, req.Model == "", len(req.Messages) == 0:
 		writeJSON(w, http.StatusBadRequest, nil, f.errorBody("invalid_request_error"))
 		return
+	}
+	if f.streamed != nil && req.Stream {
+		if events := f.streamed(step); events != "" {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.WriteHeader(http.StatusOK)
+			for _, part := range strings.SplitAfter(events, "\n\n") { // an event at a time, as the APIs send them
+				_, _ = io.WriteString(w, part)
+				w.(http.Flusher).Flush()
+			}
+			return
+		}
 	}
 	switch step {
 	case "429":

@@ -1,12 +1,8 @@
 package sdktest
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,9 +11,10 @@ import (
 	"github.com/rtchain/rtchain/transport"
 )
 
-// streamingLLM is a fakeLLM whose streams can fail after their 200, as the
-// APIs' do when they are overloaded: each request, once it passes the
-// fake's checks, takes the next step of the script:
+// A streaming fake is a fakeLLM whose streams can fail after their 200, as
+// the APIs' do when they are overloaded: each request, once it passes the
+// fake's checks, takes the next step of the script, and a streamed request
+// takes these steps of its own:
 //
 //	"refused"  200, the events before content, then an error event the API
 //	           documents as a refusal (Anthropic's overloaded_error or
@@ -29,89 +26,42 @@ import (
 //
 // Any other step, and every request once the script has run out, is the
 // fakeLLM's own (an empty script: ok, or okStream).
-type streamingLLM struct {
-	*fakeLLM
-	before   string // the events before content: message_start and ping, or OpenAI's role chunk
-	content  string // the start of the content
-	refusal  string // the error events
-	failure  string
-	mu       sync.Mutex
-	script   []string
-	requests int
+func streaming(f *fakeLLM, before, content, refusal, failure string) *fakeLLM {
+	f.streamed = func(step string) string {
+		switch step {
+		case "refused":
+			return before + refusal
+		case "failed":
+			return before + failure
+		case "late":
+			return before + content + refusal
+		}
+		return ""
+	}
+	return f
 }
 
-func (f *streamingLLM) start(t *testing.T, script ...string) string {
-	t.Helper()
-	f.script = script
-	return serve(t, f)
-}
-
-func (f *streamingLLM) count() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.requests
-}
-
-func (f *streamingLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	f.mu.Lock()
-	f.requests++
-	step := ""
-	if len(f.script) > 0 {
-		step, f.script = f.script[0], f.script[1:]
-	}
-	f.mu.Unlock()
-	var req struct {
-		Model    string            `json:"model"`
-		Messages []json.RawMessage `json:"messages"`
-		Stream   bool              `json:"stream"`
-	}
-	var events string
-	switch step {
-	case "refused":
-		events = f.before + f.refusal
-	case "failed":
-		events = f.before + f.failure
-	case "late":
-		events = f.before + f.content + f.refusal
-	}
-	if events == "" || r.Header.Get(f.auth) != f.authValue || !hasAll(r.Header, f.required) ||
-		json.Unmarshal(body, &req) != nil || req.Model == "" || len(req.Messages) == 0 || !req.Stream {
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		f.fakeLLM.ServeHTTP(w, r) // its checks and answers
-		return
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.WriteHeader(http.StatusOK)
-	for _, part := range strings.SplitAfter(events, "\n\n") { // an event at a time, as the APIs send them
-		_, _ = io.WriteString(w, part)
-		w.(http.Flusher).Flush()
-	}
-}
-
-func newStreamingAnthropic() *streamingLLM {
+func newStreamingAnthropic() *fakeLLM {
 	event := func(name, data string) string { return "event: " + name + "\ndata: " + data + "\n\n" }
 	errorEvent := func(typ string) string {
 		return event("error", `{"type":"error","error":{"type":"`+typ+`","message":"`+typ+`"}}`)
 	}
-	return &streamingLLM{fakeLLM: newFakeAnthropic(),
-		before: event("message_start", `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[],"stop_reason":null,"usage":{"input_tokens":3,"output_tokens":1}}}`) +
+	return streaming(newFakeAnthropic(),
+		event("message_start", `{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","model":"claude-test","content":[],"stop_reason":null,"usage":{"input_tokens":3,"output_tokens":1}}}`)+
 			event("ping", `{"type": "ping"}`),
-		content: event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`) +
+		event("content_block_start", `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`)+
 			event("content_block_delta", `{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hel"}}`),
-		refusal: errorEvent("overloaded_error"),
-		failure: errorEvent("api_error"),
-	}
+		errorEvent("overloaded_error"),
+		errorEvent("api_error"))
 }
 
-func newStreamingOpenAI() *streamingLLM {
+func newStreamingOpenAI() *fakeLLM {
 	chunk := func(data string) string { return "data: " + data + "\n\n" }
-	return &streamingLLM{fakeLLM: newFakeOpenAI(),
-		before:  chunk(`{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-test","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]}`),
-		content: chunk(`{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-test","choices":[{"index":0,"delta":{"content":"hel"},"logprobs":null,"finish_reason":null}]}`),
-		refusal: chunk(`{"error":{"message":"Our servers are currently overloaded. Please try again later.","type":"service_unavailable_error","param":null,"code":"server_is_overloaded"}}`),
-		failure: chunk(`{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}`),
-	}
+	return streaming(newFakeOpenAI(),
+		chunk(`{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-test","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}]}`),
+		chunk(`{"id":"c1","object":"chat.completion.chunk","created":1,"model":"gpt-test","choices":[{"index":0,"delta":{"content":"hel"},"logprobs":null,"finish_reason":null}]}`),
+		chunk(`{"error":{"message":"Our servers are currently overloaded. Please try again later.","type":"service_unavailable_error","param":null,"code":"server_is_overloaded"}}`),
+		chunk(`{"error":{"message":"The server had an error while processing your request.","type":"server_error","param":null,"code":null}}`))
 }
 
 // A stream that the API refuses after its 200, before any content, is sent
@@ -124,7 +74,7 @@ func newStreamingOpenAI() *streamingLLM {
 func TestLLMStreamRefusedBeforeContent(t *testing.T) {
 	for _, sdk := range []struct {
 		name              string
-		fake              func() *streamingLLM
+		fake              func() *fakeLLM
 		read              func(url string, hc *http.Client) (string, error)
 		refusal, failure  string // as the SDK's error says them
 		withSDKAloneFails func(url string) error
