@@ -99,14 +99,7 @@ func TestWithMaxRetriesSpendsTheBudget(t *testing.T) {
 // WithPerTryTimeout replaces the options' per-try timeout for one call: a
 // hung first attempt is cut and retried; with none, a slow answer arrives.
 func TestWithPerTryTimeout(t *testing.T) {
-	hungFirst := func(ctx context.Context, n int64, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
-		if n == 1 {
-			<-ctx.Done() // the attempt's deadline
-			return nil, ctx.Err()
-		}
-		return &testpb.SimpleResponse{}, nil
-	}
-	s := &svc{unary: hungFirst}
+	s := &svc{unary: hangsFirst}
 	client := dial(t, serve(t, s), rtgrpc.ClientOptions{BaseDelay: time.Millisecond})
 	_, err := client.UnaryCall(t.Context(), &testpb.SimpleRequest{},
 		rtgrpc.WithPerTryTimeout(50*time.Millisecond), rtgrpc.WithRepeatable())

@@ -117,21 +117,14 @@ func TestPushbackIsWaitedAndCapped(t *testing.T) {
 }
 
 func TestPerTryTimeoutNotTheCallersDeadline(t *testing.T) {
-	slowFirst := func(ctx context.Context, n int64, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
-		if n == 1 {
-			<-ctx.Done() // the attempt's deadline
-			return nil, ctx.Err()
-		}
-		return &testpb.SimpleResponse{}, nil
-	}
-	s := &svc{unary: slowFirst}
+	s := &svc{unary: hangsFirst}
 	client := dial(t, serve(t, s), rtgrpc.ClientOptions{PerTryTimeout: 100 * time.Millisecond,
 		Idempotent: func(string) bool { return true }, BaseDelay: time.Millisecond})
 	_, err := client.UnaryCall(t.Context(), &testpb.SimpleRequest{})
 	require.NoError(t, err, "the per-try timeout fired: retried")
 	assert.Equal(t, int64(2), s.calls.Load())
 
-	s = &svc{unary: slowFirst}
+	s = &svc{unary: hangsFirst}
 	client = dial(t, serve(t, s), rtgrpc.ClientOptions{Idempotent: func(string) bool { return true }})
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()

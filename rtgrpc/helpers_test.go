@@ -88,3 +88,13 @@ func dial(t testing.TB, addr string, o rtgrpc.ClientOptions) testpb.TestServiceC
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func insecureCreds() credentials.TransportCredentials { return insecure.NewCredentials() }
+
+// hangsFirst is a unary handler whose first call waits until its
+// attempt's deadline, and whose others answer at once.
+func hangsFirst(ctx context.Context, n int64, _ *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	if n == 1 {
+		<-ctx.Done() // the attempt's deadline
+		return nil, ctx.Err()
+	}
+	return &testpb.SimpleResponse{}, nil
+}
