@@ -107,6 +107,11 @@ const (
 type acceptance struct {
 	counting atomic.Bool // a refusal within the window: the host is counted
 
+	st lazy[acceptState] // from the first refusal
+}
+
+// acceptState is the count of a host that refused.
+type acceptState struct {
 	mu          sync.Mutex
 	ring        [acceptBuckets]acceptCount
 	newest      int64 // the newest bucket's number (Unix nanoseconds / acceptBucket)
@@ -125,23 +130,25 @@ type acceptance struct {
 
 type acceptCount struct{ requests, sent, accepted int32 }
 
-// roll moves the ring to now's bucket, emptying the buckets it passes. a.mu
-// is held.
+// roll moves the ring to now's bucket, emptying the buckets it passes. Its
+// state's mu is held.
 func (a *acceptance) roll(now int64) {
+	s := a.st.get() // s.mu is held
 	b := now / int64(acceptBucket)
-	if b <= a.newest {
+	if b <= s.newest {
 		return
 	}
-	for i := a.newest + 1; i <= b && i <= a.newest+acceptBuckets; i++ {
-		a.ring[i%acceptBuckets] = acceptCount{}
+	for i := s.newest + 1; i <= b && i <= s.newest+acceptBuckets; i++ {
+		s.ring[i%acceptBuckets] = acceptCount{}
 	}
-	a.newest = b
+	s.newest = b
 }
 
 // totals returns the window's requests (sent or rejected), sent attempts
-// and accepted answers. a.mu is held and the ring rolled.
+// and accepted answers. Its state's mu is held and the ring rolled.
 func (a *acceptance) totals() (requests, sent, accepted int) {
-	for _, c := range a.ring {
+	s := a.st.get() // s.mu is held
+	for _, c := range s.ring {
 		requests += int(c.requests)
 		sent += int(c.sent)
 		accepted += int(c.accepted)
@@ -160,47 +167,48 @@ func (a *acceptance) throttle(host string, now time.Time, minAccepted int) (coun
 		}
 		return false, nil
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	s := a.st.get()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ns := now.UnixNano()
 	a.roll(ns)
 	requests, sent, accepted := a.totals()
-	c := &a.ring[a.newest%acceptBuckets]
+	c := &s.ring[s.newest%acceptBuckets]
 	c.requests++ // sent or not
 	if accepted < minAccepted {
 		return false, a.rejected(host, accepted, sent, ns)
 	}
-	if requests < throttleMinSent || ns-a.since < throttleMinSpan || ns < a.holdUntil {
+	if requests < throttleMinSent || ns-s.since < throttleMinSpan || ns < s.holdUntil {
 		c.sent++
 		return true, nil
 	}
 	// The SRE book's rule: reject with probability
 	// max(0, (requests - K·accepts) / (requests + 1)).
 	p := float64(requests-throttleK*accepted) / float64(requests+1)
-	if last := a.ring[(a.newest-1)%acceptBuckets]; p > 0 && last.sent >= throttleRecovered && last.accepted >= last.sent {
+	if last := s.ring[(s.newest-1)%acceptBuckets]; p > 0 && last.sent >= throttleRecovered && last.accepted >= last.sent {
 		p = 0 // the host took all it was sent in the last bucket: it has recovered
 	}
 	if p <= 0 {
-		a.trialAt, a.passed = 0, false // the host takes what it is sent
+		s.trialAt, s.passed = 0, false // the host takes what it is sent
 		c.sent++
 		return true, nil
 	}
 	share := float64(accepted) / float64(max(sent, 1)) // of what was sent
 	switch {
-	case a.trialAt == 0:
-		a.trialAt, a.before = ns, share
-	case !a.passed && ns-a.trialAt >= acceptWindowNano:
-		if share < throttleTrialGain*a.before {
+	case s.trialAt == 0:
+		s.trialAt, s.before = ns, share
+	case !s.passed && ns-s.trialAt >= acceptWindowNano:
+		if share < throttleTrialGain*s.before {
 			// Sending less did not raise the share it accepts: the host
 			// refuses a share whatever the rate, and the throttle only
 			// fails calls that a retry would have got through.
-			a.holdOff = min(max(2*a.holdOff, scopeHoldOff), scopeMaxHoldOff)
-			a.holdUntil = ns + int64(a.holdOff)
-			a.trialAt = 0
+			s.holdOff = min(max(2*s.holdOff, scopeHoldOff), scopeMaxHoldOff)
+			s.holdUntil = ns + int64(s.holdOff)
+			s.trialAt = 0
 			c.sent++
 			return true, nil
 		}
-		a.passed, a.holdOff = true, 0
+		s.passed, s.holdOff = true, 0
 	}
 	if rand.Float64() < p {
 		return false, a.rejected(host, accepted, sent, ns)
@@ -210,7 +218,7 @@ func (a *acceptance) throttle(host string, now time.Time, minAccepted int) (coun
 }
 
 // rejected is the error of an attempt the throttle turned away: what the
-// host accepted of what it was sent, over how long. a.mu is held.
+// host accepted of what it was sent, over how long. Its state's mu is held.
 func (a *acceptance) rejected(host string, accepted, sent int, now int64) error {
 	return &RejectedError{Host: host, Kind: RejectThrottle, Reason: fmt.Sprintf("host accepted %d of %d attempts in the last %v", accepted, sent, a.span(now))}
 }
@@ -226,8 +234,9 @@ func (a *acceptance) rate(now time.Time) float64 {
 	if !a.counting.Load() {
 		return 0
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	s := a.st.get()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	ns := now.UnixNano()
 	a.roll(ns)
 	_, _, accepted := a.totals()
@@ -236,7 +245,8 @@ func (a *acceptance) rate(now time.Time) float64 {
 
 // span is how long the host has been counted, up to the window.
 func (a *acceptance) span(now int64) time.Duration {
-	return min(time.Duration(now-a.since), acceptWindow).Round(time.Millisecond)
+	s := a.st.get() // s.mu is held
+	return min(time.Duration(now-s.since), acceptWindow).Round(time.Millisecond)
 }
 
 // answer counts an attempt's answer: accepted, refused (a refusal), or
@@ -250,26 +260,27 @@ func (a *acceptance) answer(accepted, refused, counted, held bool) {
 		return // the common case
 	}
 	ns := time.Now().UnixNano()
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	s := a.st.get()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !a.counting.Load() {
-		a.ring = [acceptBuckets]acceptCount{}
-		a.newest, a.since = ns/int64(acceptBucket), ns
-		a.trialAt, a.passed = 0, false
+		s.ring = [acceptBuckets]acceptCount{}
+		s.newest, s.since = ns/int64(acceptBucket), ns
+		s.trialAt, s.passed = 0, false
 		a.counting.Store(true)
 		counted = false
 	}
 	a.roll(ns)
-	c := &a.ring[a.newest%acceptBuckets]
+	c := &s.ring[s.newest%acceptBuckets]
 	if !counted {
 		c.requests++
 		c.sent++
 	}
 	switch {
 	case refused:
-		a.lastRefusal = ns
+		s.lastRefusal = ns
 	case !accepted:
-	case ns-a.lastRefusal > acceptWindowNano && !held:
+	case ns-s.lastRefusal > acceptWindowNano && !held:
 		a.counting.Store(false) // no refusal for a whole window
 		return
 	default:

@@ -209,6 +209,12 @@ type circuit struct {
 	failures  atomic.Int64 // in the window; written under mu
 	refusals  atomic.Int64 // in the window; written under mu
 
+	st lazy[circuitState] // from the first failure, refusal or probe
+}
+
+// circuitState is the state of a circuit that met a failure: all but the
+// common case's.
+type circuitState struct {
 	mu          sync.Mutex
 	state       BreakerState
 	windowStart time.Time
@@ -270,31 +276,33 @@ func (t *breakerTransport) admit(c *circuit, host string) (probe bool, ch *chang
 	if c.closed.Load() { // the common case: no lock, no clock
 		return false, nil, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state == Closed {
+	cs := c.st.get()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.state == Closed {
 		return false, nil, nil
 	}
 	now := time.Now()
-	if c.state == Open && !now.Before(c.openUntil) {
+	if cs.state == Open && !now.Before(cs.openUntil) {
 		ch = c.set(HalfOpen)
-		c.probing, c.probeOK = 0, 0
+		cs.probing, cs.probeOK = 0, 0
 	}
-	if c.state == Open {
-		return false, ch, &CircuitOpenError{Host: host, Until: c.openUntil}
+	if cs.state == Open {
+		return false, ch, &CircuitOpenError{Host: host, Until: cs.openUntil}
 	}
-	if c.probing+c.probeOK >= t.o.Probes {
+	if cs.probing+cs.probeOK >= t.o.Probes {
 		return false, ch, &CircuitOpenError{Host: host, Until: now}
 	}
-	c.probing++
+	cs.probing++
 	return true, ch, nil
 }
 
 func (t *breakerTransport) release(c *circuit, probe bool) {
 	if probe {
-		c.mu.Lock()
-		c.probing--
-		c.mu.Unlock()
+		cs := c.st.get()
+		cs.mu.Lock()
+		cs.probing--
+		cs.mu.Unlock()
 	}
 }
 
@@ -309,29 +317,30 @@ func (t *breakerTransport) record(c *circuit, probe bool, out outcome) *change {
 			return nil
 		}
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	cs := c.st.get()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
 	if probe {
-		c.probing--
-		if c.state != HalfOpen {
+		cs.probing--
+		if cs.state != HalfOpen {
 			return nil
 		}
 		if out != succeeded { // a refused probe: the host still takes nothing
 			return t.open(c)
 		}
-		if c.probeOK++; c.probeOK >= t.o.Probes {
+		if cs.probeOK++; cs.probeOK >= t.o.Probes {
 			c.resetWindow(time.Now())
 			return c.set(Closed)
 		}
 		return nil
 	}
-	if c.state != Closed {
+	if cs.state != Closed {
 		return nil
 	}
 	if out != succeeded {
 		// The window rolls over here, where it matters: successes alone
 		// never open a circuit, so they need not read the clock.
-		if now := time.Now(); now.Sub(c.windowStart) >= t.o.Window {
+		if now := time.Now(); now.Sub(cs.windowStart) >= t.o.Window {
 			c.resetWindow(now)
 		}
 		if out == failed {
@@ -340,7 +349,7 @@ func (t *breakerTransport) record(c *circuit, probe bool, out outcome) *change {
 			c.refusals.Add(1)
 		}
 	}
-	if t.tripped(c.successes.Load(), c.failures.Load(), c.refusals.Load(), c.windowStart) {
+	if t.tripped(c.successes.Load(), c.failures.Load(), c.refusals.Load(), cs.windowStart) {
 		return t.open(c)
 	}
 	return nil
@@ -369,25 +378,28 @@ func (t *breakerTransport) tripped(ok, bad, no int64, start time.Time) bool {
 // refusals to open its circuit.
 const refusalSpan = time.Second
 
-// resetWindow starts a new window at now. c.mu is held.
+// resetWindow starts a new window at now. Its state's mu is held.
 func (c *circuit) resetWindow(now time.Time) {
-	c.windowStart = now
+	cs := c.st.get() // cs.mu is held
+	cs.windowStart = now
 	c.successes.Store(0)
 	c.failures.Store(0)
 	c.refusals.Store(0)
 }
 
 func (t *breakerTransport) open(c *circuit) *change {
-	c.openUntil = time.Now().Add(t.o.CoolDown)
+	cs := c.st.get() // cs.mu is held
+	cs.openUntil = time.Now().Add(t.o.CoolDown)
 	return c.set(Open)
 }
 
 func (c *circuit) set(s BreakerState) *change {
-	if c.state == s {
+	cs := c.st.get() // cs.mu is held
+	if cs.state == s {
 		return nil
 	}
-	ch := &change{c.state, s}
-	c.state = s
+	ch := &change{cs.state, s}
+	cs.state = s
 	c.closed.Store(s == Closed)
 	return ch
 }

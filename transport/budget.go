@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -59,15 +58,17 @@ const milli = 1000
 
 // budgets holds one bucket per host, created full on demand.
 type budgets struct {
-	deposit int64 // milli-tokens per call
-	banked  int64 // cap, milli-tokens
-	hosts   hostView[hostBudget]
+	deposit   int64   // milli-tokens per call
+	banked    int64   // cap, milli-tokens
+	minPerSec float64 // RetryBudget.MinPerSecond: the floor's rate; 0 for none
+	hosts     hostView[hostBudget]
 }
 
 type hostBudget struct {
 	balance atomic.Int64 // milli-tokens; may exceed the cap until withdrawn from
-	floor   rate.Limiter // with floorOn: the floor of MinPerSecond retries a second
-	floorOn bool
+	// floor is the floor of MinPerSecond retries a second, made full when
+	// the balance first runs out: most hosts never need it.
+	floor atomic.Pointer[rate.Limiter]
 }
 
 // idle reports true: a host's budget may be forgotten at any time, and
@@ -82,23 +83,15 @@ func newBudgets(conf RetryBudget, hosts hostView[hostBudget]) *budgets {
 		return nil
 	}
 	b := &budgets{
-		deposit: int64(conf.Ratio * milli),
-		banked:  int64(conf.MaxBanked * milli),
+		deposit:   int64(conf.Ratio * milli),
+		banked:    int64(conf.MaxBanked * milli),
+		minPerSec: conf.MinPerSecond,
 	}
 	if hosts.lookup == nil {
 		hosts = ownHosts[hostBudget](conf.MaxHosts)
 	}
 	b.hosts = hosts
-	b.hosts.init = func(hb *hostBudget) {
-		hb.balance.Store(b.banked)
-		if conf.MinPerSecond > 0 {
-			// Set in place (no allocation) from the zero time, so that it
-			// starts full, as rate.NewLimiter's does.
-			hb.floor.SetLimitAt(time.Time{}, rate.Limit(conf.MinPerSecond))
-			hb.floor.SetBurstAt(time.Time{}, int(math.Ceil(conf.MinPerSecond)))
-			hb.floorOn = true
-		}
-	}
+	b.hosts.init = func(hb *hostBudget) { hb.balance.Store(b.banked) }
 	return b
 }
 
@@ -120,7 +113,15 @@ func (b *budgets) withdrawRetry(hb *hostBudget) bool {
 			return true
 		}
 	}
-	return hb.floorOn && hb.floor.Allow()
+	if b.minPerSec <= 0 {
+		return false
+	}
+	floor := hb.floor.Load()
+	if floor == nil {
+		hb.floor.CompareAndSwap(nil, rate.NewLimiter(rate.Limit(b.minPerSec), int(math.Ceil(b.minPerSec))))
+		floor = hb.floor.Load()
+	}
+	return floor.Allow()
 }
 
 // refund gives back the token of a retry that was not sent after all.

@@ -112,12 +112,15 @@ func (h *hostTable[T]) find(host string, hash uint64) *hostEntry[T] {
 }
 
 // link adds e, already in the ring, to the index, which first doubles
-// when the ring has outgrown it. h.mu is held.
+// when the ring has outgrown half of it: with twice as many buckets as
+// hosts, a bucket holds one entry or none, mostly, and a lookup (or a
+// victim's unlink) reads few entries, each likely a cache miss in a table
+// of many hosts. h.mu is held.
 func (h *hostTable[T]) link(e *hostEntry[T]) {
 	ix := h.index.Load()
-	if ix == nil || len(h.ring) > len(ix.buckets) {
+	if ix == nil || 2*len(h.ring) > len(ix.buckets) {
 		n := 16
-		for n < len(h.ring) {
+		for n < 2*len(h.ring) {
 			n *= 2
 		}
 		if ix != nil {
@@ -275,3 +278,22 @@ func (v hostView[T]) get(host string) *T { return v.lookup(host).get(v.init) }
 
 // len returns how many hosts the table holds.
 func (v hostView[T]) len() int { return v.size() }
+
+// lazy is a part of a host's state that only a host that throttles,
+// refuses or runs out of budget needs (a pacer's curve, a scope's marks, an
+// acceptance count): it is allocated on its first use, so that the entry of
+// a host that never does holds a pointer in its place. A client that calls
+// many hosts then allocates a small entry for each new one.
+type lazy[T any] struct{ p atomic.Pointer[T] }
+
+// get returns the part, allocating it if this is its first use.
+func (l *lazy[T]) get() *T {
+	if v := l.p.Load(); v != nil {
+		return v
+	}
+	l.p.CompareAndSwap(nil, new(T))
+	return l.p.Load()
+}
+
+// peek returns the part, or nil if it was never used.
+func (l *lazy[T]) peek() *T { return l.p.Load() }

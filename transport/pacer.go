@@ -32,12 +32,17 @@ const (
 
 type pacer struct {
 	// The common case, a host that never throttled nor announced a quota,
-	// only counts, with atomics: no lock, no clock.
-	paced atomic.Bool  // the host throttled or announced a quota
-	sends atomic.Int64 // attempts sent, in all
-	dones atomic.Int64 // attempts answered or failed, in all
-	fails atomic.Int64 // attempts that did not succeed, in all
+	// only counts, with atomics: no lock, no clock, and no pacerState.
+	paced   atomic.Bool   // the host throttled or announced a quota
+	sends   atomic.Int64  // attempts sent, in all
+	dones   atomic.Int64  // attempts answered or failed, in all
+	fails   atomic.Int64  // attempts that did not succeed, in all
+	maxHold time.Duration // the longest an announced quota holds unrenewed (MaxCoolDown); 0 for no bound
+	st      lazy[pacerState]
+}
 
+// pacerState is the pace of a host that throttled or announced a quota.
+type pacerState struct {
 	mu     sync.Mutex
 	rate   float64 // requests/s, once paced
 	burst  float64
@@ -60,7 +65,6 @@ type pacer struct {
 	markSends, markOKs int64
 	quotaUntil         time.Time // while an announced quota is fresh, it sets the rate
 	maxRemaining       float64
-	maxHold            time.Duration // the longest an announced quota holds unrenewed (MaxCoolDown); 0 for no bound
 }
 
 // maxPacerSleep bounds one sleep of an attempt waiting for its token, so
@@ -95,9 +99,10 @@ func (p *pacer) start(req *http.Request, chain *Trace) (sentAt time.Time, err er
 		}
 		queued = true
 		if err := sleep(ctx, min(wait, maxPacerSleep)); err != nil {
-			p.mu.Lock()
-			p.waiting--
-			p.mu.Unlock()
+			s := p.st.get()
+			s.mu.Lock()
+			s.waiting--
+			s.mu.Unlock()
 			return now, fmt.Errorf("transport: rate limit: %w", err)
 		}
 		now = time.Now()
@@ -115,36 +120,37 @@ func (p *pacer) inflight() int64 { return p.sends.Load() - p.dones.Load() }
 // those already in it. If the wait would end after limit (when not zero:
 // see holdLimit), it gives up (ok false) and leaves the queue.
 func (p *pacer) take(now, limit time.Time, queued bool) (wait time.Duration, ok bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.quotaUntil.IsZero() && now.After(p.quotaUntil) {
-		p.quotaUntil = time.Time{}
-		if !p.throttled { // the quota is stale, and the host never throttled
+	s := p.st.get()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.quotaUntil.IsZero() && now.After(s.quotaUntil) {
+		s.quotaUntil = time.Time{}
+		if !s.throttled { // the quota is stale, and the host never throttled
 			p.paced.Store(false)
 		}
 	}
 	if !p.paced.Load() {
 		if queued {
-			p.waiting--
+			s.waiting--
 		}
 		return 0, true
 	}
 	p.refill(now)
-	if p.tokens >= 1 {
-		p.tokens--
+	if s.tokens >= 1 {
+		s.tokens--
 		if queued {
-			p.waiting--
+			s.waiting--
 		}
 		return 0, true
 	}
 	ahead := 0.0
 	if !queued {
-		ahead = float64(p.waiting)
-		p.waiting++
+		ahead = float64(s.waiting)
+		s.waiting++
 	}
-	wait = time.Duration((ahead + 1 - p.tokens) / p.rate * float64(time.Second))
+	wait = time.Duration((ahead + 1 - s.tokens) / s.rate * float64(time.Second))
 	if !limit.IsZero() && now.Add(wait).After(limit) {
-		p.waiting--
+		s.waiting--
 		return wait, false
 	}
 	return max(wait, time.Millisecond), true
@@ -181,8 +187,9 @@ func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool,
 	if now.IsZero() {
 		now = time.Now()
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	s := p.st.get()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch {
 	case hasQuota:
 		return p.quota(now, q)
@@ -194,13 +201,14 @@ func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool,
 	return 0
 }
 
-// refill adds the tokens earned since p.at.
+// refill adds the tokens earned since the state's at.
 func (p *pacer) refill(now time.Time) {
-	if now.After(p.at) {
-		if !p.at.IsZero() {
-			p.tokens = min(p.burst, p.tokens+p.rate*now.Sub(p.at).Seconds())
+	s := p.st.get() // s.mu is held
+	if now.After(s.at) {
+		if !s.at.IsZero() {
+			s.tokens = min(s.burst, s.tokens+s.rate*now.Sub(s.at).Seconds())
 		}
-		p.at = now
+		s.at = now
 	}
 }
 
@@ -214,18 +222,19 @@ const minWindow = 100 * time.Millisecond
 // sent in the first milliseconds is a rate of its size, not of thousands a
 // second, and the server's own wait is the time scale of its limit.
 func (p *pacer) window(now time.Time, named time.Duration) (sent, ok float64) {
+	s := p.st.get() // s.mu is held
 	dones := p.dones.Load()
 	sends, oks := p.sends.Load(), dones-p.fails.Load()
-	if p.markAt.IsZero() {
-		p.markAt = now
+	if s.markAt.IsZero() {
+		s.markAt = now
 	}
 	floor := time.Second
 	if named > 0 {
 		floor = max(min(named, floor), minWindow)
 	}
-	secs := max(now.Sub(p.markAt), floor).Seconds()
-	sent, ok = float64(sends-p.markSends)/secs, float64(oks-p.markOKs)/secs
-	p.markAt, p.markSends, p.markOKs = now, sends, oks
+	secs := max(now.Sub(s.markAt), floor).Seconds()
+	sent, ok = float64(sends-s.markSends)/secs, float64(oks-s.markOKs)/secs
+	s.markAt, s.markSends, s.markOKs = now, sends, oks
 	return sent, ok
 }
 
@@ -234,7 +243,8 @@ func (p *pacer) window(now time.Time, named time.Duration) (sent, ok float64) {
 // nothing new, and are ignored (so are attempts sent before the host was
 // paced, whose sentAt is zero, once a cut was made).
 func (p *pacer) cut(now, sentAt time.Time, named time.Duration, floor float64) {
-	if !p.cutAt.IsZero() && sentAt.Before(p.cutAt) {
+	s := p.st.get() // s.mu is held
+	if !s.cutAt.IsZero() && sentAt.Before(s.cutAt) {
 		return
 	}
 	measured, okRate := p.window(now, named)
@@ -242,23 +252,23 @@ func (p *pacer) cut(now, sentAt time.Time, named time.Duration, floor float64) {
 	// window since the last cut can be too short to measure), or else what
 	// was sent.
 	base := measured
-	if p.throttled {
-		base = p.rate
+	if s.throttled {
+		base = s.rate
 	}
 	base = max(base, pacerMinRate)
 	okBurst := max(1, math.Floor(okRate))
-	if !p.throttled {
-		p.burst = okBurst
+	if !s.throttled {
+		s.burst = okBurst
 	} else {
-		p.burst = max(1, min(p.burst, okBurst))
+		s.burst = max(1, min(s.burst, okBurst))
 	}
 	p.refill(now)
-	p.rate = max(base*pacerBeta, floor, pacerMinRate)
-	p.tokens = min(p.tokens, 0)
-	p.wMax = base
-	p.k = math.Cbrt(base * (1 - pacerBeta) / pacerC)
-	p.cutAt, p.idleSince = now, time.Time{}
-	p.throttled = true
+	s.rate = max(base*pacerBeta, floor, pacerMinRate)
+	s.tokens = min(s.tokens, 0)
+	s.wMax = base
+	s.k = math.Cbrt(base * (1 - pacerBeta) / pacerC)
+	s.cutAt, s.idleSince = now, time.Time{}
+	s.throttled = true
 	p.paced.Store(true)
 }
 
@@ -266,14 +276,18 @@ func (p *pacer) cut(now, sentAt time.Time, named time.Duration, floor float64) {
 // turned out not to be the host's (see scope). A fresh announced quota
 // still paces.
 func (p *pacer) forget() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.throttled = false
-	p.cutAt, p.idleSince = time.Time{}, time.Time{}
-	p.markAt = time.Time{}
-	if p.quotaUntil.IsZero() {
+	s := p.st.peek()
+	if s == nil {
+		return // never paced: nothing to forget
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttled = false
+	s.cutAt, s.idleSince = time.Time{}, time.Time{}
+	s.markAt = time.Time{}
+	if s.quotaUntil.IsZero() {
 		p.paced.Store(false)
-		p.rate, p.tokens, p.burst = 0, 0, 0
+		s.rate, s.tokens, s.burst = 0, 0, 0
 	}
 }
 
@@ -281,26 +295,28 @@ func (p *pacer) forget() {
 // load (attempts waiting for tokens): an idle client learns nothing about
 // the host, and its time idle does not count.
 func (p *pacer) grow(now time.Time) {
-	if !p.throttled || now.Before(p.quotaUntil) {
+	s := p.st.get() // s.mu is held
+	if !s.throttled || now.Before(s.quotaUntil) {
 		return
 	}
-	if p.waiting == 0 {
-		if p.idleSince.IsZero() {
-			p.idleSince = now
+	if s.waiting == 0 {
+		if s.idleSince.IsZero() {
+			s.idleSince = now
 		}
 		return
 	}
-	if !p.idleSince.IsZero() {
-		p.cutAt = p.cutAt.Add(now.Sub(p.idleSince))
-		p.idleSince = time.Time{}
+	if !s.idleSince.IsZero() {
+		s.cutAt = s.cutAt.Add(now.Sub(s.idleSince))
+		s.idleSince = time.Time{}
 	}
-	t := now.Sub(p.cutAt).Seconds() - p.k
-	p.rate = max(pacerC*t*t*t+p.wMax, pacerMinRate)
+	t := now.Sub(s.cutAt).Seconds() - s.k
+	s.rate = max(pacerC*t*t*t+s.wMax, pacerMinRate)
 }
 
 // quota follows what the host announced, and returns a hold for a spent
 // quota without a policy.
 func (p *pacer) quota(now time.Time, q Quota) (hold time.Duration) {
+	s := p.st.get() // s.mu is held
 	remaining := float64(q.Remaining)
 	var rate float64
 	switch {
@@ -316,16 +332,16 @@ func (p *pacer) quota(now time.Time, q Quota) (hold time.Duration) {
 	p.refill(now)
 	left := remaining - float64(p.inflight())
 	if p.paced.Load() {
-		p.tokens = min(p.tokens, left)
+		s.tokens = min(s.tokens, left)
 	} else {
-		p.tokens = left
+		s.tokens = left
 	}
-	p.maxRemaining = max(p.maxRemaining, remaining)
-	p.burst = max(1, p.maxRemaining)
+	s.maxRemaining = max(s.maxRemaining, remaining)
+	s.burst = max(1, s.maxRemaining)
 	if q.Limit > 0 {
-		p.burst = min(p.burst, float64(q.Limit))
+		s.burst = min(s.burst, float64(q.Limit))
 	}
-	p.rate = max(rate*quotaMargin, pacerMinRate)
+	s.rate = max(rate*quotaMargin, pacerMinRate)
 	fresh := max(q.Reset, q.Window, time.Second)
 	if p.maxHold > 0 {
 		// A quota holds the host only as long as a cool-down may, unless
@@ -333,7 +349,7 @@ func (p *pacer) quota(now time.Time, q Quota) (hold time.Duration) {
 		// years does not pace the host until then.
 		fresh = min(fresh, p.maxHold)
 	}
-	p.quotaUntil = now.Add(fresh)
+	s.quotaUntil = now.Add(fresh)
 	p.paced.Store(true)
 	return 0
 }

@@ -143,7 +143,11 @@ type rateTransport struct {
 // idle reports whether forgetting hs loses nothing: no cool-down running,
 // no pace learned, no reactions.
 func (hs *hostState) idle() bool {
-	return hs.coolUntil.Load() < time.Now().UnixNano() && !hs.pacer.paced.Load() && !hs.scope.engaged() && !hs.accept.counted()
+	if hs.pacer.paced.Load() || hs.scope.engaged() || hs.accept.counted() {
+		return false
+	}
+	until := hs.coolUntil.Load() // read the clock only for a host that cooled down
+	return until == 0 || until < time.Now().UnixNano()
 }
 
 var _ http.RoundTripper = (*rateTransport)(nil)

@@ -84,15 +84,20 @@ type scope struct {
 	changedAt atomic.Int64  // the index of the answer at which lastRes last changed
 	wide      atomic.Bool   // host-wide reactions are engaged
 
+	st lazy[scopeState] // from the first throttle
+}
+
+// scopeState is the record of a host that throttled.
+type scopeState struct {
 	mu        sync.Mutex
-	marks     *[scopeWindow]throttleMark // the latest throttles, a ring; nil until the first
-	next      int                        // where the next mark goes
-	since     time.Time                  // the last cut: the engagement, or a throttle after a trial passed
-	tried     int                        // answers to attempts sent since
-	failed    int                        // throttles among them
-	lastAt    time.Time                  // the latest throttle
-	holdOff   time.Duration              // the last hold-off; 0 once a trial passed
-	holdUntil time.Time                  // evidence is ignored until then
+	marks     [scopeWindow]throttleMark // the latest throttles, a ring
+	next      int                       // where the next mark goes
+	since     time.Time                 // the last cut: the engagement, or a throttle after a trial passed
+	tried     int                       // answers to attempts sent since
+	failed    int                       // throttles among them
+	lastAt    time.Time                 // the latest throttle
+	holdOff   time.Duration             // the last hold-off; 0 once a trial passed
+	holdUntil time.Time                 // evidence is ignored until then
 }
 
 type throttleMark struct {
@@ -124,34 +129,35 @@ func (s *scope) answer(res uint64, throttled bool, sentAt time.Time) verdict {
 		return verdict{} // the common case
 	}
 	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	c := s.st.get()
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if throttled {
 		s.mark(index, res, now)
 	}
 	if !s.wide.Load() {
-		if now.Before(s.holdUntil) || !s.evidence(index, res, now) {
+		if now.Before(c.holdUntil) || !s.evidence(index, res, now) {
 			return verdict{}
 		}
 		s.wide.Store(true)
-		s.since, s.tried, s.failed = now, 0, 0
+		c.since, c.tried, c.failed = now, 0, 0
 		return verdict{wide: true, cut: true}
 	}
-	if !throttled && now.Sub(s.lastAt) > scopeMaxAge {
+	if !throttled && now.Sub(c.lastAt) > scopeMaxAge {
 		s.wide.Store(false) // quiet for long: the limit is gone
 		return verdict{ended: true}
 	}
-	if sentAt.IsZero() || sentAt.Before(s.since) {
+	if sentAt.IsZero() || sentAt.Before(c.since) {
 		// Sent before the last cut: says nothing of it, and its wait
 		// was the herd's.
-		return verdict{wide: s.tried >= scopeTrial}
+		return verdict{wide: c.tried >= scopeTrial}
 	}
-	s.tried++
+	c.tried++
 	if throttled {
-		s.failed++
+		c.failed++
 	}
 	switch {
-	case s.tried < scopeTrial:
+	case c.tried < scopeTrial:
 		// Too soon to judge the last cut. Its throttles hold nobody
 		// else: they are what the trial measures.
 		return verdict{}
@@ -159,42 +165,41 @@ func (s *scope) answer(res uint64, throttled bool, sentAt time.Time) verdict {
 		// The reactions did not reduce the throttles: they only slow
 		// calls.
 		s.wide.Store(false)
-		s.holdOff = min(max(2*s.holdOff, scopeHoldOff), scopeMaxHoldOff)
-		s.holdUntil = now.Add(s.holdOff)
+		c.holdOff = min(max(2*c.holdOff, scopeHoldOff), scopeMaxHoldOff)
+		c.holdUntil = now.Add(c.holdOff)
 		return verdict{ended: true}
 	case throttled:
-		s.holdOff = 0 // the trial passed; this throttle starts the next
-		s.since, s.tried, s.failed = now, 0, 0
+		c.holdOff = 0 // the trial passed; this throttle starts the next
+		c.since, c.tried, c.failed = now, 0, 0
 		return verdict{wide: true, cut: true}
 	}
-	s.holdOff = 0
+	c.holdOff = 0
 	return verdict{wide: true}
 }
 
 // share is the throttled share of the answers to attempts sent since the
 // last cut.
-func (s *scope) share() float64 { return float64(s.failed) / float64(s.tried) }
+func (s *scope) share() float64 {
+	c := s.st.get() // c.mu is held
+	return float64(c.failed) / float64(c.tried)
+}
 
 // mark records a throttle of the answer at index.
 func (s *scope) mark(index int64, res uint64, now time.Time) {
-	if s.marks == nil {
-		s.marks = new([scopeWindow]throttleMark)
-	}
-	s.marks[s.next] = throttleMark{index: index, res: res, at: now}
-	s.next = (s.next + 1) % scopeWindow
-	s.lastAt = now
+	c := s.st.get() // c.mu is held
+	c.marks[c.next] = throttleMark{index: index, res: res, at: now}
+	c.next = (c.next + 1) % scopeWindow
+	c.lastAt = now
 }
 
 // evidence reports whether the throttles among the answers up to index
 // are the host's (the rule above).
 func (s *scope) evidence(index int64, res uint64, now time.Time) bool {
-	if s.marks == nil {
-		return false
-	}
+	c := s.st.get()                   // c.mu is held
 	from := max(index-scopeWindow, 0) // the window is the answers after from
 	var n int
 	distinct := false
-	for _, m := range s.marks {
+	for _, m := range c.marks {
 		if m.index <= from || m.index > index || now.Sub(m.at) > scopeMaxAge {
 			continue
 		}
