@@ -69,24 +69,24 @@ func (s *sendTrace) notSent() bool {
 // a resumed body needs to ask for the rest (resume.go).
 type sender struct {
 	next    http.RoundTripper
+	below   entryTaker // next, when it takes the call's entry (see entryTaker)
 	p       RetryPolicy
 	budgets *budgets // nil when disabled
 }
 
-// try sends attempt n to host ("" for the request's own) with rbody, the
-// attempt's body that body (nil when there is nothing to replay) handed out,
-// and sets a to its outcome.
-// traced asks to learn whether a failed attempt reached the server. The
-// first attempt is the caller's request as it is when nothing about it
+// try sends attempt n of req, whose context's options are call (callFrom)
+// and whose host's entry is r (nil for none), to host ("" for the
+// request's own) with rbody, the attempt's body that body (nil when there
+// is nothing to replay) handed out, and sets a to its outcome. traced asks
+// to learn whether a failed attempt reached the server. The first attempt is the caller's request as it is when nothing about it
 // changes (no body to replay, no context of its own); otherwise, and for
 // every retry, a clone is sent.
-func (t *sender) try(a *attempt, req *http.Request, rbody io.ReadCloser, body *bodyreplay.Body, host string, n int, traced bool) {
+func (t *sender) try(a *attempt, req *http.Request, call *callOptions, r hostRef, rbody io.ReadCloser, body *bodyreplay.Body, host string, n int, traced bool) {
 	ctx := req.Context()
 	own := false // ctx is the attempt's own
 	if n > 1 {
 		ctx, own = context.WithValue(ctx, attemptKey{}, n), true // for AttemptFromContext
 	}
-	call := callFrom(ctx)
 	if d := call.perTryTimeout(t.p.PerTryTimeout); d > 0 || perTryFrom(ctx) > 0 {
 		// For the clock at the bottom of the chain; 0 overrides an outer
 		// Retry's. A call's own (WithPerTryTimeout) overrides the policy's.
@@ -116,7 +116,10 @@ func (t *sender) try(a *attempt, req *http.Request, rbody io.ReadCloser, body *b
 		}
 	}
 
-	a.resp, a.err = t.next.RoundTrip(a.req)
+	if host != "" {
+		r = nil // another host's attempt: the layers below look it up
+	}
+	a.resp, a.err = passDown(t.next, t.below, a.req, r)
 
 	switch {
 	case a.resp != nil && a.err != nil:

@@ -159,7 +159,7 @@ func breakerWith(o BreakerOptions, hosts hostView[circuit]) Middleware {
 			hosts = ownHosts[circuit](o.MaxHosts)
 		}
 		hosts.init = func(c *circuit) { c.closed.Store(true) }
-		return &breakerTransport{next: next, o: o, ownRule: ownRule, hosts: hosts}
+		return &breakerTransport{next: next, o: o, ownRule: ownRule, hosts: hosts, below: takerBelow(next, hosts.table)}
 	}
 }
 
@@ -193,6 +193,7 @@ type breakerTransport struct {
 	o       BreakerOptions
 	ownRule bool // o.IsFailure is the caller's: it is asked first
 	hosts   hostView[circuit]
+	below   entryTaker // next, when it takes the call's entry (see entryTaker)
 }
 
 // idle reports whether c holds no verdict: it is closed.
@@ -226,15 +227,22 @@ type circuitState struct {
 type change struct{ from, to BreakerState }
 
 func (t *breakerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTripEntry(req, nil)
+}
+
+func (t *breakerTransport) sharedTable() any { return t.hosts.table }
+
+func (t *breakerTransport) roundTripEntry(req *http.Request, r hostRef) (*http.Response, error) {
 	host := hostOf(req)
-	c := t.hosts.get(host)
+	r = t.hosts.entry(host, r, t.below)
+	c := t.hosts.at(host, r)
 	probe, ch, err := t.admit(c, host)
 	t.report(host, ch)
 	if err != nil {
 		closeRequestBody(req)
 		return nil, err
 	}
-	resp, rerr := t.next.RoundTrip(req)
+	resp, rerr := passDown(t.next, t.below, req, r)
 	var out outcome
 	switch ctx := req.Context(); {
 	case rerr != nil && errors.Is(rerr, ErrRejectedLocally):

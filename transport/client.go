@@ -180,7 +180,13 @@ func newSharedHosts(max int) sharedHosts {
 
 // view returns the view of a layer whose slot of an entry pick returns.
 func view[T any](s sharedHosts, pick func(*hostSlots) *slot[T]) hostView[T] {
-	return hostView[T]{lookup: func(host string) *slot[T] { return pick(s.t.get(host)) }, size: s.t.len}
+	return hostView[T]{
+		lookup: func(host string) *slot[T] { return pick(s.t.get(host)) },
+		size:   s.t.len,
+		table:  s.t,
+		ref:    func(host string) hostRef { return s.t.get(host) },
+		in:     func(r hostRef) *slot[T] { return pick(r.(*hostSlots)) },
+	}
 }
 
 // traced returns a middleware that puts tr in each call's context.

@@ -264,6 +264,11 @@ type hostView[T any] struct {
 	lookup func(host string) *slot[T]
 	size   func() int
 	init   func(*T) // sets up a host's state; nil for the zero value
+	// For a table that a chain shares (nil for a layer's own): the table,
+	// a host's entry in it, and the layer's slot of an entry.
+	table any
+	ref   func(host string) hostRef
+	in    func(hostRef) *slot[T]
 }
 
 // ownHosts returns a view of a table of up to max hosts of one layer's
@@ -278,6 +283,67 @@ func (v hostView[T]) get(host string) *T { return v.lookup(host).get(v.init) }
 
 // len returns how many hosts the table holds.
 func (v hostView[T]) len() int { return v.size() }
+
+// One lookup per call. The layers of NewClientWith's chain that keep state
+// per host (Retry's budget, Breaker, RateLimit) share one table, and the
+// first of them to handle a call looks its host up once: each hands the
+// entry to the next one down, when that one keeps its state in the same
+// table, by calling its roundTripEntry in place of RoundTrip. A layer
+// between them (Limit, a middleware of the caller's) breaks the hand-down,
+// and the layer below it looks the host up again, as a layer built alone
+// always does. An attempt to another host (RetryPolicy.Hosts) is handed
+// none.
+
+// hostRef is a host's entry in a chain's shared table, as the layers see
+// it: opaque, each reaching its own state in it through its hostView.
+type hostRef = any
+
+// entryTaker is a layer that takes a call's entry from the layer above.
+type entryTaker interface {
+	// roundTripEntry is RoundTrip for a request to the host whose entry is
+	// r; a nil r means the layer looks the host up itself.
+	roundTripEntry(req *http.Request, r hostRef) (*http.Response, error)
+	// sharedTable returns the chain's table that the layer keeps its state
+	// in, or nil for a table of its own.
+	sharedTable() any
+}
+
+// takerBelow returns next as an entryTaker, if it is one that keeps its
+// state in table (not nil); nil otherwise.
+func takerBelow(next http.RoundTripper, table any) entryTaker {
+	if et, ok := next.(entryTaker); ok && table != nil && et.sharedTable() == table {
+		return et
+	}
+	return nil
+}
+
+// passDown sends req to next, handing it r, the entry of req's host, when
+// next takes entries (below, not nil).
+func passDown(next http.RoundTripper, below entryTaker, req *http.Request, r hostRef) (*http.Response, error) {
+	if below != nil && r != nil {
+		return below.roundTripEntry(req, r)
+	}
+	return next.RoundTrip(req)
+}
+
+// at returns host's state, from r when it is not nil: the entry of host in
+// the shared table, which a layer above looked up.
+func (v hostView[T]) at(host string, r hostRef) *T {
+	if r != nil {
+		return v.in(r).get(v.init)
+	}
+	return v.get(host)
+}
+
+// entry returns r, or when it is nil and a layer below takes entries,
+// host's entry in the shared table, so that the host is looked up once for
+// both.
+func (v hostView[T]) entry(host string, r hostRef, below entryTaker) hostRef {
+	if r == nil && below != nil {
+		return v.ref(host)
+	}
+	return r
+}
 
 // lazy is a part of a host's state that only a host that throttles,
 // refuses or runs out of budget needs (a pacer's curve, a scope's marks, an

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"net/http"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -43,4 +44,53 @@ func TestAHostEntryIsSmall(t *testing.T) {
 		s.rate.v.scope.st.peek() != nil || s.rate.v.accept.st.peek() != nil {
 		t.Errorf("a host that only succeeded has state beyond its entry: %+v", s)
 	}
+}
+
+// NewClientWith's layers look a call's host up once: Retry looks it up in
+// the chain's table and hands the entry down, through Breaker, to
+// RateLimit, which look up nothing. An attempt to another host
+// (RetryPolicy.Hosts) is handed nothing: Breaker looks it up, and hands it
+// to RateLimit.
+func TestOneHostLookupPerCall(t *testing.T) {
+	shared := newSharedHosts(DefaultMaxHosts)
+	var retry, breaker, rate []string // the hosts each layer looked up
+	budgets := countLookups(view(shared, func(s *hostSlots) *slot[hostBudget] { return &s.budget }), &retry)
+	circuits := countLookups(view(shared, func(s *hostSlots) *slot[circuit] { return &s.circuit }), &breaker)
+	rates := countLookups(view(shared, func(s *hostSlots) *slot[hostState] { return &s.rate }), &rate)
+	var sent []string
+	base := RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		sent = append(sent, req.URL.Host)
+		code := http.StatusOK
+		if req.URL.Host == "a.test" {
+			code = http.StatusServiceUnavailable // fail over to b.test
+		}
+		return &http.Response{StatusCode: code, Body: http.NoBody, Request: req}, nil
+	})
+	rt := Chain(base,
+		retryWith(RetryPolicy{BaseDelay: 1, MaxDelay: 1, Hosts: []string{"a.test", "b.test"}}, budgets, nil),
+		breakerWith(BreakerOptions{}, circuits),
+		rateLimitWith(RateLimitOptions{}, rates, nil))
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://a.test/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !slices.Equal(sent, []string{"a.test", "b.test"}) {
+		t.Fatalf("status %d after attempts to %v, want 200 from b.test after a.test", resp.StatusCode, sent)
+	}
+	if !slices.Equal(retry, []string{"a.test"}) || !slices.Equal(breaker, []string{"b.test"}) || len(rate) != 0 {
+		t.Errorf("lookups: Retry %v, Breaker %v, RateLimit %v; want [a.test], [b.test], []", retry, breaker, rate)
+	}
+}
+
+// countLookups returns v, noting in seen each host it looks up.
+func countLookups[T any](v hostView[T], seen *[]string) hostView[T] {
+	lookup, ref := v.lookup, v.ref
+	v.lookup = func(host string) *slot[T] { *seen = append(*seen, host); return lookup(host) }
+	v.ref = func(host string) hostRef { *seen = append(*seen, host); return ref(host) }
+	return v
 }

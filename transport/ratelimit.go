@@ -128,7 +128,7 @@ func rateLimitWith(o RateLimitOptions, hosts hostView[hostState], chain *Trace) 
 			}
 			hs.pacer.maxHold = o.MaxCoolDown
 		}
-		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: hosts, trace: chain}
+		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: hosts, trace: chain, below: takerBelow(next, hosts.table)}
 	}
 }
 
@@ -137,7 +137,8 @@ type rateTransport struct {
 	o     RateLimitOptions
 	seed  maphash.Seed // for resourceOf
 	hosts hostView[hostState]
-	trace *Trace // the client's own (ClientOptions.Trace); nil for none
+	trace *Trace     // the client's own (ClientOptions.Trace); nil for none
+	below entryTaker // next, when it takes the call's entry (see entryTaker)
 }
 
 // idle reports whether forgetting hs loses nothing: no cool-down running,
@@ -165,9 +166,17 @@ type hostState struct {
 func (t *rateTransport) follows() bool { return !t.o.NoCoolDown || !t.o.NoPacing || !t.o.NoThrottle }
 
 func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTripEntry(req, nil)
+}
+
+func (t *rateTransport) sharedTable() any { return t.hosts.table }
+
+func (t *rateTransport) roundTripEntry(req *http.Request, r hostRef) (*http.Response, error) {
 	var hs *hostState
 	if t.o.PerHost > 0 || t.follows() {
-		hs = t.hosts.get(hostOf(req))
+		host := hostOf(req)
+		r = t.hosts.entry(host, r, t.below)
+		hs = t.hosts.at(host, r)
 	}
 	counted, err := t.admit(req, hs)
 	var sentAt time.Time
@@ -190,7 +199,7 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if sentAt.IsZero() && hs != nil && hs.scope.engaged() {
 		sentAt = time.Now() // for the trial of the host's reactions
 	}
-	resp, err := t.next.RoundTrip(req)
+	resp, err := passDown(t.next, t.below, req, r)
 	if t.follows() {
 		if refused := resp != nil && IsRefusal(resp.StatusCode); (refused || hs.accept.counted()) && (err == nil || req.Context().Err() == nil) {
 			hs.accept.answer(resp != nil && !refused, refused, counted, hs.pacer.paced.Load() || hs.scope.engaged())

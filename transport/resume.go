@@ -123,7 +123,7 @@ func (b *resumeBody) resume() bool {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(b.read, 10)+"-")
 		req.Header.Set("If-Range", b.validator)
 		var a attempt
-		t.try(&a, req, nil, nil, "", b.attempt, false)
+		t.try(&a, req, callFrom(req.Context()), nil, nil, nil, "", b.attempt, false)
 		if a.err != nil {
 			if !IsTransientError(a.err) || sleep(ctx, backoff(t.p.BaseDelay, t.p.MaxDelay, b.attempt)) != nil {
 				return false

@@ -67,7 +67,8 @@ func retryWith(p RetryPolicy, budgets hostView[hostBudget], chain *Trace) Middle
 			next = &perTryTransport{next: next, last: true}
 		}
 		// The budget belongs to this transport: shared by all its calls.
-		t := &retryTransport{sender: sender{next: next, p: p, budgets: newBudgets(p.Budget, budgets)}, hooks: hooks}
+		t := &retryTransport{sender: sender{next: next, p: p, budgets: newBudgets(p.Budget, budgets), below: takerBelow(next, budgets.table)},
+			hooks: hooks, ref: budgets.ref}
 		if len(p.Hosts) > 0 {
 			t.circuits = newHostTable[atomic.Int64](DefaultMaxHosts, nil)
 		}
@@ -76,8 +77,9 @@ func retryWith(p RetryPolicy, budgets hostView[hostBudget], chain *Trace) Middle
 }
 
 type retryTransport struct {
-	sender        // the attempts: the transport below, the policy, the budgets
-	hooks  *Trace // the client's Trace (ClientOptions.Trace), OnRetry and OnGiveUp; nil without them
+	sender                           // the attempts: the transport below, the policy, the budgets
+	hooks  *Trace                    // the client's Trace (ClientOptions.Trace), OnRetry and OnGiveUp; nil without them
+	ref    func(host string) hostRef // a host's entry in the chain's table, for below; nil without one
 	// circuits remembers, per host of RetryPolicy.Hosts, until when an open
 	// circuit below said it refuses requests (Unix nanoseconds), so that a
 	// call starts on a host that will take it. nil without Hosts.
@@ -101,9 +103,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		defer body.Close()
 		rbody, _ = body.Next() // the first attempt's body never fails
 	}
+	var r hostRef // the host's entry in the chain's table: looked up once for the layers below
+	if t.below != nil && req.URL != nil {
+		r = t.ref(req.URL.Host)
+	}
 	var hb *hostBudget
 	if t.budgets != nil && retries && req.URL != nil {
-		hb = t.budgets.hosts.get(req.URL.Host)
+		hb = t.budgets.hosts.at(req.URL.Host, r)
 		t.budgets.depositCall(hb)
 	}
 	c := call{t: t, req: req, trace: join(traceFrom(ctx), t.hooks), hb: hb}
@@ -117,7 +123,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if perTry > 0 {
 			sent = time.Now()
 		}
-		t.try(&a, req, rbody, body, t.hostFor(req, n+shift), n, !safe && retries)
+		t.try(&a, req, co, r, rbody, body, t.hostFor(req, n+shift), n, !safe && retries)
 		if retriesLeft > 0 && t.p.EventStream.Limit > 0 && a.err == nil && isEventStream(a.resp) {
 			t.holdEvents(ctx, &a, sent, perTry)
 		}
