@@ -95,10 +95,14 @@ func newBudgets(conf RetryBudget, hosts hostView[hostBudget]) *budgets {
 	return b
 }
 
-// depositCall is the success path: one wait-free add. The cap is applied
-// when a retry withdraws, the only time the balance matters.
+// depositCall is the success path: one load, and one wait-free add while
+// the bucket is below its cap. The cap is applied when a retry withdraws,
+// the only time the balance matters, so a race of two adds past it costs
+// nothing.
 func (b *budgets) depositCall(hb *hostBudget) {
-	hb.balance.Add(b.deposit)
+	if hb.balance.Load() < b.banked { // a full bucket, a healthy host's, is only read
+		hb.balance.Add(b.deposit)
+	}
 }
 
 // withdrawRetry reports whether a retry may be sent, and takes its token.

@@ -173,32 +173,40 @@ func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool,
 		p.fails.Add(1) // before dones: the successes it derives never run ahead
 	}
 	p.dones.Add(1)
-	var q Quota
-	var hasQuota bool
-	now := time.Time{}
 	if resp != nil && hasQuotaFields(resp.Header) {
-		now = time.Now()
-		q, hasQuota = ParseQuota(resp.Header, now)
-		hasQuota = hasQuota && q.Source.scopedToHost()
+		if hold, ok := p.announced(resp.Header); ok {
+			return hold
+		}
 	}
-	if !hasQuota && !cut && !p.paced.Load() {
+	if !cut && !p.paced.Load() {
 		return 0 // the common case
 	}
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := time.Now()
 	s := p.st.get()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case hasQuota:
-		return p.quota(now, q)
 	case cut:
 		p.cut(now, sentAt, named, floor)
 	case success: // never a throttle
 		p.grow(now)
 	}
 	return 0
+}
+
+// announced follows the quota that h announces for the host, if it does
+// (ok), and returns its hold (see quota). It is apart from done, whose
+// common case, a response that announces none, then never sets up a Quota.
+func (p *pacer) announced(h http.Header) (hold time.Duration, ok bool) {
+	now := time.Now()
+	q, ok := ParseQuota(h, now)
+	if !ok || !q.Source.scopedToHost() {
+		return 0, false
+	}
+	s := p.st.get()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return p.quota(now, q), true
 }
 
 // refill adds the tokens earned since the state's at.
