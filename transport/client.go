@@ -167,7 +167,7 @@ type hostSlots struct {
 // idle reports whether forgetting s loses nothing that matters: each slot
 // in use is idle as its layer says.
 func (s *hostSlots) idle() bool {
-	return (!s.circuit.ready.Load() || s.circuit.v.idle()) && (!s.rate.ready.Load() || s.rate.v.idle())
+	return (!s.circuit.ready() || s.circuit.v.idle()) && (!s.rate.ready() || s.rate.v.idle())
 }
 
 // sharedHosts is a table of hostSlots, shared by the layers of one chain.

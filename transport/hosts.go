@@ -3,6 +3,7 @@ package transport
 import (
 	"hash/maphash"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -227,26 +228,43 @@ func hostOf(req *http.Request) string {
 	return req.URL.Host
 }
 
-// slot is one layer's state of a host, set up once, by the first get.
+// slot is one layer's state of a host, set up once, by the first get. A
+// layer's init is a few stores, so a get that finds another one setting the
+// slot up yields until it is done, rather than keeping a mutex in every
+// entry for a race that a new host alone can meet.
 type slot[T any] struct {
-	ready atomic.Bool
-	mu    sync.Mutex // held while the slot is set up
+	state atomic.Uint32 // slotEmpty, slotInit or slotReady
 	v     T
 }
 
+const (
+	slotEmpty uint32 = iota
+	slotInit
+	slotReady
+)
+
 func (s *slot[T]) get(init func(*T)) *T {
-	if !s.ready.Load() {
-		s.mu.Lock()
-		if !s.ready.Load() {
-			if init != nil {
-				init(&s.v)
-			}
-			s.ready.Store(true)
-		}
-		s.mu.Unlock()
+	if s.state.Load() != slotReady {
+		s.setUp(init)
 	}
 	return &s.v
 }
+
+func (s *slot[T]) setUp(init func(*T)) {
+	if s.state.CompareAndSwap(slotEmpty, slotInit) {
+		if init != nil {
+			init(&s.v)
+		}
+		s.state.Store(slotReady)
+		return
+	}
+	for s.state.Load() != slotReady {
+		runtime.Gosched()
+	}
+}
+
+// ready reports whether the slot was set up.
+func (s *slot[T]) ready() bool { return s.state.Load() == slotReady }
 
 // idler is a layer's state of a host that can tell whether forgetting it
 // loses anything that matters (a closed circuit, a cool-down that is over):
@@ -274,7 +292,7 @@ type hostView[T any] struct {
 // ownHosts returns a view of a table of up to max hosts of one layer's
 // state alone.
 func ownHosts[T any, P idler[T]](max int) hostView[T] {
-	t := newHostTable(max, func(s *slot[T]) bool { return !s.ready.Load() || P(&s.v).idle() })
+	t := newHostTable(max, func(s *slot[T]) bool { return !s.ready() || P(&s.v).idle() })
 	return hostView[T]{lookup: t.get, size: t.len}
 }
 

@@ -122,7 +122,7 @@ func Limit(o LimitOptions) Middleware {
 		}
 		t := &limitTransport{
 			next:  next,
-			hosts: newHostTable(maxHosts, func(s *slot[limitHost]) bool { return !s.ready.Load() || s.v.idle() }),
+			hosts: newHostTable(maxHosts, func(s *slot[limitHost]) bool { return !s.ready() || s.v.idle() }),
 			init:  func(h *limitHost) { h.lim = adaptive.New(ao) },
 		}
 		if o.Stats != nil {
@@ -302,7 +302,7 @@ func (s *LimitStats) Each(f func(host string, limit, inFlight, waiting int)) {
 	sums := map[string]*figures{}
 	for _, t := range tables {
 		t.each(func(host string, sl *slot[limitHost]) {
-			if !sl.ready.Load() {
+			if !sl.ready() {
 				return
 			}
 			l := sl.v.lim
