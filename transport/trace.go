@@ -41,8 +41,6 @@ type Trace struct {
 	Hedge func(HedgeEvent)
 }
 
-type traceKey struct{}
-
 // WithTrace returns a context that carries t, for the calls made with it.
 // If ctx already carries a Trace, both see every event: t's hooks first,
 // then the older ones. A nil t returns ctx.
@@ -50,14 +48,12 @@ func WithTrace(ctx context.Context, t *Trace) context.Context {
 	if t == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, traceKey{}, join(t, traceFrom(ctx)))
+	return withCall(ctx, func(o *callOptions) { o.trace = join(t, o.trace) })
 }
 
-// traceFrom returns the Trace in ctx, or nil.
-func traceFrom(ctx context.Context) *Trace {
-	t, _ := ctx.Value(traceKey{}).(*Trace)
-	return t
-}
+// traceFrom returns the Trace in ctx, or nil. It sits with the call's
+// other settings (percall.go): Retry finds both with one lookup.
+func traceFrom(ctx context.Context) *Trace { return callFrom(ctx).traceOf() }
 
 // join returns a Trace that calls a's hooks, then b's. It allocates only
 // when both are set.
