@@ -33,9 +33,12 @@ const (
 type pacer struct {
 	// The common case, a host that never throttled nor announced a quota,
 	// only counts, with atomics: no lock, no clock, and no pacerState.
-	paced   atomic.Bool   // the host throttled or announced a quota
-	sends   atomic.Int64  // attempts sent, in all
-	dones   atomic.Int64  // attempts answered or failed, in all
+	paced atomic.Bool  // the host throttled or announced a quota
+	sends atomic.Int64 // attempts sent, in all
+	// dones counts the attempts answered or failed, in all: the scope's
+	// count of answers, which RateLimit makes each one with (see
+	// hostState), so that an answer costs one atomic add for both.
+	dones   *atomic.Int64
 	fails   atomic.Int64  // attempts that did not succeed, in all
 	maxHold time.Duration // the longest an announced quota holds unrenewed (MaxCoolDown); 0 for no bound
 	st      lazy[pacerState]
@@ -115,6 +118,20 @@ func (p *pacer) sent() { p.sends.Add(1) }
 // inflight returns how many attempts were sent and are not done.
 func (p *pacer) inflight() int64 { return p.sends.Load() - p.dones.Load() }
 
+// paceSuccess reports whether an attempt's answer counts as a success: an
+// answer below 500 that is no throttle.
+func paceSuccess(resp *http.Response, throttled bool) bool {
+	return resp != nil && !throttled && resp.StatusCode < 500
+}
+
+// answering counts an attempt that did not succeed, before its answer is
+// counted in dones: the successes that window derives never run ahead.
+func (p *pacer) answering(resp *http.Response, throttled bool) {
+	if !paceSuccess(resp, throttled) {
+		p.fails.Add(1)
+	}
+}
+
 // take takes a token at now if there is one (wait 0), or says how long to
 // wait for one: an attempt that joins the queue (queued false) waits behind
 // those already in it. If the wait would end after limit (when not zero:
@@ -168,11 +185,7 @@ func (p *pacer) take(now, limit time.Time, queued bool) (wait time.Duration, ok 
 // floor, the rate the host accepted in the last second, is the lowest a
 // cut may go: a host that sheds its excess is sent what it takes.
 func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool, named time.Duration, floor float64) (hold time.Duration) {
-	success := resp != nil && !throttled && resp.StatusCode < 500
-	if !success {
-		p.fails.Add(1) // before dones: the successes it derives never run ahead
-	}
-	p.dones.Add(1)
+	success := paceSuccess(resp, throttled) // answering and dones counted it
 	if resp != nil && hasQuotaFields(resp.Header) {
 		if hold, ok := p.announced(resp.Header); ok {
 			return hold

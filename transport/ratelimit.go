@@ -127,6 +127,7 @@ func rateLimitWith(o RateLimitOptions, hosts hostView[hostState], chain *Trace) 
 				hs.limiter = rate.NewLimiter(o.PerHost, o.PerHostBurst)
 			}
 			hs.pacer.maxHold = o.MaxCoolDown
+			hs.pacer.dones = &hs.scope.answers
 		}
 		return &rateTransport{next: next, o: o, seed: maphash.MakeSeed(), hosts: hosts, trace: chain, below: takerBelow(next, hosts.table)}
 	}
@@ -239,7 +240,10 @@ func (t *rateTransport) learn(req *http.Request, hs *hostState, sentAt time.Time
 		}
 	}
 	throttled := isThrottle(resp, named)
-	v := hs.scope.answer(resourceOf(t.seed, req), throttled, sentAt)
+	if !t.o.NoPacing {
+		hs.pacer.answering(resp, throttled)
+	}
+	v := hs.scope.answer(resourceOf(t.seed, req), throttled, sentAt) // counts the answer: the pacer's dones too
 	if v.ended {
 		hs.coolUntil.Store(0)
 		hs.pacer.forget()

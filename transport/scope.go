@@ -79,7 +79,7 @@ func resourceOf(seed maphash.Seed, req *http.Request) uint64 {
 // that never throttled, costs two atomic loads and an add per answer, and
 // a store when the resource asked for changes.
 type scope struct {
-	answers   atomic.Int64  // answers seen, in all: the index of the latest
+	answers   atomic.Int64  // answers seen, in all: the index of the latest, and the pacer's dones
 	lastRes   atomic.Uint64 // the resource of the latest answer
 	changedAt atomic.Int64  // the index of the answer at which lastRes last changed
 	wide      atomic.Bool   // host-wide reactions are engaged
