@@ -41,6 +41,7 @@ type pacer struct {
 	dones   *atomic.Int64
 	fails   atomic.Int64  // attempts that did not succeed, in all
 	maxHold time.Duration // the longest an announced quota holds unrenewed (MaxCoolDown); 0 for no bound
+	firstAt atomic.Int64  // when the first attempt was sent (Unix nanoseconds): see open
 	st      lazy[pacerState]
 }
 
@@ -113,7 +114,11 @@ func (p *pacer) start(req *http.Request, chain *Trace) (sentAt time.Time, err er
 }
 
 // sent counts an attempt that goes to the host now.
-func (p *pacer) sent() { p.sends.Add(1) }
+func (p *pacer) sent() {
+	if p.sends.Add(1) == 1 {
+		p.firstAt.Store(time.Now().UnixNano()) // once per host: no clock on the common path
+	}
+}
 
 // inflight returns how many attempts were sent and are not done.
 func (p *pacer) inflight() int64 { return p.sends.Load() - p.dones.Load() }
@@ -192,6 +197,9 @@ func (p *pacer) done(sentAt time.Time, resp *http.Response, throttled, cut bool,
 		}
 	}
 	if !cut && !p.paced.Load() {
+		if throttled {
+			p.opening(time.Now())
+		}
 		return 0 // the common case
 	}
 	now := time.Now()
@@ -237,8 +245,43 @@ func (p *pacer) refill(now time.Time) {
 // named a wait: a shorter one measures nothing the server counts.
 const minWindow = 100 * time.Millisecond
 
+// opening opens the window that the host's first cut measures its send
+// rate over (see window), at the first throttle of an episode: the host was
+// never cut since it was last forgotten, and no window opened within
+// scopeMaxAge, the age of the oldest throttle that counts as evidence.
+func (p *pacer) opening(now time.Time) {
+	s := p.st.get()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.throttled || (!s.markAt.IsZero() && now.Sub(s.markAt) < scopeMaxAge) {
+		return
+	}
+	p.open(now)
+}
+
+// open opens a window at now, the answer of a throttle. The window holds
+// the attempts in flight then (the herd the throttle came from), and of the
+// attempts answered before, those of the last second at the host's average
+// rate since its first attempt: all of a burst that met the throttle in its
+// first second, and a second's worth of a long-lived client's history, not
+// all of it (which would measure hours of calls as one second's). The
+// state's mu is held.
+func (p *pacer) open(now time.Time) {
+	s := p.st.get()
+	answered := p.dones.Load() - 1 // before this one, whose attempt was in flight
+	oks := answered + 1 - p.fails.Load()
+	recent, span := answered, time.Duration(now.UnixNano()-p.firstAt.Load())
+	if span > time.Second {
+		recent = int64(float64(answered) * float64(time.Second) / float64(span))
+		span = time.Second
+	}
+	s.markAt = now.Add(-max(span, 0))
+	s.markSends = answered - recent
+	s.markOKs = oks - min(recent, oks)
+}
+
 // window returns the attempts sent and succeeded per second since the last
-// cut (or the first attempt), counting a window shorter than the wait the
+// cut (or the window's opening: see open), counting a window shorter than the wait the
 // server named (or, when it named none, than a second) as that long: a herd
 // sent in the first milliseconds is a rate of its size, not of thousands a
 // second, and the server's own wait is the time scale of its limit.
@@ -247,7 +290,7 @@ func (p *pacer) window(now time.Time, named time.Duration) (sent, ok float64) {
 	dones := p.dones.Load()
 	sends, oks := p.sends.Load(), dones-p.fails.Load()
 	if s.markAt.IsZero() {
-		s.markAt = now
+		p.open(now)
 	}
 	floor := time.Second
 	if named > 0 {

@@ -1,0 +1,105 @@
+package transport_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/rtchain/rtchain/transport"
+)
+
+// A long-lived client is paced as a new one is. The first cut of a host's
+// pace measures the rate that met the throttle; it used to count every
+// attempt the host was ever sent as sent within one second, so a client
+// with a history (100 calls over 10 s were enough) was given a pace far
+// above the limit, the scope's trial then dropped it, and the host was sent
+// 429s by the hundred (166 of 300 calls, against 11 for a new client).
+// Each client here first makes its history, unthrottled, then 10 workers
+// make 300 calls to a host that takes 20 a second (a burst of 10) and
+// answers 429 with Retry-After: 1 beyond that.
+func TestPacingAfterAHistory(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		history int           // calls made before, one every 100 ms
+		idle    time.Duration // then nothing, for this long
+	}{
+		{"a new client", 0, 0},
+		{"100 calls before", 100, 0},
+		{"10,000 calls before", 10_000, 0},
+		{"100 calls, then an hour idle", 100, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				base := &bucketHost{limit: rate.NewLimiter(20, 10)}
+				client := transport.NewClientWith(transport.ClientOptions{Base: base})
+				call := func() bool {
+					req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://api.test/items", nil)
+					if err != nil {
+						t.Fatal(err)
+					}
+					resp, err := client.Do(req)
+					if err != nil {
+						return false
+					}
+					resp.Body.Close()
+					return resp.StatusCode == http.StatusOK
+				}
+				for range tc.history {
+					call()
+					time.Sleep(100 * time.Millisecond)
+				}
+				time.Sleep(tc.idle)
+				base.limited.Store(true)
+				start := time.Now()
+				var ok atomic.Int32
+				var wg sync.WaitGroup
+				for range 10 {
+					wg.Go(func() {
+						for range 30 {
+							if call() {
+								ok.Add(1)
+							}
+						}
+					})
+				}
+				wg.Wait()
+				took, throttled := time.Since(start), base.throttled.Load()
+				t.Logf("%d of 300 calls succeeded in %v; the host sent %d 429s", ok.Load(), took, throttled)
+				if ok.Load() != 300 {
+					t.Errorf("%d of 300 calls succeeded", ok.Load())
+				}
+				// A new client gets 11 (the burst's herd) and takes 17 s,
+				// the host's 15 s at its rate and a cut below it.
+				if throttled > 30 || took > 20*time.Second {
+					t.Errorf("the host sent %d 429s (want at most 30) and the calls took %v (want at most 20 s)", throttled, took)
+				}
+			})
+		})
+	}
+}
+
+// bucketHost is a base that takes limit's rate once limited is set, and
+// answers 429 with Retry-After: 1 beyond it.
+type bucketHost struct {
+	limited   atomic.Bool
+	throttled atomic.Int32
+	mu        sync.Mutex
+	limit     *rate.Limiter
+}
+
+func (b *bucketHost) RoundTrip(req *http.Request) (*http.Response, error) {
+	b.mu.Lock()
+	ok := !b.limited.Load() || b.limit.Allow()
+	b.mu.Unlock()
+	if !ok {
+		b.throttled.Add(1)
+		return &http.Response{StatusCode: http.StatusTooManyRequests, Header: http.Header{"Retry-After": {"1"}}, Body: http.NoBody, Request: req}, nil
+	}
+	return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: req}, nil
+}
