@@ -35,13 +35,13 @@ type pacer struct {
 	// only counts, with atomics: no lock, no clock, and no pacerState.
 	paced atomic.Bool  // the host throttled or announced a quota
 	sends atomic.Int64 // attempts sent, in all
-	// dones counts the attempts answered or failed, in all: the scope's
-	// count of answers, which RateLimit makes each one with (see
-	// hostState), so that an answer costs one atomic add for both.
+	// dones counts the attempts answered or failed, in all. It is the
+	// scope's count of answers, so that an answer costs one atomic add for
+	// both: RateLimit's set-up of a host points it there, before any use.
 	dones   *atomic.Int64
 	fails   atomic.Int64  // attempts that did not succeed, in all
 	maxHold time.Duration // the longest an announced quota holds unrenewed (MaxCoolDown); 0 for no bound
-	firstAt atomic.Int64  // when the first attempt was sent (Unix nanoseconds): see open
+	recent  sendRate      // what the host was sent in the last second, for a first cut
 	st      lazy[pacerState]
 }
 
@@ -114,11 +114,12 @@ func (p *pacer) start(req *http.Request, chain *Trace) (sentAt time.Time, err er
 }
 
 // sent counts an attempt that goes to the host now.
-func (p *pacer) sent() {
-	if p.sends.Add(1) == 1 {
-		p.firstAt.Store(time.Now().UnixNano()) // once per host: no clock on the common path
-	}
-}
+func (p *pacer) sent() { p.recent.sent(p.sends.Add(1)) }
+
+// unsent takes back an attempt counted by sent that was not sent after all
+// (the acceptance throttle turned it away), so that it never counts as in
+// flight.
+func (p *pacer) unsent() { p.sends.Add(-1) }
 
 // inflight returns how many attempts were sent and are not done.
 func (p *pacer) inflight() int64 { return p.sends.Load() - p.dones.Load() }
@@ -259,25 +260,25 @@ func (p *pacer) opening(now time.Time) {
 	p.open(now)
 }
 
-// open opens a window at now, the answer of a throttle. The window holds
-// the attempts in flight then (the herd the throttle came from), and of the
-// attempts answered before, those of the last second at the host's average
-// rate since its first attempt: all of a burst that met the throttle in its
-// first second, and a second's worth of a long-lived client's history, not
-// all of it (which would measure hours of calls as one second's). The
-// state's mu is held.
+// open opens a window at now, the answer of a throttle, that began up to a
+// second before: it holds what the host was sent in that second (see
+// sendRate), the herd the throttle came from, and never a long-lived
+// client's whole history, which would measure hours of calls as one
+// second's. The successes among them are taken at the host's share of
+// successes. The state's mu is held.
 func (p *pacer) open(now time.Time) {
 	s := p.st.get()
-	answered := p.dones.Load() - 1 // before this one, whose attempt was in flight
-	oks := answered + 1 - p.fails.Load()
-	recent, span := answered, time.Duration(now.UnixNano()-p.firstAt.Load())
-	if span > time.Second {
-		recent = int64(float64(answered) * float64(time.Second) / float64(span))
-		span = time.Second
+	answered := p.dones.Load()
+	oks := max(answered-p.fails.Load(), 0) // fails are counted first: never below 0 for long
+	sends := p.sends.Load()
+	recent, span := p.recent.lastSecond(now, sends)
+	recent = min(recent, sends)
+	okRecent := recent
+	if answered > 0 {
+		okRecent = min(recent*oks/answered, oks)
 	}
-	s.markAt = now.Add(-max(span, 0))
-	s.markSends = answered - recent
-	s.markOKs = oks - min(recent, oks)
+	s.markAt = now.Add(-span)
+	s.markSends, s.markOKs = sends-recent, oks-okRecent
 }
 
 // window returns the attempts sent and succeeded per second since the last

@@ -26,13 +26,17 @@ import (
 func TestPacingAfterAHistory(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		history int           // calls made before, one every 100 ms
+		history int           // calls made before,
+		every   time.Duration // one every so often,
 		idle    time.Duration // then nothing, for this long
 	}{
-		{"a new client", 0, 0},
-		{"100 calls before", 100, 0},
-		{"10,000 calls before", 10_000, 0},
-		{"100 calls, then an hour idle", 100, time.Hour},
+		{"a new client", 0, 0, 0},
+		{"100 calls before, 10 a second", 100, 100 * time.Millisecond, 0},
+		{"10,000 calls before, 10 a second", 10_000, 100 * time.Millisecond, 0},
+		{"100 calls, then an hour idle", 100, 100 * time.Millisecond, time.Hour},
+		{"200 a second for 100 s, then 10 s idle", 20_000, 5 * time.Millisecond, 10 * time.Second},
+		{"1,000 a second for 60 s, then 60 s idle", 60_000, time.Millisecond, time.Minute},
+		{"one call every 5 s for an hour", 720, 5 * time.Second, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
@@ -52,7 +56,7 @@ func TestPacingAfterAHistory(t *testing.T) {
 				}
 				for range tc.history {
 					call()
-					time.Sleep(100 * time.Millisecond)
+					time.Sleep(tc.every)
 				}
 				time.Sleep(tc.idle)
 				base.limited.Store(true)

@@ -191,7 +191,9 @@ func (t *rateTransport) roundTripEntry(req *http.Request, r hostRef) (*http.Resp
 		}
 	}
 	if err == nil && !counted && !t.o.NoThrottle && sentAt.IsZero() && hs.accept.counted() { // a paced host is sent its pace instead
-		counted, err = hs.accept.throttle(hostOf(req), time.Now(), 0)
+		if counted, err = hs.accept.throttle(hostOf(req), time.Now(), 0); err != nil && !t.o.NoPacing {
+			hs.pacer.unsent() // start counted it: it never goes, and is never answered
+		}
 	}
 	if err != nil {
 		closeRequestBody(req)
