@@ -20,27 +20,6 @@ import (
 
 type callKey struct{}
 
-// WithTrace returns a context that carries t, for the calls made with it.
-// If ctx already carries a Trace, both see every event: t's hooks first,
-// then the older ones. A nil t returns ctx.
-func WithTrace(ctx context.Context, t *Trace) context.Context {
-	if t == nil {
-		return ctx
-	}
-	return withCall(ctx, func(o *callOptions) { o.trace = join(t, o.trace) })
-}
-
-// traceFrom returns the Trace in ctx, or nil. It sits with the call's
-// other settings: Retry finds both with one lookup.
-func traceFrom(ctx context.Context) *Trace { return callFrom(ctx).traceOf() }
-
-// pacedTo tells the Trace of ctx, then chain (a client's own, given when
-// the chain was built), of an attempt held back.
-func pacedTo(ctx context.Context, chain *Trace, e PacedEvent) {
-	traceFrom(ctx).paced(e)
-	chain.paced(e)
-}
-
 // callOptions is what a call's context asks of Retry and Hedge.
 type callOptions struct {
 	maxRetries    int           // when hasMaxRetries

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -39,6 +40,20 @@ type Trace struct {
 	// for the attempt that won, with the attempts of all.
 	Hedge func(HedgeEvent)
 }
+
+// WithTrace returns a context that carries t, for the calls made with it.
+// If ctx already carries a Trace, both see every event: t's hooks first,
+// then the older ones. A nil t returns ctx.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	if t == nil {
+		return ctx
+	}
+	return withCall(ctx, func(o *callOptions) { o.trace = join(t, o.trace) })
+}
+
+// traceFrom returns the Trace in ctx, or nil. It sits with the call's
+// other settings (percall.go): Retry finds both with one lookup.
+func traceFrom(ctx context.Context) *Trace { return callFrom(ctx).traceOf() }
 
 // join returns a Trace that calls a's hooks, then b's. It allocates only
 // when both are set.
@@ -81,6 +96,13 @@ func (t *Trace) giveUp(e GiveUpEvent) {
 	if t != nil && t.GiveUp != nil {
 		t.GiveUp(e)
 	}
+}
+
+// pacedTo tells the Trace of ctx, then chain (a client's own, given when
+// the chain was built), of an attempt held back.
+func pacedTo(ctx context.Context, chain *Trace, e PacedEvent) {
+	traceFrom(ctx).paced(e)
+	chain.paced(e)
 }
 
 func (t *Trace) paced(e PacedEvent) {
