@@ -230,7 +230,7 @@ func (c *hedgeCall) send(n int, host string, r *http.Request, body io.ReadCloser
 	actx, cancel := context.WithCancel(r.Context())
 	c.cancels = append(c.cancels, cancel)
 	if c.tr != nil {
-		actx = withCall(actx, func(o *callOptions) { o.trace = c.tr.forAttempt(n) }) // in place of the call's
+		actx = context.WithValue(actx, traceKey{}, c.tr.forAttempt(n))
 	}
 	r = r.WithContext(actx)
 	if body != nil {

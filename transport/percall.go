@@ -9,9 +9,8 @@ import (
 // Per-call control: a call's context can change, for that call alone, what
 // Retry and Hedge do with it. Each With function returns a context that
 // carries one more setting; they compose, and the last one of a kind wins.
-// All of them sit in one value of the context, with the call's Trace
-// (WithTrace), so that Retry looks once, and a call that sets nothing costs
-// one lookup and no allocation.
+// All of them sit in one value of the context, so that Retry looks once,
+// and a call that sets nothing costs one lookup and no allocation.
 //
 // None of them lifts a limit that protects a server: a call's retries still
 // come out of the host's retry budget, wait what the server asks (up to
@@ -25,7 +24,6 @@ type callOptions struct {
 	maxRetries    int           // when hasMaxRetries
 	perTry        time.Duration // when hasPerTry; 0 for none
 	classifier    Classifier    // nil for none
-	trace         *Trace        // WithTrace's; nil for none
 	hasMaxRetries bool
 	hasPerTry     bool
 	repeatable    bool
@@ -46,14 +44,6 @@ func withCall(ctx context.Context, set func(*callOptions)) context.Context {
 	}
 	set(&o)
 	return context.WithValue(ctx, callKey{}, &o)
-}
-
-// traceOf returns the call's Trace, or nil.
-func (o *callOptions) traceOf() *Trace {
-	if o == nil {
-		return nil
-	}
-	return o.trace
 }
 
 // retries returns the call's MaxRetries, or policy's when it sets none.

@@ -112,7 +112,7 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		hb = t.budgets.hosts.at(req.URL.Host, r)
 		t.budgets.depositCall(hb)
 	}
-	c := call{t: t, req: req, trace: join(co.traceOf(), t.hooks), hb: hb}
+	c := call{t: t, req: req, trace: join(traceFrom(ctx), t.hooks), hb: hb}
 	shift := t.firstHost(req)
 	retriesLeft := maxRetries
 	perTry := co.perTryTimeout(t.p.PerTryTimeout)

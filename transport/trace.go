@@ -41,6 +41,8 @@ type Trace struct {
 	Hedge func(HedgeEvent)
 }
 
+type traceKey struct{}
+
 // WithTrace returns a context that carries t, for the calls made with it.
 // If ctx already carries a Trace, both see every event: t's hooks first,
 // then the older ones. A nil t returns ctx.
@@ -48,12 +50,14 @@ func WithTrace(ctx context.Context, t *Trace) context.Context {
 	if t == nil {
 		return ctx
 	}
-	return withCall(ctx, func(o *callOptions) { o.trace = join(t, o.trace) })
+	return context.WithValue(ctx, traceKey{}, join(t, traceFrom(ctx)))
 }
 
-// traceFrom returns the Trace in ctx, or nil. It sits with the call's
-// other settings (percall.go): Retry finds both with one lookup.
-func traceFrom(ctx context.Context) *Trace { return callFrom(ctx).traceOf() }
+// traceFrom returns the Trace in ctx, or nil.
+func traceFrom(ctx context.Context) *Trace {
+	t, _ := ctx.Value(traceKey{}).(*Trace)
+	return t
+}
 
 // join returns a Trace that calls a's hooks, then b's. It allocates only
 // when both are set.
