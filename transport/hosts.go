@@ -309,8 +309,9 @@ func (v hostView[T]) len() int { return v.size() }
 // table, by calling its roundTripEntry in place of RoundTrip. A layer
 // between them (Limit, a middleware of the caller's) breaks the hand-down,
 // and the layer below it looks the host up again, as a layer built alone
-// always does. An attempt to another host (RetryPolicy.Hosts) is handed
-// none.
+// always does. Each retry looks the host up again (a long wait may have
+// seen its entry make way for another host's), and an attempt to another
+// host (RetryPolicy.Hosts) is handed none.
 
 // hostRef is a host's entry in a chain's shared table, as the layers see
 // it: opaque, each reaching its own state in it through its hostView.

@@ -50,42 +50,55 @@ func TestAHostEntryIsSmall(t *testing.T) {
 
 // NewClientWith's layers look a call's host up once: Retry looks it up in
 // the chain's table and hands the entry down, through Breaker, to
-// RateLimit, which look up nothing. An attempt to another host
-// (RetryPolicy.Hosts) is handed nothing: Breaker looks it up, and hands it
-// to RateLimit.
+// RateLimit, which look up nothing. A retry to the same host looks it up
+// again (a long wait may have seen its entry evicted); an attempt to
+// another host (RetryPolicy.Hosts) is handed nothing: Breaker looks that
+// host up, and hands it to RateLimit.
 func TestOneHostLookupPerCall(t *testing.T) {
-	shared := newSharedHosts(DefaultMaxHosts)
-	var retry, breaker, rate []string // the hosts each layer looked up
-	budgets := countLookups(view(shared, func(s *hostSlots) *slot[hostBudget] { return &s.budget }), &retry)
-	circuits := countLookups(view(shared, func(s *hostSlots) *slot[circuit] { return &s.circuit }), &breaker)
-	rates := countLookups(view(shared, func(s *hostSlots) *slot[hostState] { return &s.rate }), &rate)
-	var sent []string
-	base := RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
-		sent = append(sent, req.URL.Host)
-		code := http.StatusOK
-		if req.URL.Host == "a.test" {
-			code = http.StatusServiceUnavailable // fail over to b.test
-		}
-		return &http.Response{StatusCode: code, Body: http.NoBody, Request: req}, nil
-	})
-	rt := Chain(base,
-		retryWith(RetryPolicy{BaseDelay: 1, MaxDelay: 1, Hosts: []string{"a.test", "b.test"}}, budgets, nil),
-		breakerWith(BreakerOptions{}, circuits),
-		rateLimitWith(RateLimitOptions{}, rates, nil))
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://a.test/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := rt.RoundTrip(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !slices.Equal(sent, []string{"a.test", "b.test"}) {
-		t.Fatalf("status %d after attempts to %v, want 200 from b.test after a.test", resp.StatusCode, sent)
-	}
-	if !slices.Equal(retry, []string{"a.test"}) || !slices.Equal(breaker, []string{"b.test"}) || len(rate) != 0 {
-		t.Errorf("lookups: Retry %v, Breaker %v, RateLimit %v; want [a.test], [b.test], []", retry, breaker, rate)
+	for _, tc := range []struct {
+		name                   string
+		hosts                  []string // RetryPolicy.Hosts
+		sent                   []string // the attempts' hosts
+		retry, breaker, limits []string // the hosts each layer looks up
+	}{
+		{"retried on its host", nil, []string{"a.test", "a.test"}, []string{"a.test", "a.test"}, nil, nil},
+		{"failed over", []string{"a.test", "b.test"}, []string{"a.test", "b.test"}, []string{"a.test"}, []string{"b.test"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shared := newSharedHosts(DefaultMaxHosts)
+			var retry, breaker, rate []string
+			budgets := countLookups(view(shared, func(s *hostSlots) *slot[hostBudget] { return &s.budget }), &retry)
+			circuits := countLookups(view(shared, func(s *hostSlots) *slot[circuit] { return &s.circuit }), &breaker)
+			rates := countLookups(view(shared, func(s *hostSlots) *slot[hostState] { return &s.rate }), &rate)
+			var sent []string
+			base := RoundTripperFunc(func(req *http.Request) (*http.Response, error) {
+				sent = append(sent, req.URL.Host)
+				code := http.StatusOK
+				if len(sent) == 1 {
+					code = http.StatusServiceUnavailable
+				}
+				return &http.Response{StatusCode: code, Body: http.NoBody, Request: req}, nil
+			})
+			rt := Chain(base,
+				retryWith(RetryPolicy{BaseDelay: 1, MaxDelay: 1, Hosts: tc.hosts}, budgets, nil),
+				breakerWith(BreakerOptions{}, circuits),
+				rateLimitWith(RateLimitOptions{}, rates, nil))
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://a.test/", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := rt.RoundTrip(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !slices.Equal(sent, tc.sent) {
+				t.Fatalf("status %d after attempts to %v, want 200 after %v", resp.StatusCode, sent, tc.sent)
+			}
+			if !slices.Equal(retry, tc.retry) || !slices.Equal(breaker, tc.breaker) || !slices.Equal(rate, tc.limits) {
+				t.Errorf("lookups: Retry %v, Breaker %v, RateLimit %v; want %v, %v, %v", retry, breaker, rate, tc.retry, tc.breaker, tc.limits)
+			}
+		})
 	}
 }
 

@@ -123,7 +123,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if perTry > 0 {
 			sent = time.Now()
 		}
-		t.try(&a, req, co, r, rbody, body, t.hostFor(req, n+shift), n, !safe && retries)
+		host := t.hostFor(req, n+shift)
+		if n > 1 && r != nil && host == "" {
+			// Looked up again for each retry: a long wait may have seen
+			// the host's entry make way for another host's.
+			r = t.ref(req.URL.Host)
+		}
+		t.try(&a, req, co, r, rbody, body, host, n, !safe && retries)
 		if retriesLeft > 0 && t.p.EventStream.Limit > 0 && a.err == nil && isEventStream(a.resp) {
 			t.holdEvents(ctx, &a, sent, perTry)
 		}
