@@ -78,9 +78,10 @@ type sender struct {
 // and whose host's entry is r (nil for none), to host ("" for the
 // request's own) with rbody, the attempt's body that body (nil when there
 // is nothing to replay) handed out, and sets a to its outcome. traced asks
-// to learn whether a failed attempt reached the server. The first attempt is the caller's request as it is when nothing about it
-// changes (no body to replay, no context of its own); otherwise, and for
-// every retry, a clone is sent.
+// to learn whether a failed attempt reached the server. The first attempt
+// is the caller's request as it is when nothing about it changes (no body
+// to replay, no context of its own); otherwise, and for every retry, a
+// clone is sent.
 func (t *sender) try(a *attempt, req *http.Request, call *callOptions, r hostRef, rbody io.ReadCloser, body *bodyreplay.Body, host string, n int, traced bool) {
 	ctx := req.Context()
 	own := false // ctx is the attempt's own

@@ -282,10 +282,11 @@ func (p *pacer) open(now time.Time) {
 }
 
 // window returns the attempts sent and succeeded per second since the last
-// cut (or the window's opening: see open), counting a window shorter than the wait the
-// server named (or, when it named none, than a second) as that long: a herd
-// sent in the first milliseconds is a rate of its size, not of thousands a
-// second, and the server's own wait is the time scale of its limit.
+// cut (or the window's opening: see open), counting a window shorter than
+// the wait the server named (or, when it named none, than a second) as that
+// long: a herd sent in the first milliseconds is a rate of its size, not of
+// thousands a second, and the server's own wait is the time scale of its
+// limit.
 func (p *pacer) window(now time.Time, named time.Duration) (sent, ok float64) {
 	s := p.st.get() // s.mu is held
 	dones := p.dones.Load()
