@@ -12,7 +12,9 @@ import (
 
 // DefaultMaxHosts bounds how many hosts each middleware keeps state for
 // (RetryBudget.MaxHosts, BreakerOptions.MaxHosts, RateLimitOptions.MaxHosts)
-// when its options say 0. A host's state takes a few hundred bytes at most.
+// when its options say 0. In NewClient's chain, a host's state takes 256
+// bytes while the host never throttled, refused nor failed, and about 3 KB
+// at most once it did.
 const DefaultMaxHosts = 16384
 
 // hostTable maps a URL host (case-insensitively) to per-host state, created
