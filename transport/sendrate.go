@@ -36,9 +36,10 @@ func lapTick(l uint64) uint32 { return uint32(l >> 32) }
 func lapSince(l uint64, sends int64) int64 { return int64(uint32(sends) - uint32(l)) }
 
 // sent samples the clock when n, the count of sends including this one,
-// says so: at the host's first send and every sampleEvery after.
+// says so: every sampleEvery sends, so that a host called a few times (most
+// of a client's hosts, when it calls many) never reads the clock.
 func (r *sendRate) sent(n int64) {
-	if n != 1 && n%sampleEvery != 0 {
+	if n%sampleEvery != 0 {
 		return
 	}
 	now := ticks(time.Now())
@@ -55,11 +56,13 @@ func (r *sendRate) sent(n int64) {
 // the second before now, and over how long (a second, or less for a host
 // first called within it):
 //
+//   - before the first lap, every send, over no time (the window then
+//     measures from the throttle): fewer than sampleEvery, a herd at most;
 //   - in a lap younger than a second, its sends, and the share of the lap
 //     before that falls in the rest of the second, as though its sends were
 //     spread evenly over it (a lap that ended a long pause spreads its few
-//     sends over the pause); without a lap before, the lap's sends over its
-//     age: the host's whole history;
+//     sends over the pause); in the first lap, every send over its age,
+//     the sampleEvery−1 before it included;
 //   - in a lap a second old or more, at most sampleEvery−1 of its sends:
 //     any sample after its first second would have begun a new lap, so no
 //     more came since. They count as the last second's, which is right for
@@ -68,7 +71,7 @@ func (r *sendRate) sent(n int64) {
 func (r *sendRate) lastSecond(now time.Time, sends int64) (n int64, span time.Duration) {
 	l := r.lap.Load()
 	if l == 0 {
-		return sends, 0 // no send yet
+		return sends, 0
 	}
 	since, age := lapSince(l, sends), ticks(now)-lapTick(l)
 	if age >= lapTicks {
@@ -76,7 +79,7 @@ func (r *sendRate) lastSecond(now time.Time, sends int64) (n int64, span time.Du
 	}
 	p := r.prev.Load()
 	if p == 0 {
-		return since, time.Duration(age) * tickLength
+		return sends, time.Duration(age) * tickLength
 	}
 	length := max(lapTick(l)-lapTick(p), 1)
 	return since + int64(lapSince(p, int64(uint32(l)))*int64(lapTicks-age)/int64(length)), time.Second
