@@ -131,11 +131,7 @@ func TestS3DeleteObjectsRecipe(t *testing.T) {
 			})
 			require.NoError(t, err)
 			assert.Len(t, out.Deleted, 2)
-			seen := f.seen()
-			require.Len(t, seen, len(script)+1)
-			for i, r := range seen {
-				require.NoError(t, r.sigErr, "attempt %d is signed", i+1)
-			}
+			f.signedAttempts(t, len(script)+1, -1)
 		})
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // fakeS3 is an S3 endpoint (path-style) that checks what S3 checks on
@@ -147,6 +150,22 @@ func (f *fakeS3) seen() []s3Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]s3Request(nil), f.requests...)
+}
+
+// signedAttempts requires that f got n requests, each signed as S3 checks
+// it and, when size is not negative, each with the whole body of size
+// bytes; it returns them.
+func (f *fakeS3) signedAttempts(t *testing.T, n, size int) []s3Request {
+	t.Helper()
+	seen := f.seen()
+	require.Len(t, seen, n)
+	for i, r := range seen {
+		require.NoError(t, r.sigErr, "attempt %d is signed", i+1)
+		if size >= 0 {
+			assert.Equal(t, size, r.bodyLen, "attempt %d sent the whole body", i+1)
+		}
+	}
+	return seen
 }
 
 func s3Error(w http.ResponseWriter, code int, s3code, msg string) {

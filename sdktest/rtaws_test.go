@@ -120,11 +120,7 @@ func TestRTAWSRecipe(t *testing.T) {
 			})
 			require.NoError(t, err)
 			assert.Len(t, out.Deleted, 2)
-			seen := f.seen()
-			require.Len(t, seen, len(script)+1)
-			for i, r := range seen {
-				require.NoError(t, r.sigErr, "attempt %d is signed", i+1)
-			}
+			f.signedAttempts(t, len(script)+1, -1)
 		})
 	}
 	t.Run("S3 PutObject 1 MiB, 503 SlowDown then 500", func(t *testing.T) {
@@ -134,12 +130,7 @@ func TestRTAWSRecipe(t *testing.T) {
 			Bucket: aws.String("bucket"), Key: aws.String("key"), Body: bytes.NewReader(data),
 		})
 		require.NoError(t, err)
-		seen := f.seen()
-		require.Len(t, seen, 3)
-		for i, r := range seen {
-			require.NoError(t, r.sigErr, "attempt %d is signed", i+1)
-			assert.Equal(t, len(data), r.bodyLen, "attempt %d sent the whole body", i+1)
-		}
+		f.signedAttempts(t, 3, len(data))
 		assert.True(t, bytes.Equal(data, f.objects["/bucket/key"]))
 	})
 }

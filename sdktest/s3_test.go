@@ -68,12 +68,7 @@ func TestS3RetriedBelowTheSDK(t *testing.T) {
 				Bucket: aws.String("bucket"), Key: aws.String("key"), Body: bytes.NewReader(data),
 			})
 			require.NoError(t, err)
-			seen := f.seen()
-			require.Len(t, seen, len(tc.script)+1)
-			for i, r := range seen {
-				require.NoError(t, r.sigErr, "attempt %d: the signature holds on every retry", i+1)
-				assert.Equal(t, tc.size, r.bodyLen, "attempt %d sent the whole body", i+1)
-			}
+			f.signedAttempts(t, len(tc.script)+1, tc.size)
 			assert.True(t, bytes.Equal(data, f.objects["/bucket/key"]), "the stored bytes are the caller's")
 			assert.Equal(t, 1, f.puts)
 		})
@@ -87,12 +82,7 @@ func TestS3RetriedBelowTheSDK(t *testing.T) {
 			PartNumber: aws.Int32(1), Body: bytes.NewReader(data),
 		})
 		require.NoError(t, err)
-		seen := f.seen()
-		require.Len(t, seen, 2)
-		for _, r := range seen {
-			require.NoError(t, r.sigErr)
-			assert.Equal(t, len(data), r.bodyLen)
-		}
+		f.signedAttempts(t, 2, len(data))
 		assert.True(t, bytes.Equal(data, f.objects["/bucket/big"]))
 	})
 	t.Run("GetObject, 503 then the object", func(t *testing.T) {
