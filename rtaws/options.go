@@ -1,6 +1,7 @@
 package rtaws
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -45,17 +46,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxAttempts < 0 || o.BaseDelay < 0 || o.MaxDelay < 0 || o.ThrottleBaseDelay < 0 {
 		panic(fmt.Sprintf("rtaws: Options: negative MaxAttempts or delay: %+v", o))
 	}
-	if o.MaxAttempts == 0 {
-		o.MaxAttempts = DefaultMaxAttempts
-	}
-	if o.BaseDelay == 0 {
-		o.BaseDelay = DefaultBaseDelay
-	}
-	if o.ThrottleBaseDelay == 0 {
-		o.ThrottleBaseDelay = DefaultThrottleBaseDelay
-	}
-	if o.MaxDelay == 0 {
-		o.MaxDelay = DefaultMaxDelay
-	}
+	o.MaxAttempts = cmp.Or(o.MaxAttempts, DefaultMaxAttempts)
+	o.BaseDelay = cmp.Or(o.BaseDelay, DefaultBaseDelay)
+	o.ThrottleBaseDelay = cmp.Or(o.ThrottleBaseDelay, DefaultThrottleBaseDelay)
+	o.MaxDelay = cmp.Or(o.MaxDelay, DefaultMaxDelay)
 	return o
 }

@@ -1,6 +1,7 @@
 package rtgrpc
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -107,20 +108,9 @@ func (o ClientOptions) withDefaults() ClientOptions {
 	if o.BaseDelay < 0 || o.MaxDelay < 0 || o.MaxPushback < 0 || o.PerTryTimeout < 0 {
 		panic(fmt.Sprintf("rtgrpc: ClientOptions: negative duration: %+v", o))
 	}
-	if o.MaxRetries == 0 {
-		o.MaxRetries = DefaultMaxRetries
-	}
-	if o.MaxRetries < 0 {
-		o.MaxRetries = 0
-	}
-	if o.BaseDelay == 0 {
-		o.BaseDelay = DefaultBaseDelay
-	}
-	if o.MaxDelay == 0 {
-		o.MaxDelay = DefaultMaxDelay
-	}
-	if o.MaxPushback == 0 {
-		o.MaxPushback = DefaultMaxPushback
-	}
+	o.MaxRetries = max(cmp.Or(o.MaxRetries, DefaultMaxRetries), 0) // negative means none
+	o.BaseDelay = cmp.Or(o.BaseDelay, DefaultBaseDelay)
+	o.MaxDelay = cmp.Or(o.MaxDelay, DefaultMaxDelay)
+	o.MaxPushback = cmp.Or(o.MaxPushback, DefaultMaxPushback)
 	return o
 }
